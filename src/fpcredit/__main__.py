@@ -1,0 +1,5 @@
+"""`python -m fpcredit` runs the command line."""
+
+from fpcredit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Collecting department feeds: adapters, mapping files, validation, quarantine, ingestion."""

@@ -1,0 +1,77 @@
+"""The exception tree of fpcredit.
+
+    FpcreditError                      every error the library raises on purpose
+    ├── ConfigError                    a setting, key file or home directory is unusable
+    ├── StandardError                  the data element standard or a mapping file is invalid
+    ├── InvalidIdNumber (+ValueError)  an ID number fails a GB 11643 check; `.reason` says which
+    ├── FeedError                      a whole input file cannot be read (encoding, truncation,
+    │                                  missing column, empty); the store is left unchanged
+    ├── StoreError                     the database is missing, not migrated or unreachable
+    └── CryptoError                    a value cannot be decrypted with any key in the keyring
+
+Messages are written for the person at the terminal; they never contain an identifier.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ConfigError",
+    "CryptoError",
+    "FeedError",
+    "FpcreditError",
+    "InvalidIdNumber",
+    "StandardError",
+    "StoreError",
+]
+
+
+class FpcreditError(Exception):
+    """Base class: a failure with a one-line reason fit for a user."""
+
+
+class ConfigError(FpcreditError):
+    """Settings, key files or FPCREDIT_HOME are unusable."""
+
+
+class StandardError(FpcreditError):
+    """The data element standard or a department mapping file is invalid."""
+
+
+class FeedError(FpcreditError):
+    """An input file as a whole cannot be read; nothing from it was stored."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class StoreError(FpcreditError):
+    """The store is missing, not migrated or unreachable."""
+
+
+class CryptoError(FpcreditError):
+    """A stored value cannot be decrypted with any key in the keyring."""
+
+
+ID_REASONS: Final = {
+    "empty": ("身份证号为空", "the ID number is empty"),
+    "length": ("身份证号长度不是15位或18位", "the ID number is not 15 or 18 characters long"),
+    "characters": ("身份证号含有非法字符", "the ID number contains characters other than digits/X"),
+    "region": ("身份证号前两位不是有效的省级行政区划代码", "the first two digits are not a province code"),
+    "birth_date": ("身份证号中的出生日期不存在或不合理", "the birth date in the ID number is impossible"),
+    "check_digit": ("身份证号校验码错误", "the check digit does not match (ISO 7064 MOD 11-2)"),
+}
+
+
+class InvalidIdNumber(FpcreditError, ValueError):
+    """An ID number failed a check. `reason` is one of ID_REASONS' keys."""
+
+    def __init__(self, reason: str, text: str = "") -> None:
+        zh, en = ID_REASONS[reason]
+        # The offending text is deliberately not part of the message: messages reach logs.
+        super().__init__(f"invalid ID number: {en} ({zh})")
+        self.reason = reason
+        self.length = len(text)

@@ -1,0 +1,1 @@
+"""Guarding personal data: encryption at rest and blind indexes (more controls come later)."""

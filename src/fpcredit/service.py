@@ -1,0 +1,45 @@
+"""Application services shared by the CLI and (later) the web app: open, initialise, ingest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from fpcredit.collect.ingest import FileReport, Progress, ingest_file
+from fpcredit.config import Settings
+from fpcredit.guard.crypto import create_keys, load_vault
+from fpcredit.store.db import Store, open_store
+
+__all__ = ["ingest_paths", "initialise", "open_ready_store"]
+log = logging.getLogger(__name__)
+
+
+def initialise(settings: Settings) -> bool:
+    """Create the keys if absent and migrate the store; True when keys were created."""
+    created = create_keys(settings.keys_dir)
+    open_store(settings).upgrade()
+    return created
+
+
+def open_ready_store(settings: Settings) -> Store:
+    """The store, refusing to run on a database that `fpcredit init` has not prepared."""
+    store = open_store(settings)
+    store.require_current()
+    return store
+
+
+def ingest_paths(
+    settings: Settings, source: str, paths: Sequence[Path], progress: Progress | None = None
+) -> list[FileReport]:
+    """Ingest files one by one, each atomically; the first unreadable file stops the run."""
+    store = open_ready_store(settings)
+    vault = load_vault(settings.keys_dir)
+    reports = []
+    for path in paths:
+        def note(stage: str, name: str = path.name) -> None:
+            if progress:
+                progress(f"{name}: {stage}")
+
+        reports.append(ingest_file(store, vault, source, path, note))
+    return reports

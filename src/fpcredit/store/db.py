@@ -1,0 +1,101 @@
+"""Opening, migrating and counting the store (SQLite by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from fpcredit.config import Settings
+from fpcredit.errors import StoreError
+from fpcredit.store import schema as s
+
+__all__ = ["Store", "open_store"]
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers run during ingestion; NORMAL is durable at each checkpoint in WAL mode.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _alembic_config(conn: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("fpcredit.store") / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+@dataclass
+class Store:
+    """A connection pool to one database plus its migration state."""
+
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision."""
+        with self.engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def require_current(self) -> None:
+        """Raise StoreError unless the schema is at the newest revision."""
+        with self.engine.connect() as conn:
+            head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+        if self.revision() != head:
+            raise StoreError("the store is not initialised or not up to date; run `fpcredit init`")
+
+    def status(self) -> dict[str, Any]:
+        """Counts of persons, records, facts and quarantined rows, overall and by source."""
+        with self.engine.connect() as conn:
+            out: dict[str, Any] = {
+                "persons": conn.scalar(sa.select(sa.func.count()).select_from(s.persons)),
+            }
+            by_source: dict[str, dict[str, int]] = {}
+            for name, table in (("records", s.records), ("facts", s.facts),
+                                ("quarantined", s.quarantine)):
+                rows = conn.execute(
+                    sa.select(table.c.source, sa.func.count()).group_by(table.c.source)
+                ).all()
+                out[name] = sum(n for _, n in rows)
+                for source, n in rows:
+                    by_source.setdefault(source, {"records": 0, "facts": 0, "quarantined": 0})
+                    by_source[source][name] = n
+        out["by_source"] = dict(sorted(by_source.items()))
+        return out
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """Engine for the configured URL; SQLite files live under FPCREDIT_HOME."""
+    settings = settings or Settings()
+    url = settings.url
+    try:
+        if url.startswith("sqlite"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url)
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as e:
+        raise StoreError(f"FPCREDIT_DATABASE_URL is not a usable database URL: {e}") from e
+    return Store(engine)
