@@ -52,8 +52,13 @@ def _errors() -> Iterator[None]:
 
 def _progress(enabled: bool) -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=err, disable=not enabled or not err.is_terminal, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not enabled or not err.is_terminal,
+        transient=True,
     )
 
 
@@ -88,8 +93,9 @@ def status(as_json: JsonOpt = False) -> None:
     table = Table("source", "records", "facts", "quarantined", title="fpcredit status")
     for source, c in counts["by_source"].items():
         table.add_row(source, str(c["records"]), str(c["facts"]), str(c["quarantined"]))
-    table.add_row("[b]total", str(counts["records"]), str(counts["facts"]),
-                  str(counts["quarantined"]))
+    table.add_row(
+        "[b]total", str(counts["records"]), str(counts["facts"]), str(counts["quarantined"])
+    )
     out.print(table)
     out.print(f"persons: {counts['persons']}")
 
@@ -147,13 +153,18 @@ def ingest(
         return
     table = Table("file", "rows", "accepted", "duplicates", "quarantined", "flagged", "dropped")
     for r in reports:
-        table.add_row(Path(r.path).name, *(str(x) for x in (r.rows, r.accepted, r.duplicates,
-                      r.quarantined, r.flagged)), ", ".join(r.dropped_fields) or "-")
+        table.add_row(
+            Path(r.path).name,
+            *(str(x) for x in (r.rows, r.accepted, r.duplicates, r.quarantined, r.flagged)),
+            ", ".join(r.dropped_fields) or "-",
+        )
     out.print(table)
     for r in reports:
         ok = r.rows == r.accepted + r.duplicates + r.quarantined
-        out.print(f"{Path(r.path).name}: {r.rows} = {r.accepted} + {r.duplicates} + "
-                  f"{r.quarantined}", "✓" if ok else "✗ MISMATCH")
+        out.print(
+            f"{Path(r.path).name}: {r.rows} = {r.accepted} + {r.duplicates} + {r.quarantined}",
+            "✓" if ok else "✗ MISMATCH",
+        )
 
 
 @quality_app.command("list")
@@ -168,22 +179,31 @@ def quality_list(
     from fpcredit.service import open_ready_store
 
     with _errors():
-        issues = list_issues(open_ready_store(_settings()), source, limit or None,
-                             "en" if lang == "en" else "zh")
+        issues = list_issues(
+            open_ready_store(_settings()), source, limit or None, "en" if lang == "en" else "zh"
+        )
     if as_json:
         _print_json(issues)
         return
     table = Table("source", "record_key", "row", "field", "rule", "action", "message")
     for i in issues:
-        table.add_row(i["source"], i["record_key"] or "-", str(i["row_number"]), i["field"],
-                      i["rule"], i["action"], i["message"])
+        table.add_row(
+            i["source"],
+            i["record_key"] or "-",
+            str(i["row_number"]),
+            i["field"],
+            i["rule"],
+            i["action"],
+            i["message"],
+        )
     out.print(table)
 
 
 @standard_app.command("render")
 def standard_render(
-    output: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout).")]
-    = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default stdout).")
+    ] = None,
 ) -> None:
     """Render the data element standard as Markdown (docs/standard.md)."""
     from fpcredit.standard.render import render_markdown
@@ -202,10 +222,13 @@ def main() -> None:
         app()
     except (KeyboardInterrupt, BrokenPipeError):
         raise SystemExit(130) from None
-    except Exception as e:  # noqa: BLE001 - the last line of defence for the user
+    except Exception as e:
         logging.getLogger("fpcredit").debug("unexpected error", exc_info=True)
-        err.print(f"[red]error:[/red] internal error ({type(e).__name__}); "
-                  "rerun with FPCREDIT_DEBUG=1 for details", highlight=False)
+        err.print(
+            f"[red]error:[/red] internal error ({type(e).__name__}); "
+            "rerun with FPCREDIT_DEBUG=1 for details",
+            highlight=False,
+        )
         if os.environ.get("FPCREDIT_DEBUG"):
             raise
         raise SystemExit(2) from None

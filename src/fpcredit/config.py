@@ -30,11 +30,6 @@ class Settings(BaseSettings):
     language: Literal["zh", "en"] = Field(
         default="zh", description="Language of user-facing messages (zh-CN or English)."
     )
-    ingest_batch_rows: int = Field(
-        default=50_000,
-        ge=100,
-        description="Rows validated and written per batch during ingestion.",
-    )
 
     @property
     def url(self) -> str:

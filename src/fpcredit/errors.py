@@ -60,13 +60,19 @@ ID_REASONS: Final = {
     "empty": ("身份证号为空", "the ID number is empty"),
     "length": ("身份证号长度不是15位或18位", "the ID number is not 15 or 18 characters long"),
     "characters": ("身份证号含有非法字符", "the ID number contains characters other than digits/X"),
-    "region": ("身份证号前两位不是有效的省级行政区划代码", "the first two digits are not a province code"),
-    "birth_date": ("身份证号中的出生日期不存在或不合理", "the birth date in the ID number is impossible"),
+    "region": (
+        "身份证号前两位不是有效的省级行政区划代码",
+        "the first two digits are not a province code",
+    ),
+    "birth_date": (
+        "身份证号中的出生日期不存在或不合理",
+        "the birth date in the ID number is impossible",
+    ),
     "check_digit": ("身份证号校验码错误", "the check digit does not match (ISO 7064 MOD 11-2)"),
 }
 
 
-class InvalidIdNumber(FpcreditError, ValueError):
+class InvalidIdNumber(FpcreditError, ValueError):  # noqa: N818 - name fixed by SPEC §6
     """An ID number failed a check. `reason` is one of ID_REASONS' keys."""
 
     def __init__(self, reason: str, text: str = "") -> None:

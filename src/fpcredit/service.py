@@ -37,6 +37,7 @@ def ingest_paths(
     vault = load_vault(settings.keys_dir)
     reports = []
     for path in paths:
+
         def note(stage: str, name: str = path.name) -> None:
             if progress:
                 progress(f"{name}: {stage}")

@@ -211,11 +211,10 @@ def test_message_never_contains_the_input(text: str) -> None:
     try:
         idcard.parse(text)
     except InvalidIdNumber as exc:
-        message = str(exc)
+        # Short inputs may coincide with the "15"/"18" of the message; 5+ digits must not leak.
         digits = re.sub(r"\D", "", text)
-        assert len(digits) < 5 or digits not in message
-        assert re.search(r"\d{5}", message) is None  # no identifier fragment of any length ≥ 5
-        assert all(str(text) not in str(arg) for arg in exc.args if text)
+        assert len(digits) < 5 or digits not in repr(exc.args)
+        assert re.search(r"\d{5}", str(exc)) is None
         assert exc.length == len(text)
 
 

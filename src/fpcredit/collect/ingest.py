@@ -36,7 +36,12 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 HASH = "_row_hash"
 MENTION_FIELDS = (
-    "sex", "birth_date", "hukou_region", "residence_region", "urban_rural", "occupation",
+    "sex",
+    "birth_date",
+    "hukou_region",
+    "residence_region",
+    "urban_rural",
+    "occupation",
 )
 
 
@@ -139,11 +144,27 @@ class _Writer:
     def records(self, acc: pl.DataFrame, first_id: int) -> pl.DataFrame:
         acc = acc.with_columns(pl.int_range(first_id, first_id + acc.height).alias("_rid"))
         rows = acc.select(
-            "_rid", pl.lit(self.source).alias("_src"), KEY, HASH, KIND, "fact.event_date",
-            "fact.recorded_at", pl.lit(self.ingestion_id).alias("_ing"), ROW,
+            "_rid",
+            pl.lit(self.source).alias("_src"),
+            KEY,
+            HASH,
+            KIND,
+            "fact.event_date",
+            "fact.recorded_at",
+            pl.lit(self.ingestion_id).alias("_ing"),
+            ROW,
         ).iter_rows()
-        cols = ["id", "source", "record_key", "row_hash", "kind", "event_date", "recorded_at",
-                "ingestion_id", "row_number"]
+        cols = [
+            "id",
+            "source",
+            "record_key",
+            "row_hash",
+            "kind",
+            "event_date",
+            "recorded_at",
+            "ingestion_id",
+            "row_number",
+        ]
         bulk_insert(self.conn, s.records, cols, rows)
         return acc
 
@@ -156,8 +177,10 @@ class _Writer:
                 pl.col(f"{role}.id_number").alias("id_number"),
                 pl.col(f"{role}.id_number#status").alias("id_status"),
                 pl.col(f"{role}.id_number#reason").alias("id_reason"),
-                *[_opt(acc, f"{role}.{f}", f) for f in ("name", *MENTION_FIELDS, "phone",
-                                                         "address")],
+                *[
+                    _opt(acc, f"{role}.{f}", f)
+                    for f in ("name", *MENTION_FIELDS, "phone", "address")
+                ],
             )
             present = pl.col("name").is_not_null() | pl.col("id_status").ne("missing")
             parts.append(part if role == subject else part.filter(present))
@@ -183,21 +206,48 @@ class _Writer:
         bulk_insert(self.conn, s.mentions, list(columns), zip(*columns.values(), strict=True))
         return men.filter(pl.col("role") == subject).select("_rid", "_mid")
 
-    def facts(self, acc: pl.DataFrame, subjects: pl.DataFrame, attrs: list[str], first: int) -> None:
+    def facts(
+        self, acc: pl.DataFrame, subjects: pl.DataFrame, attrs: list[str], first: int
+    ) -> None:
         acc = acc.join(subjects, on="_rid", how="left")
         fields = [pl.col(f"fact.{a}").cast(pl.String).alias(a) for a in attrs]
         acc = acc.with_columns(pl.struct(fields).struct.json_encode().alias("_attrs"))
         rows = acc.select(
-            pl.int_range(first, first + acc.height).alias("_fid"), "_rid", "_mid", KIND,
-            pl.lit(self.source).alias("_src"), KEY, HASH, "fact.event_date", "fact.recorded_at",
-            "_attrs", pl.lit(False).alias("_disputed"),
+            pl.int_range(first, first + acc.height).alias("_fid"),
+            "_rid",
+            "_mid",
+            KIND,
+            pl.lit(self.source).alias("_src"),
+            KEY,
+            HASH,
+            "fact.event_date",
+            "fact.recorded_at",
+            "_attrs",
+            pl.lit(False).alias("_disputed"),
         ).iter_rows()
-        cols = ["id", "record_id", "subject_mention_id", "kind", "source", "record_key",
-                "row_hash", "event_date", "recorded_at", "attrs", "disputed"]
+        cols = [
+            "id",
+            "record_id",
+            "subject_mention_id",
+            "kind",
+            "source",
+            "record_key",
+            "row_hash",
+            "event_date",
+            "recorded_at",
+            "attrs",
+            "disputed",
+        ]
         bulk_insert(self.conn, s.facts, cols, rows)
 
-    def quarantine(self, bad: pl.DataFrame, reasons: pl.DataFrame, stored: set[str],
-                   first_id: int, raw_columns: list[str]) -> None:
+    def quarantine(
+        self,
+        bad: pl.DataFrame,
+        reasons: pl.DataFrame,
+        stored: set[str],
+        first_id: int,
+        raw_columns: list[str],
+    ) -> None:
         bad = bad.unique(HASH, keep="first", maintain_order=True).filter(
             ~pl.col(HASH).is_in(pl.Series(sorted(stored), dtype=pl.String).implode())
         )
@@ -222,11 +272,28 @@ class _Writer:
         joined = issues.join(frame.select(ROW, KEY, HASH, pl.col("_rid")), on=ROW, how="left")
         rows = joined.select(
             pl.int_range(first_id, first_id + joined.height).alias("_qid"),
-            pl.lit(self.ingestion_id).alias("_ing"), pl.lit(self.source).alias("_src"), KEY, ROW,
-            HASH, "field", "rule", "action", "_rid",
+            pl.lit(self.ingestion_id).alias("_ing"),
+            pl.lit(self.source).alias("_src"),
+            KEY,
+            ROW,
+            HASH,
+            "field",
+            "rule",
+            "action",
+            "_rid",
         ).iter_rows()
-        cols = ["id", "ingestion_id", "source", "record_key", "row_number", "row_hash",
-                "field", "rule", "action", "record_id"]
+        cols = [
+            "id",
+            "ingestion_id",
+            "source",
+            "record_key",
+            "row_number",
+            "row_hash",
+            "field",
+            "rule",
+            "action",
+            "record_id",
+        ]
         bulk_insert(self.conn, s.quality_issues, cols, rows)
 
 
@@ -250,8 +317,11 @@ def _supersede(conn: sa.Connection, source: str, keys: list[str]) -> None:
         chunk = keys[start : start + 500]
         later = (
             sa.select(sa.func.min(newer.c.recorded_at))
-            .where(newer.c.source == f.c.source, newer.c.record_key == f.c.record_key,
-                   newer.c.id > f.c.id)
+            .where(
+                newer.c.source == f.c.source,
+                newer.c.record_key == f.c.record_key,
+                newer.c.id > f.c.id,
+            )
             .scalar_subquery()
         )
         conn.execute(
@@ -261,8 +331,14 @@ def _supersede(conn: sa.Connection, source: str, keys: list[str]) -> None:
         )
 
 
-def _write(conn: sa.Connection, vault: Vault, plan: _Plan, adapter: Adapter,
-           std: Standard, ingestion_id: int) -> None:
+def _write(
+    conn: sa.Connection,
+    vault: Vault,
+    plan: _Plan,
+    adapter: Adapter,
+    std: Standard,
+    ingestion_id: int,
+) -> None:
     m = adapter.mapping
     w = _Writer(conn, vault, m.source, ingestion_id)
     acc = w.records(plan.accepted, next_id(conn, s.records))
@@ -275,12 +351,18 @@ def _write(conn: sa.Connection, vault: Vault, plan: _Plan, adapter: Adapter,
     )
     # Unparseable rows are kept verbatim (encrypted) in `_raw`: nothing is lost.
     raw_cols = [c for c in (*m.columns, "_raw") if c in plan.quarantined.columns]
-    w.quarantine(plan.quarantined, reasons, plan.stored_quarantine,
-                 next_id(conn, s.quarantine), raw_cols)
+    w.quarantine(
+        plan.quarantined, reasons, plan.stored_quarantine, next_id(conn, s.quarantine), raw_cols
+    )
     new_issues = _new_issues(plan, acc)
-    frame = pl.concat([acc.select(ROW, KEY, HASH, "_rid"),
-                       plan.quarantined.select(ROW, KEY, HASH).with_columns(
-                           pl.lit(None, pl.Int64).alias("_rid"))])
+    frame = pl.concat(
+        [
+            acc.select(ROW, KEY, HASH, "_rid"),
+            plan.quarantined.select(ROW, KEY, HASH).with_columns(
+                pl.lit(None, pl.Int64).alias("_rid")
+            ),
+        ]
+    )
     w.issues(new_issues, frame, next_id(conn, s.quality_issues))
     if plan.superseded_keys:
         _supersede(conn, m.source, plan.superseded_keys)
@@ -318,19 +400,31 @@ def ingest_file(
         plan = _plan(conn, validated, source)
         ingestion_id = next_id(conn, s.ingestions)
         report = FileReport(
-            path=str(path), source=source, rows=feed.rows, accepted=plan.accepted.height,
-            duplicates=plan.duplicates, quarantined=plan.quarantined.height,
+            path=str(path),
+            source=source,
+            rows=feed.rows,
+            accepted=plan.accepted.height,
+            duplicates=plan.duplicates,
+            quarantined=plan.quarantined.height,
             flagged=_flagged_rows(plan),
             dropped_fields=dropped,
         )
-        conn.execute(s.ingestions.insert().values(
-            id=ingestion_id, source=source, path=str(path), file_sha256=_file_hash(path),
-            standard_version=std.version, started_at=started,
-            finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            dropped_fields=json.dumps(dropped, ensure_ascii=False),
-            **{k: getattr(report, k) for k in
-               ("rows", "accepted", "duplicates", "quarantined", "flagged")},
-        ))
+        conn.execute(
+            s.ingestions.insert().values(
+                id=ingestion_id,
+                source=source,
+                path=str(path),
+                file_sha256=_file_hash(path),
+                standard_version=std.version,
+                started_at=started,
+                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                dropped_fields=json.dumps(dropped, ensure_ascii=False),
+                **{
+                    k: getattr(report, k)
+                    for k in ("rows", "accepted", "duplicates", "quarantined", "flagged")
+                },
+            )
+        )
         _write(conn, vault, plan, adapter, std, ingestion_id)
     log.info("ingested %s", {k: v for k, v in report.as_json().items() if k != "path"})
     return report
@@ -349,11 +443,17 @@ def _with_broken(v: Validated, feed: FeedTable) -> Validated:
         schema={ROW: pl.Int64, HASH: pl.String, "_raw": pl.String},
     )
     frame = pl.concat([v.frame, broken], how="diagonal_relaxed")
-    issues = pl.concat([
-        v.issues,
-        broken.select(ROW, pl.lit("row").alias("field"), pl.lit("unparseable_row").alias("rule"),
-                      pl.lit("quarantined").alias("action")),
-    ])
+    issues = pl.concat(
+        [
+            v.issues,
+            broken.select(
+                ROW,
+                pl.lit("row").alias("field"),
+                pl.lit("unparseable_row").alias("rule"),
+                pl.lit("quarantined").alias("action"),
+            ),
+        ]
+    )
     return Validated(frame, issues)
 
 

@@ -78,9 +78,9 @@ class Mapping(_Strict):
     derived: dict[str, Derived] = Field(default_factory=dict)
 
     def kinds(self) -> list[str]:
-        return list(self.kind.codes.values()) if isinstance(self.kind, KindFromColumn) else [
-            self.kind
-        ]
+        return (
+            list(self.kind.codes.values()) if isinstance(self.kind, KindFromColumn) else [self.kind]
+        )
 
     def roles(self) -> list[str]:
         """Person roles this feed mentions, subject first."""

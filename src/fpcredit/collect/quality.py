@@ -30,8 +30,15 @@ def list_issues(
 ) -> list[dict[str, Any]]:
     """Every issue, oldest first: source, record_key, row_number, field, rule, action, message."""
     q = s.quality_issues
-    query = sa.select(q.c.source, q.c.record_key, q.c.row_number, q.c.field, q.c.rule,
-                      q.c.action, q.c.ingestion_id).order_by(q.c.id)
+    query = sa.select(
+        q.c.source,
+        q.c.record_key,
+        q.c.row_number,
+        q.c.field,
+        q.c.rule,
+        q.c.action,
+        q.c.ingestion_id,
+    ).order_by(q.c.id)
     if source:
         query = query.where(q.c.source == source)
     if limit:
@@ -39,7 +46,11 @@ def list_issues(
     with store.engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        {**row, "message": rule_message(row["rule"], field_label(row["field"], lang),
-                                        row["field"], lang)}
+        {
+            **row,
+            "message": rule_message(
+                row["rule"], field_label(row["field"], lang), row["field"], lang
+            ),
+        }
         for row in rows
     ]

@@ -41,7 +41,7 @@ class FeedTable:
 
     @property
     def rows(self) -> int:
-        return self.table.num_rows + len(self.broken)
+        return int(self.table.num_rows) + len(self.broken)
 
 
 def read_feed(path: Path, mapping: Mapping) -> FeedTable:
@@ -66,7 +66,8 @@ def _decode(path: Path, encoding: str) -> str:
 
 def _number_rows(table: pa.Table, broken: list[BrokenRow]) -> pa.Table:
     skipped = {b.row_number for b in broken}
-    numbers, n = [], 0
+    numbers: list[int] = []
+    n = 0
     while len(numbers) < table.num_rows:
         n += 1
         if n not in skipped:

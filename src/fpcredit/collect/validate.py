@@ -27,9 +27,19 @@ ALWAYS_QUARANTINE = frozenset({"unparseable_row", "no_identity", "date_future"})
 # Rules that never quarantine: the record stays and the field is marked unusable.
 NEVER_QUARANTINE = frozenset(
     {
-        "id_length", "id_characters", "id_region", "id_birth_date", "id_check_digit",
-        "id_birth_mismatch", "id_sex_mismatch", "name_invalid", "phone_invalid",
-        "region_invalid", "births_gt_pregnancies", "before_birth", "mother_under_14",
+        "id_length",
+        "id_characters",
+        "id_region",
+        "id_birth_date",
+        "id_check_digit",
+        "id_birth_mismatch",
+        "id_sex_mismatch",
+        "name_invalid",
+        "phone_invalid",
+        "region_invalid",
+        "births_gt_pregnancies",
+        "before_birth",
+        "mother_under_14",
         "recorded_before_event",
     }
 )
@@ -72,18 +82,27 @@ def _id_columns(raw: pl.Expr, path: str, today: dt.date) -> list[pl.Expr]:
     born = first17.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
     full = first17 + pl.when(s.str.len_chars() == 15).then(check).otherwise(s.str.slice(17, 1))
     reason = (
-        pl.when(s.is_null()).then(None)
-        .when(~s.str.len_chars().is_in([15, 18])).then(pl.lit("length"))
-        .when(~s.str.contains(r"^(\d{15}|\d{17}[\dX])$")).then(pl.lit("characters"))
-        .when(~s.str.slice(0, 2).is_in(sorted(PROVINCE_PREFIXES))).then(pl.lit("region"))
+        pl.when(s.is_null())
+        .then(None)
+        .when(~s.str.len_chars().is_in([15, 18]))
+        .then(pl.lit("length"))
+        .when(~s.str.contains(r"^(\d{15}|\d{17}[\dX])$"))
+        .then(pl.lit("characters"))
+        .when(~s.str.slice(0, 2).is_in(sorted(PROVINCE_PREFIXES)))
+        .then(pl.lit("region"))
         .when(born.is_null() | (born < dt.date(1900, 1, 1)) | (born > today))
         .then(pl.lit("birth_date"))
-        .when(full.str.slice(17, 1) != check).then(pl.lit("check_digit"))
+        .when(full.str.slice(17, 1) != check)
+        .then(pl.lit("check_digit"))
         .otherwise(None)
     )
-    status = pl.when(s.is_null()).then(pl.lit("missing")).when(reason.is_null()).then(
-        pl.lit("valid")
-    ).otherwise(pl.lit("invalid"))
+    status = (
+        pl.when(s.is_null())
+        .then(pl.lit("missing"))
+        .when(reason.is_null())
+        .then(pl.lit("valid"))
+        .otherwise(pl.lit("invalid"))
+    )
     return [
         pl.when(reason.is_null()).then(full).otherwise(None).alias(path),
         status.alias(f"{path}#status"),
@@ -181,7 +200,9 @@ class _Builder:
 
 def _with_missing(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     wanted = [c for c in mapping.columns if c not in raw.columns]
-    wanted += [d.source_column for d in mapping.derived.values() if d.source_column not in raw.columns]
+    wanted += [
+        d.source_column for d in mapping.derived.values() if d.source_column not in raw.columns
+    ]
     return raw.with_columns([pl.lit(None, pl.String).alias(c) for c in dict.fromkeys(wanted)])
 
 
@@ -199,11 +220,16 @@ def _person_defaults(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     for role in mapping.roles():
         idc = pl.col(f"{role}.id_number")
         born = idc.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-        sex = pl.when(idc.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1).then(
-            pl.lit("1")
-        ).when(idc.is_not_null()).then(pl.lit("2"))
+        sex = (
+            pl.when(idc.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1)
+            .then(pl.lit("1"))
+            .when(idc.is_not_null())
+            .then(pl.lit("2"))
+        )
         for col, derived in ((f"{role}.birth_date", born), (f"{role}.sex", sex)):
-            fill.append(pl.col(col).fill_null(derived) if col in frame.columns else derived.alias(col))
+            fill.append(
+                pl.col(col).fill_null(derived) if col in frame.columns else derived.alias(col)
+            )
     return frame.with_columns(fill)
 
 
@@ -271,10 +297,7 @@ def _collect_issues(
     for check in checks:
         target = targets.get(check.field)
         required = builder.required(target) if target else pl.lit(True)
-        if check.rule == "required_missing":
-            cond = check.condition & required
-        else:
-            cond = check.condition
+        cond = check.condition & required if check.rule == "required_missing" else check.condition
         part = frame.filter(cond.fill_null(False)).select(
             pl.col(ROW),
             pl.lit(check.field).alias("field"),

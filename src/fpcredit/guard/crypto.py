@@ -77,7 +77,8 @@ class Vault:
         """Encrypt a column; one AESGCM object for the batch keeps this fast."""
         kid = self.active_kid.encode()
         head = bytes((_FORMAT, len(kid))) + kid
-        aead, aad, out = AESGCM(self.keys[self.active_kid]), field.encode(), []
+        aead, aad = AESGCM(self.keys[self.active_kid]), field.encode()
+        out: list[bytes | None] = []
         for value in values:
             if value is None:
                 out.append(None)
@@ -109,7 +110,8 @@ class Vault:
 
     def blind_index_many(self, values: Iterable[str | None], field: str) -> list[bytes | None]:
         """Blind-index a column."""
-        prefix, key, out = field.encode() + b"\x00", self.index_key, []
+        prefix, key = field.encode() + b"\x00", self.index_key
+        out: list[bytes | None] = []
         for value in values:
             if value is None:
                 out.append(None)

@@ -21,8 +21,19 @@ __all__ = [
 ]
 
 ElementType = Literal[
-    "id_number", "name", "text", "date", "datetime", "month", "integer", "decimal", "code",
-    "region", "phone", "address", "digits",
+    "id_number",
+    "name",
+    "text",
+    "date",
+    "datetime",
+    "month",
+    "integer",
+    "decimal",
+    "code",
+    "region",
+    "phone",
+    "address",
+    "digits",
 ]
 Frequency = Literal["realtime", "weekly", "monthly"]
 # Every data set carries these two, required: the bi-temporal pair of R7.

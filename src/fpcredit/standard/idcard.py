@@ -32,8 +32,42 @@ _CHECK_CHARS: Final = "10X98765432"
 # province is checked strictly: six-digit county codes change over the years and IDs keep the
 # code that was in force when they were issued.
 PROVINCE_PREFIXES: Final = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-    "50 51 52 53 54 61 62 63 64 65 71 81 82".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    ]
 )
 _EARLIEST_BIRTH: Final = dt.date(1900, 1, 1)
 _SPACES: Final = re.compile(r"[\s\u3000-]+")

@@ -72,8 +72,11 @@ class Store:
                 "persons": conn.scalar(sa.select(sa.func.count()).select_from(s.persons)),
             }
             by_source: dict[str, dict[str, int]] = {}
-            for name, table in (("records", s.records), ("facts", s.facts),
-                                ("quarantined", s.quarantine)):
+            for name, table in (
+                ("records", s.records),
+                ("facts", s.facts),
+                ("quarantined", s.quarantine),
+            ):
                 rows = conn.execute(
                     sa.select(table.c.source, sa.func.count()).group_by(table.c.source)
                 ).all()

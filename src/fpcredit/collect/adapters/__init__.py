@@ -15,8 +15,14 @@ __all__ = ["ADAPTERS", "Adapter", "get_adapter"]
 
 ADAPTERS: dict[str, Adapter] = {
     a.source: a
-    for a in (HealthAdapter(), PoliceAdapter(), CivilAdapter(), HrssAdapter(), CdcAdapter(),
-              MchAdapter())
+    for a in (
+        HealthAdapter(),
+        PoliceAdapter(),
+        CivilAdapter(),
+        HrssAdapter(),
+        CdcAdapter(),
+        MchAdapter(),
+    )
 }
 
 

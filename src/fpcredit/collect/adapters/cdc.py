@@ -16,6 +16,9 @@ class CdcAdapter(Adapter):
     def checks(self, today: dt.date) -> list[Check]:
         # R5: a vaccination dated before the child's birth is a data error, not a fact.
         return [
-            Check("fact.event_date", "before_birth",
-                  pl.col("fact.event_date") < pl.col("child.birth_date"))
+            Check(
+                "fact.event_date",
+                "before_birth",
+                pl.col("fact.event_date") < pl.col("child.birth_date"),
+            )
         ]

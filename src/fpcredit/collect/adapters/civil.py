@@ -15,7 +15,10 @@ class CivilAdapter(Adapter):
 
     def checks(self, today: dt.date) -> list[Check]:
         return [
-            Check(f"{role}.birth_date", "before_birth",
-                  pl.col("fact.event_date") < pl.col(f"{role}.birth_date"))
+            Check(
+                f"{role}.birth_date",
+                "before_birth",
+                pl.col("fact.event_date") < pl.col(f"{role}.birth_date"),
+            )
             for role in ("husband", "wife")
         ]

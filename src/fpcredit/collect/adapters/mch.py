@@ -15,6 +15,9 @@ class MchAdapter(Adapter):
 
     def checks(self, today: dt.date) -> list[Check]:
         return [
-            Check("fact.event_date", "before_birth",
-                  pl.col("fact.event_date") < pl.col("self.birth_date"))
+            Check(
+                "fact.event_date",
+                "before_birth",
+                pl.col("fact.event_date") < pl.col("self.birth_date"),
+            )
         ]
