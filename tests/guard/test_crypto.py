@@ -23,7 +23,9 @@ def keyed(tmp_path: Path) -> Vault:
 def test_round_trip(value: str) -> None:
     vault = Vault("k1", {"k1": b"\x01" * 32}, b"\x02" * 32)
     blob = vault.encrypt(value, "name")
-    assert (blob is not None and value.encode() not in blob) or value == ""
+    assert blob is not None
+    if len(value.encode()) >= 8:  # shorter byte strings can occur in random bytes by chance
+        assert value.encode() not in blob
     assert vault.decrypt(blob, "name") == value
     assert vault.encrypt_many([value, None], "name")[1] is None
 
