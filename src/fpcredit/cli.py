@@ -151,6 +151,10 @@ def ingest(
     if as_json:
         _print_json({"files": [r.as_json() for r in reports]})
         return
+    _print_reports(reports)
+
+
+def _print_reports(reports: list[Any]) -> None:
     table = Table("file", "rows", "accepted", "duplicates", "quarantined", "flagged", "dropped")
     for r in reports:
         table.add_row(
@@ -165,6 +169,48 @@ def ingest(
             f"{Path(r.path).name}: {r.rows} = {r.accepted} + {r.duplicates} + {r.quarantined}",
             "✓" if ok else "✗ MISMATCH",
         )
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="Size of the synthetic population.", min=100)] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic province.")] = 1,
+) -> None:
+    """Synthetic province → init → ingest every feed, then print the reconciliation."""
+    from fpcredit.service import feed_path, ingest_paths, initialise, open_ready_store
+    from fpcredit.synth import generate
+
+    settings = _settings()
+    feeds = settings.home / "demo" / "feeds"
+    with _errors():
+        with _progress(True) as bar:
+            task = bar.add_task("synth", total=None)
+            generate(
+                people=people,
+                seed=seed,
+                out=feeds,
+                progress=lambda st, d, t: bar.update(task, description=st, completed=d, total=t),
+            )
+        out.print(f"1. synthetic province: {people} people (seed {seed}) → {feeds}")
+        initialise(settings)
+        out.print(f"2. store ready: {settings.url.split('?')[0]}")
+        reports = []
+        with _progress(True) as bar:
+            task = bar.add_task("ingest", total=None)
+            for source in ("police", "civil", "health", "hrss", "cdc", "mch"):
+                reports += ingest_paths(
+                    settings,
+                    source,
+                    [feed_path(feeds, source)],
+                    lambda st: bar.update(task, description=st),
+                )
+        out.print("3. ingested every department feed:")
+        _print_reports(reports)
+        counts = open_ready_store(settings).status()
+    out.print(
+        f"store: {counts['records']} records, {counts['facts']} facts, "
+        f"{counts['quarantined']} quarantined · see `fpcredit quality list`"
+    )
 
 
 @quality_app.command("list")

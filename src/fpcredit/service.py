@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fpcredit.collect.ingest import FileReport, Progress, ingest_file
+from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import create_keys, load_vault
 from fpcredit.store.db import Store, open_store
 
-__all__ = ["ingest_paths", "initialise", "open_ready_store"]
+__all__ = ["feed_path", "ingest_paths", "initialise", "open_ready_store"]
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +28,11 @@ def open_ready_store(settings: Settings) -> Store:
     store = open_store(settings)
     store.require_current()
     return store
+
+
+def feed_path(folder: Path, source: str) -> Path:
+    """Where `fpcredit synth` writes a source's feed: DIR/<source>.<ext>."""
+    return folder / f"{source}.{load_mapping(source).format}"
 
 
 def ingest_paths(

@@ -1,0 +1,76 @@
+"""The command line: help everywhere, one-line errors, JSON shapes, documented settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+import fpcredit
+from fpcredit.cli import app
+from fpcredit.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _commands() -> list[list[str]]:
+    group = get_command(app)
+    names: list[list[str]] = []
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        sub = getattr(cmd, "commands", None)
+        names += [[name, s] for s in sub] if sub else [[name]]
+    return names
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_every_command_has_help_and_is_in_the_readme(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+    assert f"fpcredit {' '.join(command)}" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_documented() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        assert field.description
+        assert f"FPCREDIT_{name.upper()}" in doc
+
+
+def test_public_api_is_sorted_and_importable() -> None:
+    assert fpcredit.__all__ == sorted(fpcredit.__all__)
+    for name in fpcredit.__all__:
+        assert hasattr(fpcredit, name)
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"FPCREDIT_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "fpcredit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_status_before_init_fails_with_one_line(tmp_path: Path) -> None:
+    result = _run(tmp_path, "status", "--json")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "fpcredit init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_status_and_bad_ingest(tmp_path: Path) -> None:
+    assert _run(tmp_path, "init").returncode == 0
+    status = json.loads(_run(tmp_path, "status", "--json").stdout)
+    assert {"persons", "records", "facts", "quarantined", "by_source"} <= set(status)
+    missing = _run(tmp_path, "ingest", "health", str(tmp_path / "nope.csv"), "--json")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    unknown = _run(tmp_path, "ingest", "insurer", str(tmp_path / "x.csv"))
+    assert unknown.returncode == 1 and "known sources" in unknown.stderr
