@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fpcredit.collect.validate import _id_columns
+from fpcredit.collect.validate import add_id_columns
 from fpcredit.errors import InvalidIdNumber
 from fpcredit.standard.idcard import PROVINCE_PREFIXES, check_digit, parse
 
@@ -52,6 +52,6 @@ def _reference(text: str) -> tuple[str | None, str, str | None]:
 @settings(max_examples=80, deadline=None)
 @given(st.lists(id_like(), min_size=1, max_size=80))
 def test_vectorised_id_check_matches_reference(values: list[str]) -> None:
-    frame = pl.DataFrame({"raw": values}).select(_id_columns(pl.col("raw"), "x", TODAY))
+    frame = add_id_columns(pl.DataFrame({"raw": values}), pl.col("raw"), "x", TODAY)
     got = list(zip(frame["x"], frame["x#status"], frame["x#reason"], strict=True))
     assert got == [_reference(v) for v in values]

@@ -151,6 +151,7 @@ def test_empty(text: str) -> None:
 
 @given(valid_ids(), st.integers(0, 16), st.characters(blacklist_categories=("Nd", "Zs", "Cc")))
 def test_letters_in_body(text: str, position: int, char: str) -> None:
+    # Separators are stripped, and characters like ß grow on upper() and fail the length check.
     assume(char not in "-\u3000" and not char.isspace() and len(char.upper()) == 1)
     assert reason_of(text[:position] + char + text[position + 1 :]) == "characters"
 
@@ -175,7 +176,7 @@ def test_bad_province(text: str, prefix: str) -> None:
         "19900001",
         "19900100",
         "19900431",
-        "18991231",
+        "18991231",  # before the earliest plausible birth date
     ],
 )
 def test_impossible_birth_dates(date: str) -> None:
@@ -194,7 +195,7 @@ def test_future_birth_date(text: str, born: dt.date) -> None:
     assert reason_of(build(text[:6], born, text[14:17])) == "birth_date"
 
 
-@given(valid_ids(earliest=dt.date(1950, 1, 1)))
+@given(valid_ids(earliest=dt.date(1900, 1, 2)))  # so the day before is not itself too early
 def test_birth_date_relative_to_given_today(text: str) -> None:
     born = idcard.birth_date(text)
     assert idcard.parse(text, today=born).birth_date == born

@@ -69,18 +69,32 @@ def _blank_to_null(col: str) -> pl.Expr:
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
-def _id_columns(raw: pl.Expr, path: str, today: dt.date) -> list[pl.Expr]:
-    """Normalised ID (null unless valid) and its status/reason columns, vectorised."""
+def add_id_columns(frame: pl.DataFrame, raw: pl.Expr, path: str, today: dt.date) -> pl.DataFrame:
+    """Add the normalised ID (null unless valid) and its `#status`/`#reason` columns.
+
+    Computed in stages over temporary columns: one nested expression would re-evaluate the
+    cleaned text for each of the 17 weighted digits.
+    """
     s = raw.str.replace_all(r"[\s\-\u3000]", "").str.to_uppercase()
-    s = pl.when(s == "").then(None).otherwise(s)
+    frame = frame.with_columns(pl.when(s == "").then(None).otherwise(s).alias("_id_s"))
+    s = pl.col("_id_s")
+    is15 = s.str.len_chars() == 15
     upgraded = s.str.slice(0, 6) + pl.lit("19") + s.str.slice(6, 9)
-    first17 = pl.when(s.str.len_chars() == 15).then(upgraded).otherwise(s.str.slice(0, 17))
-    total = pl.sum_horizontal(
-        [first17.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(WEIGHTS)]
+    frame = frame.with_columns(
+        pl.when(is15).then(upgraded).otherwise(s.str.slice(0, 17)).alias("_id_17")
     )
-    check = pl.lit(_CHECK_CHARS).str.slice(total % 11, 1)
-    born = first17.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-    full = first17 + pl.when(s.str.len_chars() == 15).then(check).otherwise(s.str.slice(17, 1))
+    first17 = pl.col("_id_17")
+    digits = [
+        first17.str.slice(i, 1).cast(pl.Int32, strict=False) * w for i, w in enumerate(WEIGHTS)
+    ]
+    remainder = pl.sum_horizontal(digits) % 11
+    check = remainder.replace_strict(dict(enumerate(_CHECK_CHARS)), return_dtype=pl.String)
+    frame = frame.with_columns(
+        check.alias("_id_check"),
+        first17.str.slice(6, 8).str.to_date("%Y%m%d", strict=False).alias("_id_born"),
+    )
+    full = first17 + pl.when(is15).then(pl.col("_id_check")).otherwise(s.str.slice(17, 1))
+    born = pl.col("_id_born")
     reason = (
         pl.when(s.is_null())
         .then(None)
@@ -92,10 +106,12 @@ def _id_columns(raw: pl.Expr, path: str, today: dt.date) -> list[pl.Expr]:
         .then(pl.lit("region"))
         .when(born.is_null() | (born < dt.date(1900, 1, 1)) | (born > today))
         .then(pl.lit("birth_date"))
-        .when(full.str.slice(17, 1) != check)
+        .when(full.str.slice(17, 1) != pl.col("_id_check"))
         .then(pl.lit("check_digit"))
         .otherwise(None)
     )
+    frame = frame.with_columns(full.alias("_id_full"), reason.alias(f"{path}#reason"))
+    reason = pl.col(f"{path}#reason")
     status = (
         pl.when(s.is_null())
         .then(pl.lit("missing"))
@@ -103,11 +119,10 @@ def _id_columns(raw: pl.Expr, path: str, today: dt.date) -> list[pl.Expr]:
         .then(pl.lit("valid"))
         .otherwise(pl.lit("invalid"))
     )
-    return [
-        pl.when(reason.is_null()).then(full).otherwise(None).alias(path),
+    return frame.with_columns(
+        pl.when(reason.is_null()).then(pl.col("_id_full")).otherwise(None).alias(path),
         status.alias(f"{path}#status"),
-        reason.alias(f"{path}#reason"),
-    ]
+    ).drop("_id_s", "_id_17", "_id_check", "_id_born", "_id_full")
 
 
 def _convert(raw: pl.Expr, el: Element, spec: ColumnMap, std: Standard) -> tuple[pl.Expr, str]:
@@ -166,6 +181,7 @@ class _Builder:
         self.columns: list[pl.Expr] = []
         self.checks: list[Check] = []
         self.done: set[str] = set()
+        self.ids: list[tuple[pl.Expr, str]] = []
 
     def required(self, target: Target) -> pl.Expr:
         """True on rows whose kind requires this field."""
@@ -182,7 +198,7 @@ class _Builder:
         self.done.add(target.path)
         raw, el = _blank_to_null(column), self.std.elements[target.element]
         if el.type == "id_number":
-            self.columns += _id_columns(raw, target.path, self.today)
+            self.ids.append((raw, target.path))
             return
         value, rule = _convert(raw, el, self.m.columns[column], self.std)
         self.columns.append(value.alias(target.path))
@@ -327,6 +343,8 @@ def validate(
     key = _blank_to_null(mapping.record_key).alias(KEY)
     builder.checks.append(Check("record_key", "required_missing", pl.col(KEY).is_null()))
     frame = raw.with_columns(kind, key).with_columns(builder.columns)
+    for id_raw, path in builder.ids:
+        frame = add_id_columns(frame, id_raw, path, today)
     frame = _ensure_id_columns(frame, mapping.roles())
     for role in mapping.roles():
         path = f"{role}.id_number"

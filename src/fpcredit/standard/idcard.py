@@ -91,6 +91,8 @@ def check_digit(first17: str) -> str:
 
 def upgrade15(text: str) -> str:
     """Upgrade a legacy 15-digit number (issued before 2000, year 19YY) to 18 characters."""
+    if len(text) != 15 or not (text.isascii() and text.isdigit()):
+        raise InvalidIdNumber("length" if len(text) != 15 else "characters", text)
     first17 = text[:6] + "19" + text[6:]
     return first17 + check_digit(first17)
 
