@@ -1,0 +1,162 @@
+"""公安 hukou registrations (户籍): one row per person registered in a household, `police.jsonl`.
+
+Rows: every base person's registration in force on 2016-01-01 (back-dated history), the new
+household of each couple that marries in the window, each child's hukou registration (落户), and
+the divorced wife's new household.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from fpcredit.synth.clock import HORIZON_DAY, WINDOW_START, YEAR_DAYS, Days, date_text, time_text
+from fpcredit.synth.feeds.base import (
+    DateSlot,
+    Feed,
+    IdSlot,
+    Slots,
+    clock_time,
+    late,
+    scramble,
+)
+from fpcredit.synth.population import NEVER
+from fpcredit.synth.rng import Ints, lognormal, stream, with_tail
+from fpcredit.synth.world import World, take
+
+__all__ = ["FEED"]
+
+_RELATIONS = np.array(["02", "10", "20", "30", "50", "99"])  # GB/T 4761
+HEAD, SPOUSE, SON, DAUGHTER, OTHER = 0, 1, 2, 3, 5
+Part = tuple[Ints, Ints, Ints, Days]  # person, household, relation, effective day
+
+
+def rows(world: World, seed: int) -> pl.DataFrame:
+    """All registrations to the horizon; recorded days to months after they take effect."""
+    rng = stream(seed, "police", "rows")
+    parts = (_initial(rng, world), _weddings(rng, world), _births(world), _divorces(rng, world))
+    person, household, relation, day = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    keep = day <= HORIZON_DAY
+    person, household, relation, day = person[keep], household[keep], relation[keep], day[keep]
+    n = len(person)
+    lag = with_tail(rng, lognormal(rng, n, 3, 1.2, 0, 90), 0.03, 60, 300)
+    return pl.DataFrame(
+        {
+            "_key": scramble(np.arange(n), 11, seed),
+            "_recorded": late(day, lag, clock_time(rng, n, 8.5, 17.5)),
+            "_self": person,
+            "_household": scramble(household, 8, seed),
+            "_relation": relation,
+            "_day": day,
+            "_no_phone": rng.random(n) < 0.1,
+        }
+    )
+
+
+def _couple_roles(world: World) -> tuple[Ints, Ints]:
+    couples = world.couples
+    wife = np.where(couples.wife_heads, HEAD, SPOUSE)
+    return wife, np.where(couples.wife_heads, SPOUSE, HEAD)
+
+
+def _initial(rng: np.random.Generator, world: World) -> Part:
+    """The registration in force on 2016-01-01 for each base person."""
+    persons, couples = world.persons, world.couples
+    n = world.n_base
+    household = len(couples.wife) + np.arange(n)
+    age = (WINDOW_START - persons.birth[:n]) / YEAR_DAYS
+    child = np.where(persons.sex[:n] == 1, SON, DAUGHTER)
+    alone = np.where(rng.random(n) < 0.93, HEAD, OTHER)
+    relation = np.where(age < 30, child, alone)
+    grown = persons.birth[:n] + ((18 + 8 * rng.random(n)) * YEAR_DAYS).astype(np.int64)
+    day = np.where(age < 30, persons.birth[:n] + rng.integers(10, 200, n), grown)
+    day = np.minimum(day, WINDOW_START - 1)
+    wed = _married_before(world)
+    wife_role, husband_role = _couple_roles(world)
+    for spouse, role in ((couples.wife, wife_role), (couples.husband, husband_role)):
+        household[spouse[wed]] = np.flatnonzero(wed)
+        relation[spouse[wed]] = role[wed]
+        day[spouse[wed]] = _moved_in(rng, couples.date[wed])
+    return np.arange(n), household, relation, day
+
+
+def _married_before(world: World) -> np.ndarray:
+    return world.couples.date < WINDOW_START
+
+
+def _moved_in(rng: np.random.Generator, date: Days) -> Days:
+    return date + lognormal(rng, len(date), 40, 0.8, 1, 365).astype(np.int64)
+
+
+def _weddings(rng: np.random.Generator, world: World) -> Part:
+    """Couples marrying in the window register a new household, both spouses."""
+    couples = world.couples
+    new = np.flatnonzero(~_married_before(world))
+    wife_role, husband_role = _couple_roles(world)
+    day = _moved_in(rng, couples.date[new])
+    person = np.concatenate([couples.wife[new], couples.husband[new]])
+    relation = np.concatenate([wife_role[new], husband_role[new]])
+    return person, np.concatenate([new, new]), relation, np.concatenate([day, day])
+
+
+def _births(world: World) -> Part:
+    """Children registered (落户) in their parents' household."""
+    children = world.children
+    done = children.registration < NEVER
+    relation = np.where(world.persons.sex[children.person] == 1, SON, DAUGHTER)
+    return children.person[done], children.couple[done], relation[done], children.registration[done]
+
+
+def _divorces(rng: np.random.Generator, world: World) -> Part:
+    """After a divorce the wife heads a household of her own."""
+    couples = world.couples
+    split = np.flatnonzero(couples.divorce < NEVER)
+    household = len(couples.wife) + world.n_base + np.arange(len(split))
+    day = couples.divorce[split] + lognormal(rng, len(split), 60, 0.8, 1, 365).astype(np.int64)
+    return couples.wife[split], household, np.full(len(split), HEAD), day
+
+
+def render(frame: pl.DataFrame, world: World) -> pl.DataFrame:
+    """The department's keys and codes."""
+    text, persons = world.text, world.persons
+    person = frame["_self"].to_numpy()
+    phone = take(text["phone"], np.where(frame["_no_phone"].to_numpy(), -1, person))
+    return pl.DataFrame(
+        {
+            "rkbm": "R" + frame["_key"].cast(pl.Utf8).str.zfill(11),
+            "hh": frame["_household"].cast(pl.Utf8).str.zfill(8),
+            "gmsfhm": take(text["id_number"], person),
+            "xm": take(text["name"], person),
+            "xb": pl.Series(persons.sex[person]).cast(pl.Utf8),
+            "csrq": date_text(persons.birth[person], "%Y%m%d"),
+            "yhzgx": pl.Series(_RELATIONS[frame["_relation"].to_numpy()]),
+            "hkxz": pl.Series(np.where(persons.urban[person], "1", "2")),
+            "hjdz_xzqh": take(text["hukou"], person),
+            "jzd_xzqh": take(text["residence"], person),
+            "zy": pl.Series(persons.occupation[person]),
+            "lxdh": phone,
+            "zz": take(text["address"], person),
+            "bdrq": date_text(frame["_day"], "%Y%m%d"),
+            "djsj": time_text(frame["_recorded"], "%Y-%m-%dT%H:%M:%S"),
+        }
+    )
+
+
+FEED = Feed(
+    source="police",
+    file="police.jsonl",
+    encoding="utf-8",
+    key="rkbm",
+    principal="self",
+    roles=("self",),
+    slots=Slots(
+        ids=(IdSlot("gmsfhm", "self", True),),
+        names=(("xm", "self"),),
+        births=(DateSlot("csrq", "self", "%Y%m%d"),),
+        event=DateSlot("bdrq", "self", "%Y%m%d"),
+        code="yhzgx",
+        unknown_codes=("00", "X1"),
+    ),
+    rows=rows,
+    render=render,
+)

@@ -1,0 +1,75 @@
+"""`kill -9` during ingestion, then the same command again, ends as one clean run would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fpcredit.config import Settings
+from fpcredit.service import feed_path
+from fpcredit.synth import generate
+
+pytestmark = pytest.mark.slow
+PEOPLE = int(os.environ.get("FPCREDIT_CRASH_PEOPLE", "200000"))
+SOURCES = ("police",)  # one row per person: the "200k-person feed" of the acceptance
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("crash-feeds")
+    generate(people=PEOPLE, seed=7, out=out)
+    return out
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "FPCREDIT_HOME": str(settings.home)}
+    if settings.database_url:
+        env["FPCREDIT_DATABASE_URL"] = settings.database_url
+    return subprocess.Popen(
+        [sys.executable, "-m", "fpcredit", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _status(settings: Settings) -> dict[str, object]:
+    proc = _cli(settings, "status", "--json")
+    stdout, _ = proc.communicate(timeout=120)
+    return json.loads(stdout)  # type: ignore[no-any-return]
+
+
+def _ingest(settings: Settings, feeds: Path) -> None:
+    for source in SOURCES:
+        proc = _cli(settings, "ingest", source, str(feed_path(feeds, source)), "--json")
+        _, stderr = proc.communicate(timeout=900)
+        assert proc.returncode == 0, stderr
+
+
+@pytest.fixture(scope="module")
+def clean_status(feeds: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    settings = Settings(home=tmp_path_factory.mktemp("clean"))
+    _cli(settings, "init").communicate(timeout=120)
+    _ingest(settings, feeds)
+    return _status(settings)
+
+
+def test_kill_9_then_rerun_equals_a_clean_run(
+    settings: Settings, feeds: Path, clean_status: dict[str, object], store: object
+) -> None:
+    _cli(settings, "init").communicate(timeout=120)
+    victim = _cli(settings, "ingest", SOURCES[0], str(feed_path(feeds, SOURCES[0])))
+    time.sleep(4)  # well into validation or the write transaction
+    assert victim.poll() is None, "ingestion finished before it could be killed"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate()
+    _ingest(settings, feeds)
+    assert _status(settings) == clean_status
