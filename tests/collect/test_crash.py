@@ -55,19 +55,24 @@ def _ingest(settings: Settings, feeds: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def clean_status(feeds: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def clean_run(
+    feeds: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, object], float]:
+    """Status after one clean run, and how long its ingestion took."""
     settings = Settings(home=tmp_path_factory.mktemp("clean"))
     _cli(settings, "init").communicate(timeout=120)
+    start = time.monotonic()
     _ingest(settings, feeds)
-    return _status(settings)
+    return _status(settings), time.monotonic() - start
 
 
 def test_kill_9_then_rerun_equals_a_clean_run(
-    settings: Settings, feeds: Path, clean_status: dict[str, object], store: object
+    settings: Settings, feeds: Path, clean_run: tuple[dict[str, object], float], store: object
 ) -> None:
+    clean_status, seconds = clean_run
     _cli(settings, "init").communicate(timeout=120)
     victim = _cli(settings, "ingest", SOURCES[0], str(feed_path(feeds, SOURCES[0])))
-    time.sleep(4)  # well into validation or the write transaction
+    time.sleep(seconds * 0.75)  # inside the write transaction, which is the last half
     assert victim.poll() is None, "ingestion finished before it could be killed"
     os.kill(victim.pid, signal.SIGKILL)
     victim.communicate()

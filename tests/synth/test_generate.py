@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -46,8 +45,8 @@ def test_homophone_table_pairs_sound_alike() -> None:
 
 
 @pytest.mark.slow
-def test_a_hundred_thousand_people_take_under_a_minute(tmp_path: Path) -> None:
-    start = time.perf_counter()
+def test_a_hundred_thousand_people_generate(tmp_path: Path) -> None:
+    # Speed is measured in benchmarks/synth_rate.py, not asserted here (shared, noisy machines).
     summary = generate(100_000, 1, tmp_path)
-    assert time.perf_counter() - start < 60
     assert summary.people > 100_000
+    assert all(n > 0 for n in summary.rows.values())

@@ -98,8 +98,9 @@ def _read_csv(path: Path, mapping: Mapping) -> FeedTable:
             ),
         )
     except (pa.ArrowInvalid, ValueError) as e:
-        first = str(e).splitlines()[0]
-        raise FeedError(str(path), text("bad_csv", detail=first)) from e
+        # Keep only the parser's reason: what follows it can quote row content (identifiers).
+        reason = ":".join(str(e).splitlines()[0].split(":")[:2])
+        raise FeedError(str(path), text("bad_csv", detail=reason)) from e
     return FeedTable(_number_rows(table, broken), broken)
 
 
@@ -119,12 +120,14 @@ def _read_jsonl(path: Path, mapping: Mapping) -> FeedTable:
             broken.append(BrokenRow(number, line))
             continue
         for key, value in obj.items():
-            # A key first seen late gets nulls for the rows before it.
-            columns.setdefault(key, [None] * len(numbers)).append(_as_text(value))
+            if key not in columns:  # a key first seen late gets nulls for the rows before it
+                columns[key] = [None] * len(numbers)
+            columns[key].append(_as_text(value))
         numbers.append(number)
-        for values in columns.values():
-            if len(values) < len(numbers):
-                values.append(None)
+        if len(obj) < len(columns):
+            for values in columns.values():
+                if len(values) < len(numbers):
+                    values.append(None)
     arrays = {k: pa.array(v, pa.string()) for k, v in columns.items()}
     arrays["_row"] = pa.array(numbers, pa.int64())
     return FeedTable(pa.table(arrays), broken)
