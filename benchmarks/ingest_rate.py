@@ -26,12 +26,19 @@ from fpcredit.service import feed_path, ingest_paths, initialise
 from fpcredit.synth import generate
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-READERS = {"parquet": "read_parquet", "jsonl": "read_json", "csv": "read_csv"}
+READERS = {
+    "parquet": "read_parquet({})",  # the synthetic Parquet feeds are all-string already
+    "jsonl": "read_json({}, all_varchar=true)",
+    "csv": "read_csv({}, all_varchar=true)",
+}
+
+
+def _scan(path: Path) -> str:
+    return READERS[path.suffix.lstrip(".")].format(f"'{path}'")
 
 
 def _count(path: Path) -> int:
-    reader = READERS[path.suffix.lstrip(".")]
-    return int(duckdb.sql(f"SELECT count(*) FROM {reader}('{path}')").fetchone()[0])  # type: ignore[index]
+    return int(duckdb.sql(f"SELECT count(*) FROM {_scan(path)}").fetchall()[0][0])
 
 
 def make_feed(work: Path, source: str, rows: int, seed: int) -> Path:
@@ -46,19 +53,17 @@ def make_feed(work: Path, source: str, rows: int, seed: int) -> Path:
             break
         people = math.ceil(people * rows / have * 1.05)
     bench = work / f"{source}-{rows}{path.suffix}"
-    reader = READERS[path.suffix.lstrip(".")]
     fmt = {"parquet": "(FORMAT parquet)", "jsonl": "(FORMAT json)", "csv": "(FORMAT csv)"}
     duckdb.sql(
-        f"COPY (SELECT * FROM {reader}('{path}', all_varchar=true) LIMIT {rows}) "
+        f"COPY (SELECT * FROM {_scan(path)} LIMIT {rows}) "
         f"TO '{bench}' {fmt[path.suffix.lstrip('.')]}"
     )
     return bench
 
 
 def duckdb_read(path: Path) -> float:
-    reader = READERS[path.suffix.lstrip(".")]
     start = time.perf_counter()
-    duckdb.sql(f"SELECT * FROM {reader}('{path}', all_varchar=true)").fetch_arrow_table()
+    duckdb.sql(f"SELECT * FROM {_scan(path)}").to_arrow_table()
     return time.perf_counter() - start
 
 
