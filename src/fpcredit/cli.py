@@ -31,7 +31,8 @@ standard_app = typer.Typer(help="The data element standard (数据元标准).")
 app.add_typer(quality_app, name="quality")
 app.add_typer(standard_app, name="standard")
 
-out = Console()
+# Piped output has no terminal width; 120 columns keep tables readable in logs.
+out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
