@@ -48,8 +48,8 @@ def test_public_api_is_sorted_and_importable() -> None:
         assert hasattr(fpcredit, name)
 
 
-def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"FPCREDIT_HOME": str(home), "PATH": "/usr/bin:/bin"}
+def _run(home: Path, *args: str, lang: str = "zh") -> subprocess.CompletedProcess[str]:
+    env = {"FPCREDIT_HOME": str(home), "PATH": "/usr/bin:/bin", "FPCREDIT_LANGUAGE": lang}
     return subprocess.run(
         [sys.executable, "-m", "fpcredit", *args],
         capture_output=True,
@@ -73,4 +73,24 @@ def test_init_status_and_bad_ingest(tmp_path: Path) -> None:
     missing = _run(tmp_path, "ingest", "health", str(tmp_path / "nope.csv"), "--json")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     unknown = _run(tmp_path, "ingest", "insurer", str(tmp_path / "x.csv"))
-    assert unknown.returncode == 1 and "known sources" in unknown.stderr
+    assert unknown.returncode == 1 and "未知的数据来源" in unknown.stderr
+    english = _run(tmp_path, "ingest", "insurer", str(tmp_path / "x.csv"), lang="en")
+    assert "unknown source 'insurer'; known sources: cdc, civil" in english.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    env = {
+        "FPCREDIT_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "FPCREDIT_DATABASE_URL": "postgresql+psycopg://nobody:secret@127.0.0.1:1/none",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "fpcredit", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "无法连接数据库" in result.stderr and "secret" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -68,7 +68,11 @@ def _print_json(data: Any) -> None:
 
 
 def _settings() -> Settings:
-    return Settings()
+    from fpcredit.messages import set_language
+
+    settings = Settings()
+    set_language(settings.language)
+    return settings
 
 
 @app.command()
@@ -218,7 +222,7 @@ def demo(
 def quality_list(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 0,
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    lang: Annotated[str | None, typer.Option(help="zh or en (default FPCREDIT_LANGUAGE).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every quarantined row and flagged field: source, record_key, field, rule, action."""
@@ -226,8 +230,10 @@ def quality_list(
     from fpcredit.service import open_ready_store
 
     with _errors():
+        settings = _settings()
+        chosen = lang or settings.language
         issues = list_issues(
-            open_ready_store(_settings()), source, limit or None, "en" if lang == "en" else "zh"
+            open_ready_store(settings), source, limit or None, "en" if chosen == "en" else "zh"
         )
     if as_json:
         _print_json(issues)

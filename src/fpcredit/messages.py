@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["RULES", "Language", "rule_message", "text"]
+__all__ = ["RULES", "Language", "language", "rule_message", "set_language", "text"]
 
 Language = Literal["zh", "en"]
 
@@ -58,18 +58,59 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     "missing_column": ("缺少必需列“{column}”", "required column {column!r} is missing"),
     "no_rows": ("文件没有数据行", "the file has no data rows"),
     "reconciled": ("行数核对一致", "counts reconcile"),
+    "store_not_ready": (
+        "数据库尚未初始化或版本过旧，请先运行 `fpcredit init`",
+        "the store is not initialised or not up to date; run `fpcredit init`",
+    ),
+    "store_unreachable": ("无法连接数据库（{url}）", "cannot connect to the database ({url})"),
+    "bad_database_url": (
+        "FPCREDIT_DATABASE_URL 不是可用的数据库地址",
+        "FPCREDIT_DATABASE_URL is not a usable database URL",
+    ),
+    "unknown_source": (
+        "未知的数据来源“{source}”；可用：{known}",
+        "unknown source {source!r}; known sources: {known}",
+    ),
+    "key_missing": (
+        "密钥文件 {name} 不存在，请先运行 `fpcredit init`",
+        "key file {name} is missing; run `fpcredit init`",
+    ),
+    "keys_damaged": ("{folder} 中的密钥文件已损坏", "key files in {folder} are damaged"),
+    "cannot_decrypt": (
+        "无法解密{field}字段（密钥 {kid}）",
+        "cannot decrypt a {field} value (key {kid})",
+    ),
+    "not_ciphertext": (
+        "存储值不是本平台的密文格式",
+        "stored value is not in the fpcredit ciphertext format",
+    ),
 }
 
+_language: Language = "zh"
 
-def text(key: str, lang: Language = "zh", **values: object) -> str:
-    """A catalogue sentence, formatted."""
+
+def set_language(lang: Language) -> None:
+    """Choose the language of messages for this process (FPCREDIT_LANGUAGE)."""
+    global _language
+    _language = lang
+
+
+def language() -> Language:
+    """The language messages are currently written in."""
+    return _language
+
+
+def text(key: str, lang: Language | None = None, **values: object) -> str:
+    """A catalogue sentence, formatted, in `lang` or the process's language."""
     zh, en = _TEXTS[key]
+    lang = lang or _language
     return (zh if lang == "zh" else en).format(**values)
 
 
-def rule_message(rule: str, field_label: str, field: str, lang: Language = "zh") -> str:
-    """`母亲身份证号（mother.id_number）：身份证号校验码错误` — names the field and the rule."""
+def rule_message(rule: str, field_label: str, field: str, lang: Language | None = None) -> str:
+    """`母亲·公民身份号码（mother.id_number）：…校验码错误` — names field and rule."""
     zh, en = RULES[rule]
+    lang = lang or _language
     if lang == "zh":
         return f"{field_label}（{field}）：{zh}［{rule}］"
     return f"{field_label} ({field}): {en} [{rule}]"

@@ -19,7 +19,9 @@ from fpcredit.store.db import Store
 from fpcredit.synth import generate
 from tests.collect.test_ingest import _dump
 
-PEOPLE = int(os.environ.get("FPCREDIT_PROVINCE_PEOPLE", "5000"))
+pytestmark = pytest.mark.slow
+# The acceptance size of the foundation issue; set lower for a quick local run.
+PEOPLE = int(os.environ.get("FPCREDIT_PROVINCE_PEOPLE", "20000"))
 SOURCES = ("police", "civil", "health", "hrss", "cdc", "mch")
 CJK_UTF8 = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
 DETECTABLE = {"id_check_digit", "event_date_impossible", "code_unknown", "births_gt_pregnancies"}

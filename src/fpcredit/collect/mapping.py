@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fpcredit.errors import StandardError
+from fpcredit.messages import text
 from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
 
 __all__ = ["ColumnMap", "Derived", "KindFromColumn", "Mapping", "Target", "load_mapping", "sources"]
@@ -132,7 +133,7 @@ def load_mapping(source: str) -> Mapping:
     """The mapping file shipped for a department source."""
     path = resources.files("fpcredit.collect") / "mappings" / f"{source}.yaml"
     if not path.is_file():
-        raise StandardError(f"unknown source {source!r}; known: {', '.join(sources())}")
+        raise StandardError(text("unknown_source", source=source, known=", ".join(sources())))
     return parse_mapping(path.read_text(encoding="utf-8"), f"mappings/{source}.yaml")
 
 

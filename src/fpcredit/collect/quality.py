@@ -14,15 +14,31 @@ from fpcredit.store.db import Store
 __all__ = ["field_label", "list_issues"]
 
 
+ROLES = {
+    "self": ("本人", "person"),
+    "mother": ("母亲", "mother"),
+    "father": ("父亲", "father"),
+    "child": ("子女", "child"),
+    "husband": ("男方", "husband"),
+    "wife": ("女方", "wife"),
+}
+
+
 def field_label(field: str, lang: Language) -> str:
     """Human label of a target path: `mother.id_number` → 母亲·公民身份号码."""
-    std = load_standard()
     owner, _, element = field.partition(".")
-    el = std.elements.get(element)
+    el = load_standard().elements.get(element)
     if el is None:
-        return field
+        return {
+            "row": ("整行", "row"),
+            "record_key": ("记录编号", "record key"),
+            "kind": ("业务类型", "record type"),
+        }.get(field, (field, field))[lang == "en"]
     name = el.zh if lang == "zh" else el.en
-    return name if owner == "fact" else f"{owner}·{name}"
+    if owner == "fact":
+        return name
+    role = ROLES.get(owner, (owner, owner))[lang == "en"]
+    return f"{role}·{name}"
 
 
 def list_issues(

@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from fpcredit.errors import ConfigError, CryptoError
+from fpcredit.messages import text
 
 __all__ = ["Vault", "create_keys", "load_vault"]
 
@@ -95,7 +96,7 @@ class Vault:
         try:
             return AESGCM(self.keys[kid]).decrypt(nonce, sealed, field.encode()).decode()
         except (KeyError, InvalidTag) as e:
-            raise CryptoError(f"cannot decrypt a {field} value (key {kid!r})") from e
+            raise CryptoError(text("cannot_decrypt", field=field, kid=kid)) from e
 
     def key_id(self, blob: bytes) -> str:
         """The id of the key a ciphertext was written with (used by key rotation)."""
@@ -122,7 +123,7 @@ class Vault:
     @staticmethod
     def _split(blob: bytes) -> tuple[str, bytes, bytes]:
         if len(blob) < 2 or blob[0] != _FORMAT:
-            raise CryptoError("stored value is not in the fpcredit ciphertext format")
+            raise CryptoError(text("not_ciphertext"))
         end = 2 + blob[1]
         return blob[2:end].decode(), blob[end : end + 12], blob[end + 12 :]
 
@@ -134,9 +135,9 @@ def load_vault(keys_dir: Path) -> Vault:
         keys = {kid: base64.b64decode(b64) for kid, b64 in ring["keys"].items()}
         index_key = base64.b64decode((keys_dir / _INDEX_KEY).read_bytes())
     except FileNotFoundError as e:
-        raise ConfigError(f"key file {e.filename} is missing; run `fpcredit init`") from e
+        raise ConfigError(text("key_missing", name=e.filename)) from e
     except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"key files in {keys_dir} are damaged") from e
+        raise ConfigError(text("keys_damaged", folder=keys_dir)) from e
     if ring.get("active") not in keys or any(len(k) != 32 for k in keys.values()):
-        raise ConfigError(f"key files in {keys_dir} are damaged: no valid active key")
+        raise ConfigError(text("keys_damaged", folder=keys_dir))
     return Vault(ring["active"], keys, index_key)

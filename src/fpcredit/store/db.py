@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from fpcredit.config import Settings
 from fpcredit.errors import StoreError
+from fpcredit.messages import text
 from fpcredit.store import schema as s
 
 __all__ = ["Store", "open_store"]
@@ -62,11 +63,16 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     def require_current(self) -> None:
-        """Raise StoreError unless the schema is at the newest revision."""
-        with self.engine.connect() as conn:
-            head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
-        if self.revision() != head:
-            raise StoreError("the store is not initialised or not up to date; run `fpcredit init`")
+        """Raise StoreError unless the database answers and its schema is the newest."""
+        try:
+            with self.engine.connect() as conn:
+                head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+                current = MigrationContext.configure(conn).get_current_revision()
+        except sa.exc.OperationalError as e:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(text("store_unreachable", url=url)) from e
+        if current != head:
+            raise StoreError(text("store_not_ready"))
 
     def status(self) -> dict[str, Any]:
         """Counts of persons, records, facts and quarantined rows, overall and by source."""
@@ -103,5 +109,5 @@ def open_store(settings: Settings | None = None) -> Store:
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as e:
-        raise StoreError(f"FPCREDIT_DATABASE_URL is not a usable database URL: {e}") from e
+        raise StoreError(text("bad_database_url")) from e
     return Store(engine)

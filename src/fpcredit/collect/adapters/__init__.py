@@ -10,6 +10,7 @@ from fpcredit.collect.adapters.hrss import HrssAdapter
 from fpcredit.collect.adapters.mch import MchAdapter
 from fpcredit.collect.adapters.police import PoliceAdapter
 from fpcredit.errors import StandardError
+from fpcredit.messages import text
 
 __all__ = ["ADAPTERS", "Adapter", "get_adapter"]
 
@@ -32,4 +33,4 @@ def get_adapter(source: str) -> Adapter:
         return ADAPTERS[source]
     except KeyError:
         known = ", ".join(sorted(ADAPTERS))
-        raise StandardError(f"unknown source {source!r}; known sources: {known}") from None
+        raise StandardError(text("unknown_source", source=source, known=known)) from None
