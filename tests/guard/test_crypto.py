@@ -64,5 +64,5 @@ def test_missing_or_damaged_keys_are_a_config_error(tmp_path: Path) -> None:
         load_vault(tmp_path / "nothing")
     create_keys(tmp_path / "k")
     (tmp_path / "k" / "data-keys.json").write_text("{broken")
-    with pytest.raises(ConfigError, match="已损坏|damaged"):
+    with pytest.raises(ConfigError, match=r"已损坏|damaged"):
         load_vault(tmp_path / "k")
