@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.service import feed_path
@@ -66,15 +68,47 @@ def clean_run(
     return _status(settings), time.monotonic() - start
 
 
+def _writing(settings: Settings) -> bool:
+    """True once the ingestion's write transaction has started writing rows."""
+    if settings.database_url is None:
+        # The writer holds SQLite's RESERVED lock: another BEGIN IMMEDIATE fails at once.
+        probe = sqlite3.connect(settings.home / "fpcredit.db", timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    with sa.create_engine(settings.database_url).connect() as conn:
+        copying = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query ILIKE 'COPY %'"
+            )
+        ).scalar()
+    return bool(copying)
+
+
+def _wait_until_writing(settings: Settings, proc: subprocess.Popen[str], deadline: float) -> None:
+    while not _writing(settings):
+        assert proc.poll() is None, "ingestion ended before its write phase was seen"
+        assert time.monotonic() < deadline, "ingestion never started writing"
+        time.sleep(0.05)
+
+
 def test_kill_9_then_rerun_equals_a_clean_run(
     settings: Settings, feeds: Path, clean_run: tuple[dict[str, object], float], store: object
 ) -> None:
     clean_status, seconds = clean_run
     _cli(settings, "init").communicate(timeout=120)
     victim = _cli(settings, "ingest", SOURCES[0], str(feed_path(feeds, SOURCES[0])))
-    time.sleep(seconds * 0.75)  # inside the write transaction, which is the last half
-    assert victim.poll() is None, "ingestion finished before it could be killed"
+    _wait_until_writing(settings, victim, deadline=time.monotonic() + seconds * 4 + 60)
+    time.sleep(0.5)  # well inside the write transaction, not at its first statement
     os.kill(victim.pid, signal.SIGKILL)
     victim.communicate()
+    assert victim.returncode == -signal.SIGKILL
+    assert _status(settings)["records"] == 0, "the kill came after the commit"
     _ingest(settings, feeds)
     assert _status(settings) == clean_status
