@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import resource
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -67,6 +68,25 @@ def duckdb_read(path: Path) -> float:
     return time.perf_counter() - start
 
 
+def sqlite_plain_insert(path: Path, work: Path) -> float:
+    """Seconds to insert the file's rows as-is into one unindexed SQLite table (a second ceiling:
+    the row store itself, without validation, encryption, indexes or provenance)."""
+    table = duckdb.sql(f"SELECT * FROM {_scan(path)}").to_arrow_table()
+    conn = sqlite3.connect(work / "plain.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    conn.execute(f"CREATE TABLE plain ({cols})")
+    marks = ", ".join("?" for _ in table.column_names)
+    start = time.perf_counter()
+    with conn:
+        rows = zip(*table.to_pydict().values(), strict=True)
+        conn.executemany(f"INSERT INTO plain VALUES ({marks})", rows)
+    seconds = time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
 def ingest(settings: Settings, source: str, path: Path) -> dict[str, Any]:
     initialise(settings)
     start = time.perf_counter()
@@ -98,11 +118,16 @@ def main() -> None:
         work = Path(tmp)
         path = make_feed(work, args.source, args.rows, args.seed)
         read_s = duckdb_read(path)
+        plain_s = sqlite_plain_insert(path, work)
         result: dict[str, Any] = {
             "rows": args.rows,
             "source": args.source,
             "file": path.name,
             "duckdb_read": {"seconds": round(read_s, 3), "rows_per_s": round(args.rows / read_s)},
+            "sqlite_plain_insert": {
+                "seconds": round(plain_s, 2),
+                "rows_per_s": round(args.rows / plain_s),
+            },
         }
         for backend in args.backends.split(","):
             if backend == "postgres":
@@ -111,6 +136,7 @@ def main() -> None:
                 settings, name = Settings(home=work / "sqlite"), ""
             figures = ingest(settings, args.source, path)
             figures["ratio_to_duckdb_read"] = round(figures["rows_per_s"] * read_s / args.rows, 4)
+            figures["ratio_to_plain_insert"] = round(figures["rows_per_s"] * plain_s / args.rows, 3)
             result[backend] = figures
             if name:
                 with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as c:
