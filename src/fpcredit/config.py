@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default="zh", description="Language of user-facing messages (zh-CN or English)."
     )
 
+    lock_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a write waits for another writer (SQLite) before giving up.",
+    )
+
     @property
     def url(self) -> str:
         """The effective database URL."""

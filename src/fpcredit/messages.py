@@ -62,6 +62,10 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "数据库尚未初始化或版本过旧，请先运行 `fpcredit init`",
         "the store is not initialised or not up to date; run `fpcredit init`",
     ),
+    "store_write_failed": (
+        "写入数据库失败（{reason}），本文件未入库，可稍后重试",
+        "writing to the database failed ({reason}); nothing of this file was stored, retry later",
+    ),
     "store_unreachable": ("无法连接数据库（{url}）", "cannot connect to the database ({url})"),
     "bad_database_url": (
         "FPCREDIT_DATABASE_URL 不是可用的数据库地址",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -11,10 +12,10 @@ import sqlalchemy as sa
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.collect.quality import list_issues
 from fpcredit.config import Settings
-from fpcredit.errors import FeedError
-from fpcredit.guard.crypto import Vault
+from fpcredit.errors import FeedError, StoreError
+from fpcredit.guard.crypto import Vault, create_keys, load_vault
 from fpcredit.store import schema as s
-from fpcredit.store.db import Store
+from fpcredit.store.db import Store, open_store
 from tests.collect.feeds import (
     MOTHER,
     corrupt,
@@ -191,3 +192,18 @@ def test_correction_supersedes_the_older_version(
             conn.execute(sa.select(s.facts.c.superseded_at).order_by(s.facts.c.id)).scalars().all()
         )
     assert rows[0] is not None and rows[1] is None
+
+
+def test_busy_store_fails_with_a_reason_and_stores_nothing(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", lock_timeout_s=0.2)
+    st = open_store(settings)
+    st.upgrade()
+    create_keys(settings.keys_dir)
+    holder = sqlite3.connect(settings.home / "fpcredit.db")
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    path = write_csv(tmp_path / "h.csv", [health_row("330106000001")])
+    with pytest.raises(StoreError, match="本文件未入库") as info:
+        ingest_file(st, load_vault(settings.keys_dir), "health", path)
+    assert "\n" not in str(info.value) and MOTHER not in str(info.value)
+    holder.rollback()
+    assert st.status()["records"] == 0

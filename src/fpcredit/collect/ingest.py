@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from fpcredit.collect.adapters import Adapter, get_adapter
 from fpcredit.collect.readers import FeedTable, read_feed
 from fpcredit.collect.validate import KEY, KIND, ROW, Validated, validate
-from fpcredit.errors import FeedError
+from fpcredit.errors import FeedError, StoreError
 from fpcredit.guard.crypto import Vault
 from fpcredit.messages import text
 from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
@@ -399,6 +399,29 @@ def ingest_file(
     validated = _with_broken(validated, feed)
     dropped = sorted(set(feed.table.column_names) - set(adapter.mapping.columns) - {ROW})
     note("writing")
+    try:
+        report = _store(store, vault, adapter, std, validated, path, started, feed.rows, dropped)
+    except sa.exc.OperationalError as e:
+        # Only the driver's own first line: SQLAlchemy's text would quote parameters.
+        reason = str(e.orig).splitlines()[0] if e.orig else type(e).__name__
+        raise StoreError(text("store_write_failed", reason=reason)) from e
+    log.info("ingested %s", {k: v for k, v in report.as_json().items() if k != "path"})
+    return report
+
+
+def _store(
+    store: Store,
+    vault: Vault,
+    adapter: Adapter,
+    std: Standard,
+    validated: Validated,
+    path: Path,
+    started: dt.datetime,
+    rows: int,
+    dropped: list[str],
+) -> FileReport:
+    """The one transaction of an ingestion."""
+    source = adapter.source
     with store.engine.begin() as conn:
         lock_for_ingestion(conn)
         plan = _plan(conn, validated, source)
@@ -406,7 +429,7 @@ def ingest_file(
         report = FileReport(
             path=str(path),
             source=source,
-            rows=feed.rows,
+            rows=rows,
             accepted=plan.accepted.height,
             duplicates=plan.duplicates,
             quarantined=plan.quarantined.height,
@@ -430,7 +453,6 @@ def ingest_file(
             )
         )
         _write(conn, vault, plan, adapter, std, ingestion_id)
-    log.info("ingested %s", {k: v for k, v in report.as_json().items() if k != "path"})
     return report
 
 

@@ -29,7 +29,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     # A larger page cache keeps index B-trees in memory during bulk ingestion (default 2 MB).
     cur.execute("PRAGMA cache_size=-131072")
     cur.execute("PRAGMA temp_store=MEMORY")
@@ -106,6 +105,10 @@ def open_store(settings: Settings | None = None) -> Store:
             settings.home.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(url)
             sa.event.listen(engine, "connect", _sqlite_pragmas)
+            wait_ms = int(settings.lock_timeout_s * 1000)
+            sa.event.listen(
+                engine, "connect", lambda c, _r: c.execute(f"PRAGMA busy_timeout={wait_ms}")
+            )
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as e:
