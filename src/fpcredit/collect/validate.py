@@ -95,21 +95,7 @@ def add_id_columns(frame: pl.DataFrame, raw: pl.Expr, path: str, today: dt.date)
     )
     full = first17 + pl.when(is15).then(pl.col("_id_check")).otherwise(s.str.slice(17, 1))
     born = pl.col("_id_born")
-    reason = (
-        pl.when(s.is_null())
-        .then(None)
-        .when(~s.str.len_chars().is_in([15, 18]))
-        .then(pl.lit("length"))
-        .when(~s.str.contains(r"^(\d{15}|\d{17}[\dX])$"))
-        .then(pl.lit("characters"))
-        .when(~s.str.slice(0, 2).is_in(sorted(PROVINCE_PREFIXES)))
-        .then(pl.lit("region"))
-        .when(born.is_null() | (born < dt.date(1900, 1, 1)) | (born > today))
-        .then(pl.lit("birth_date"))
-        .when(full.str.slice(17, 1) != pl.col("_id_check"))
-        .then(pl.lit("check_digit"))
-        .otherwise(None)
-    )
+    reason = _id_reason(s, full, pl.col("_id_check"), born, today)
     frame = frame.with_columns(full.alias("_id_full"), reason.alias(f"{path}#reason"))
     reason = pl.col(f"{path}#reason")
     status = (
@@ -123,6 +109,25 @@ def add_id_columns(frame: pl.DataFrame, raw: pl.Expr, path: str, today: dt.date)
         pl.when(reason.is_null()).then(pl.col("_id_full")).otherwise(None).alias(path),
         status.alias(f"{path}#status"),
     ).drop("_id_s", "_id_17", "_id_check", "_id_born", "_id_full")
+
+
+def _id_reason(s: pl.Expr, full: pl.Expr, check: pl.Expr, born: pl.Expr, today: dt.date) -> pl.Expr:
+    """The first GB 11643 check an ID fails, in the order `idcard.parse` applies them."""
+    return (
+        pl.when(s.is_null())
+        .then(None)
+        .when(~s.str.len_chars().is_in([15, 18]))
+        .then(pl.lit("length"))
+        .when(~s.str.contains(r"^(\d{15}|\d{17}[\dX])$"))
+        .then(pl.lit("characters"))
+        .when(~s.str.slice(0, 2).is_in(sorted(PROVINCE_PREFIXES)))
+        .then(pl.lit("region"))
+        .when(born.is_null() | (born < dt.date(1900, 1, 1)) | (born > today))
+        .then(pl.lit("birth_date"))
+        .when(full.str.slice(17, 1) != check)
+        .then(pl.lit("check_digit"))
+        .otherwise(None)
+    )
 
 
 def _convert(raw: pl.Expr, el: Element, spec: ColumnMap, std: Standard) -> tuple[pl.Expr, str]:
