@@ -20,8 +20,10 @@ RULES: Final[dict[str, tuple[str, str]]] = {
     "date_impossible": ("不是有效日期", "not a real date"),
     "date_future": ("日期晚于今天", "the date is in the future"),
     "format_invalid": ("格式不符合数据元标准", "the format does not match the standard"),
-    "number_invalid": ("不是有效数字", "not a valid number"),
-    "out_of_range": ("数值超出合理范围", "the number is outside the plausible range"),
+    "number_invalid": (
+        "不是有效数字或超出合理范围",
+        "not a number, or outside the plausible range",
+    ),
     "id_length": ("身份证号长度不是15位或18位", "the ID number is not 15 or 18 characters"),
     "id_characters": ("身份证号含有非法字符", "the ID number contains invalid characters"),
     "id_region": (

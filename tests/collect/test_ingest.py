@@ -207,3 +207,11 @@ def test_busy_store_fails_with_a_reason_and_stores_nothing(tmp_path: Path) -> No
     assert "\n" not in str(info.value) and MOTHER not in str(info.value)
     holder.rollback()
     assert st.status()["records"] == 0
+
+
+def test_every_rule_is_documented_for_clerks() -> None:
+    from fpcredit.messages import RULES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text("utf-8")
+    for rule in RULES:
+        assert f"`{rule}`" in doc, rule
