@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,9 +125,8 @@ def synth(
             bar.update(task, description=stage, completed=done, total=total)
 
         summary = generate(people=people, seed=seed, out=out_dir, until=day, progress=step)
-    data = summary.as_json() if hasattr(summary, "as_json") else summary.__dict__
     if as_json:
-        _print_json(data)
+        _print_json(asdict(summary))
     else:
         out.print(f"wrote synthetic province ({people} people, seed {seed}) to {out_dir}")
 

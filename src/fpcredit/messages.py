@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["RULES", "Language", "language", "rule_message", "set_language", "text"]
+__all__ = ["RULES", "Language", "label", "language", "rule_message", "set_language", "text"]
 
 Language = Literal["zh", "en"]
 
@@ -64,6 +64,16 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "数据库尚未初始化或版本过旧，请先运行 `fpcredit init`",
         "the store is not initialised or not up to date; run `fpcredit init`",
     ),
+    # Labels of person roles and of fields that are not data elements, in quality messages.
+    "role.self": ("本人", "person"),
+    "role.mother": ("母亲", "mother"),
+    "role.father": ("父亲", "father"),
+    "role.child": ("子女", "child"),
+    "role.husband": ("男方", "husband"),
+    "role.wife": ("女方", "wife"),
+    "field.row": ("整行", "row"),
+    "field.record_key": ("记录编号", "record key"),
+    "field.kind": ("业务类型", "record type"),
     "store_write_failed": (
         "写入数据库失败（{reason}），本文件未入库，可稍后重试",
         "writing to the database failed ({reason}); nothing of this file was stored, retry later",
@@ -111,6 +121,11 @@ def text(key: str, lang: Language | None = None, **values: object) -> str:
     zh, en = _TEXTS[key]
     lang = lang or _language
     return (zh if lang == "zh" else en).format(**values)
+
+
+def label(key: str, lang: Language | None = None) -> str:
+    """A catalogue label such as `role.mother`, or the key's last part when there is none."""
+    return text(key, lang) if key in _TEXTS else key.partition(".")[2]
 
 
 def rule_message(rule: str, field_label: str, field: str, lang: Language | None = None) -> str:

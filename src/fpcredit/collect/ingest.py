@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,14 +66,18 @@ class FileReport:
         return asdict(self)
 
 
+def _hashes(source: str, texts: Iterable[str]) -> list[str]:
+    prefix = source.encode() + b"\x1e"
+    return [hashlib.sha256(prefix + t.encode()).hexdigest() for t in texts]
+
+
 def _row_hashes(frame: pl.DataFrame, columns: list[str], source: str) -> list[str]:
     # Hash only the columns the standard keeps, so a re-send with extra (dropped) columns is
     # recognised as the same row.
     joined = frame.select(
         pl.concat_str([pl.col(c).fill_null("\x00") for c in columns], separator="\x1f")
     ).to_series()
-    prefix = source.encode() + b"\x1e"
-    return [hashlib.sha256(prefix + v.encode()).hexdigest() for v in joined]
+    return _hashes(source, joined)
 
 
 def _prepare(feed: FeedTable, adapter: Adapter, std: Standard, path: Path) -> Validated:
@@ -98,9 +102,10 @@ class _Plan:
 
     accepted: pl.DataFrame
     quarantined: pl.DataFrame
+    # Quarantined rows not stored before (a re-sent bad row is counted, not stored twice).
+    new_quarantined: pl.DataFrame
     issues: pl.DataFrame
     duplicates: int
-    stored_quarantine: set[str]
     superseded_keys: list[str]
 
 
@@ -129,14 +134,28 @@ def _plan(conn: sa.Connection, v: Validated, source: str) -> _Plan:
     )
     accepted = good.filter(~pl.col("_dup"))
     corrected = set(accepted[KEY].to_list()) & keys_before
+    quarantined = frame.filter(pl.col("_bad"))
+    stored = pl.Series(sorted(quarantined_before), dtype=pl.String)
+    new_quarantined = quarantined.unique(HASH, keep="first", maintain_order=True).filter(
+        ~pl.col(HASH).is_in(stored.implode())
+    )
     return _Plan(
         accepted=accepted,
-        quarantined=frame.filter(pl.col("_bad")),
+        quarantined=quarantined,
+        new_quarantined=new_quarantined,
         issues=v.issues,
         duplicates=good.height - accepted.height,
-        stored_quarantine=quarantined_before,
         superseded_keys=sorted(corrected),
     )
+
+
+def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Insert a frame whose column names are the table's."""
+    bulk_insert(conn, table, frame.columns, frame.iter_rows())
+
+
+def _binary(name: str, values: list[bytes | None]) -> pl.Series:
+    return pl.Series(name, values, dtype=pl.Binary)
 
 
 class _Writer:
@@ -145,38 +164,32 @@ class _Writer:
     def __init__(self, conn: sa.Connection, vault: Vault, source: str, ingestion_id: int) -> None:
         self.conn, self.vault, self.source, self.ingestion_id = conn, vault, source, ingestion_id
 
+    def _provenance(self) -> list[pl.Expr]:
+        return [
+            pl.lit(self.source).alias("source"),
+            pl.col(KEY).alias("record_key"),
+            pl.col(HASH).alias("row_hash"),
+        ]
+
     def records(self, acc: pl.DataFrame, first_id: int) -> pl.DataFrame:
         acc = acc.with_columns(pl.int_range(first_id, first_id + acc.height).alias("_rid"))
         rows = acc.select(
-            "_rid",
-            pl.lit(self.source).alias("_src"),
-            KEY,
-            HASH,
-            KIND,
-            EVENT,
-            RECORDED,
-            pl.lit(self.ingestion_id).alias("_ing"),
-            ROW,
-        ).iter_rows()
-        cols = [
-            "id",
-            "source",
-            "record_key",
-            "row_hash",
-            "kind",
-            "event_date",
-            "recorded_at",
-            "ingestion_id",
-            "row_number",
-        ]
-        bulk_insert(self.conn, s.records, cols, rows)
+            pl.col("_rid").alias("id"),
+            *self._provenance(),
+            pl.col(KIND).alias("kind"),
+            EVENT.alias("event_date"),
+            RECORDED.alias("recorded_at"),
+            pl.lit(self.ingestion_id).alias("ingestion_id"),
+            pl.col(ROW).alias("row_number"),
+        )
+        _insert(self.conn, s.records, rows)
         return acc
 
     def mentions(self, acc: pl.DataFrame, roles: list[str], subject: str, first_id: int) -> Any:
         parts = []
         for role in roles:
             part = acc.select(
-                pl.col("_rid"),
+                pl.col("_rid").alias("record_id"),
                 pl.lit(role).alias("role"),
                 pl.col(f"{role}.id_number").alias("id_number"),
                 pl.col(f"{role}.id_number#status").alias("id_status"),
@@ -189,116 +202,70 @@ class _Writer:
             present = pl.col("name").is_not_null() | pl.col("id_status").ne("missing")
             parts.append(part if role == subject else part.filter(present))
         men = pl.concat(parts, how="vertical_relaxed")
-        men = men.with_columns(pl.int_range(first_id, first_id + men.height).alias("_mid"))
-        ids, names = men["id_number"].to_list(), men["name"].to_list()
-        v = self.vault
-        columns = {
-            "id": men["_mid"].to_list(),
-            "record_id": men["_rid"].to_list(),
-            "role": men["role"].to_list(),
-            "id_number_enc": v.encrypt_many(ids, "id_number"),
-            "id_number_bidx": v.blind_index_many(ids, "id_number"),
-            "id_status": men["id_status"].to_list(),
-            "id_reason": men["id_reason"].to_list(),
-            "name_enc": v.encrypt_many(names, "name"),
-            "name_bidx": v.blind_index_many(names, "name"),
-            "sex": men["sex"].cast(pl.Int16, strict=False).to_list(),
-            **{f: men[f].cast(pl.String).to_list() for f in MENTION_FIELDS if f != "sex"},
-            "phone_enc": v.encrypt_many(men["phone"].to_list(), "phone"),
-            "address_enc": v.encrypt_many(men["address"].to_list(), "address"),
-        }
-        bulk_insert(self.conn, s.mentions, list(columns), zip(*columns.values(), strict=True))
-        return men.filter(pl.col("role") == subject).select("_rid", "_mid")
+        men = men.with_columns(pl.int_range(first_id, first_id + men.height).alias("id"))
+        ids, names, v = men["id_number"].to_list(), men["name"].to_list(), self.vault
+        rows = men.with_columns(
+            _binary("id_number_enc", v.encrypt_many(ids, "id_number")),
+            _binary("id_number_bidx", v.blind_index_many(ids, "id_number")),
+            _binary("name_enc", v.encrypt_many(names, "name")),
+            _binary("name_bidx", v.blind_index_many(names, "name")),
+            _binary("phone_enc", v.encrypt_many(men["phone"].to_list(), "phone")),
+            _binary("address_enc", v.encrypt_many(men["address"].to_list(), "address")),
+            pl.col("sex").cast(pl.Int16, strict=False),
+        ).drop("id_number", "name", "phone", "address")
+        _insert(self.conn, s.mentions, rows)
+        return men.filter(pl.col("role") == subject).select(
+            pl.col("record_id").alias("_rid"), pl.col("id").alias("_mid")
+        )
 
     def facts(
         self, acc: pl.DataFrame, subjects: pl.DataFrame, attrs: list[str], first: int
     ) -> None:
-        acc = acc.join(subjects, on="_rid", how="left")
         fields = [pl.col(f"fact.{a}").cast(pl.String).alias(a) for a in attrs]
-        acc = acc.with_columns(pl.struct(fields).struct.json_encode().alias("_attrs"))
-        rows = acc.select(
-            pl.int_range(first, first + acc.height).alias("_fid"),
-            "_rid",
-            "_mid",
-            KIND,
-            pl.lit(self.source).alias("_src"),
-            KEY,
-            HASH,
-            EVENT,
-            RECORDED,
-            "_attrs",
-            pl.lit(False).alias("_disputed"),
-        ).iter_rows()
-        cols = [
-            "id",
-            "record_id",
-            "subject_mention_id",
-            "kind",
-            "source",
-            "record_key",
-            "row_hash",
-            "event_date",
-            "recorded_at",
-            "attrs",
-            "disputed",
-        ]
-        bulk_insert(self.conn, s.facts, cols, rows)
+        rows = acc.join(subjects, on="_rid", how="left").select(
+            pl.int_range(first, first + acc.height).alias("id"),
+            pl.col("_rid").alias("record_id"),
+            pl.col("_mid").alias("subject_mention_id"),
+            pl.col(KIND).alias("kind"),
+            *self._provenance(),
+            EVENT.alias("event_date"),
+            RECORDED.alias("recorded_at"),
+            pl.struct(fields).struct.json_encode().alias("attrs"),
+            pl.lit(False).alias("disputed"),
+        )
+        _insert(self.conn, s.facts, rows)
 
     def quarantine(
-        self,
-        bad: pl.DataFrame,
-        reasons: pl.DataFrame,
-        stored: set[str],
-        first_id: int,
-        raw_columns: list[str],
+        self, bad: pl.DataFrame, reasons: pl.DataFrame, first_id: int, raw_columns: list[str]
     ) -> None:
-        bad = bad.unique(HASH, keep="first", maintain_order=True).filter(
-            ~pl.col(HASH).is_in(pl.Series(sorted(stored), dtype=pl.String).implode())
-        )
         bad = bad.join(reasons, on=ROW, how="left")
         payload = bad.select(pl.struct(raw_columns).struct.json_encode()).to_series().to_list()
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        columns = {
-            "id": list(range(first_id, first_id + bad.height)),
-            "ingestion_id": [self.ingestion_id] * bad.height,
-            "source": [self.source] * bad.height,
-            "record_key": bad[KEY].to_list(),
-            "row_number": bad[ROW].to_list(),
-            "row_hash": bad[HASH].to_list(),
-            "rule": bad["rule"].to_list(),
-            "field": bad["field"].to_list(),
-            "row_enc": self.vault.encrypt_many(payload, "quarantine_row"),
-            "created_at": [now] * bad.height,
-        }
-        bulk_insert(self.conn, s.quarantine, list(columns), zip(*columns.values(), strict=True))
+        rows = bad.select(
+            pl.int_range(first_id, first_id + bad.height).alias("id"),
+            pl.lit(self.ingestion_id).alias("ingestion_id"),
+            *self._provenance(),
+            pl.col(ROW).alias("row_number"),
+            "rule",
+            "field",
+            _binary("row_enc", self.vault.encrypt_many(payload, "quarantine_row")),
+            pl.lit(now).alias("created_at"),
+        )
+        _insert(self.conn, s.quarantine, rows)
 
     def issues(self, issues: pl.DataFrame, frame: pl.DataFrame, first_id: int) -> None:
-        joined = issues.join(frame.select(ROW, KEY, HASH, pl.col("_rid")), on=ROW, how="left")
+        joined = issues.join(frame.select(ROW, KEY, HASH, "_rid"), on=ROW, how="left")
         rows = joined.select(
-            pl.int_range(first_id, first_id + joined.height).alias("_qid"),
-            pl.lit(self.ingestion_id).alias("_ing"),
-            pl.lit(self.source).alias("_src"),
-            KEY,
-            ROW,
-            HASH,
+            pl.int_range(first_id, first_id + joined.height).alias("id"),
+            pl.lit(self.ingestion_id).alias("ingestion_id"),
+            *self._provenance(),
+            pl.col(ROW).alias("row_number"),
             "field",
             "rule",
             "action",
-            "_rid",
-        ).iter_rows()
-        cols = [
-            "id",
-            "ingestion_id",
-            "source",
-            "record_key",
-            "row_number",
-            "row_hash",
-            "field",
-            "rule",
-            "action",
-            "record_id",
-        ]
-        bulk_insert(self.conn, s.quality_issues, cols, rows)
+            pl.col("_rid").alias("record_id"),
+        )
+        _insert(self.conn, s.quality_issues, rows)
 
 
 def _opt(frame: pl.DataFrame, column: str, alias: str) -> pl.Expr:
@@ -307,11 +274,10 @@ def _opt(frame: pl.DataFrame, column: str, alias: str) -> pl.Expr:
     return pl.lit(None, pl.String).alias(alias)
 
 
-def _fact_attrs(adapter: Adapter, std: Standard) -> list[str]:
-    m = adapter.mapping
-    wanted = {e for k in m.kinds() for e in std.datasets[k].fields}
-    mapped = [t.element for _, t in m.targets() if t.owner == "fact"]
-    return [e for e in dict.fromkeys(mapped) if e in wanted and e not in COMMON_FIELDS]
+def _fact_attrs(adapter: Adapter) -> list[str]:
+    """Fact elements kept as attributes (the mapping file is checked against the standard)."""
+    mapped = [t.element for _, t in adapter.mapping.targets() if t.owner == "fact"]
+    return [e for e in dict.fromkeys(mapped) if e not in COMMON_FIELDS]
 
 
 def _supersede(conn: sa.Connection, source: str, keys: list[str]) -> None:
@@ -340,14 +306,13 @@ def _write(
     vault: Vault,
     plan: _Plan,
     adapter: Adapter,
-    std: Standard,
     ingestion_id: int,
 ) -> None:
     m = adapter.mapping
     w = _Writer(conn, vault, m.source, ingestion_id)
     acc = w.records(plan.accepted, next_id(conn, s.records))
     subjects = w.mentions(acc, m.roles(), m.subject, next_id(conn, s.mentions))
-    w.facts(acc, subjects, _fact_attrs(adapter, std), next_id(conn, s.facts))
+    w.facts(acc, subjects, _fact_attrs(adapter), next_id(conn, s.facts))
     reasons = (
         plan.issues.filter(pl.col("action") == "quarantined")
         .unique(ROW, keep="first", maintain_order=True)
@@ -355,9 +320,7 @@ def _write(
     )
     # Unparseable rows are kept verbatim (encrypted) in `_raw`: nothing is lost.
     raw_cols = [c for c in (*m.columns, "_raw") if c in plan.quarantined.columns]
-    w.quarantine(
-        plan.quarantined, reasons, plan.stored_quarantine, next_id(conn, s.quarantine), raw_cols
-    )
+    w.quarantine(plan.new_quarantined, reasons, next_id(conn, s.quarantine), raw_cols)
     new_issues = _new_issues(plan, acc)
     frame = pl.concat(
         [
@@ -375,9 +338,7 @@ def _write(
 
 def _new_issues(plan: _Plan, acc: pl.DataFrame) -> pl.DataFrame:
     """Flags on newly accepted rows and reasons of quarantined rows not stored before."""
-    fresh_bad = plan.quarantined.filter(
-        ~pl.col(HASH).is_in(pl.Series(sorted(plan.stored_quarantine), dtype=pl.String).implode())
-    ).unique(HASH, keep="first", maintain_order=True)[ROW]
+    fresh_bad = plan.new_quarantined[ROW]
     flags = plan.issues.filter(pl.col(ROW).is_in(acc[ROW].implode()))
     bad = plan.issues.filter(
         pl.col(ROW).is_in(fresh_bad.implode()) & (pl.col("action") == "quarantined")
@@ -396,7 +357,7 @@ def ingest_file(
     feed = read_feed(path, adapter.mapping)
     note("validating")
     validated = _prepare(feed, adapter, std, path)
-    validated = _with_broken(validated, feed)
+    validated = _with_broken(validated, feed, source)
     dropped = sorted(set(feed.table.column_names) - set(adapter.mapping.columns) - {ROW})
     note("writing")
     try:
@@ -452,18 +413,18 @@ def _store(
                 },
             )
         )
-        _write(conn, vault, plan, adapter, std, ingestion_id)
+        _write(conn, vault, plan, adapter, ingestion_id)
     return report
 
 
-def _with_broken(v: Validated, feed: FeedTable) -> Validated:
+def _with_broken(v: Validated, feed: FeedTable, feed_source: str) -> Validated:
     """Add unparseable rows as quarantined rows with no typed values."""
     if not feed.broken:
         return v
     broken = pl.DataFrame(
         {
             ROW: [b.row_number for b in feed.broken],
-            HASH: [hashlib.sha256(b.raw.encode()).hexdigest() for b in feed.broken],
+            HASH: _hashes(feed_source, (b.raw for b in feed.broken)),
             "_raw": [b.raw for b in feed.broken],
         },
         schema={ROW: pl.Int64, HASH: pl.String, "_raw": pl.String},

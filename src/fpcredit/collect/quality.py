@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fpcredit.messages import Language, rule_message
+from fpcredit.messages import Language, label, rule_message
 from fpcredit.standard.elements import load_standard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
@@ -14,31 +14,14 @@ from fpcredit.store.db import Store
 __all__ = ["field_label", "list_issues"]
 
 
-ROLES = {
-    "self": ("本人", "person"),
-    "mother": ("母亲", "mother"),
-    "father": ("父亲", "father"),
-    "child": ("子女", "child"),
-    "husband": ("男方", "husband"),
-    "wife": ("女方", "wife"),
-}
-
-
 def field_label(field: str, lang: Language) -> str:
     """Human label of a target path: `mother.id_number` → 母亲·公民身份号码."""
     owner, _, element = field.partition(".")
     el = load_standard().elements.get(element)
     if el is None:
-        return {
-            "row": ("整行", "row"),
-            "record_key": ("记录编号", "record key"),
-            "kind": ("业务类型", "record type"),
-        }.get(field, (field, field))[lang == "en"]
+        return label(f"field.{field}", lang)
     name = el.zh if lang == "zh" else el.en
-    if owner == "fact":
-        return name
-    role = ROLES.get(owner, (owner, owner))[lang == "en"]
-    return f"{role}·{name}"
+    return name if owner == "fact" else f"{label(f'role.{owner}', lang)}·{name}"
 
 
 def list_issues(

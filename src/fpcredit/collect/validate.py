@@ -227,6 +227,16 @@ def _with_missing(raw: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     return raw.with_columns([pl.lit(None, pl.String).alias(c) for c in dict.fromkeys(wanted)])
 
 
+def _from_id(role: str) -> dict[str, pl.Expr]:
+    """Birth date and sex encoded in a role's (valid, normalised) ID; null without one."""
+    idc = pl.col(f"{role}.id_number")
+    odd = idc.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1
+    return {
+        "birth_date": idc.str.slice(6, 8).str.to_date("%Y%m%d", strict=False),
+        "sex": pl.when(odd).then(pl.lit("1")).when(idc.is_not_null()).then(pl.lit("2")),
+    }
+
+
 def _person_defaults(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     """Constants, derived fields, and birth date/sex taken from a valid ID when not stated."""
     exprs = [pl.lit(v).alias(k) for k, v in mapping.constants.items() if k not in frame.columns]
@@ -239,37 +249,25 @@ def _person_defaults(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     frame = frame.with_columns(exprs)
     fill = []
     for role in mapping.roles():
-        idc = pl.col(f"{role}.id_number")
-        born = idc.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-        sex = (
-            pl.when(idc.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1)
-            .then(pl.lit("1"))
-            .when(idc.is_not_null())
-            .then(pl.lit("2"))
-        )
-        for col, derived in ((f"{role}.birth_date", born), (f"{role}.sex", sex)):
+        for element, derived in _from_id(role).items():
+            col = f"{role}.{element}"
             fill.append(
                 pl.col(col).fill_null(derived) if col in frame.columns else derived.alias(col)
             )
     return frame.with_columns(fill)
 
 
-def _identity_checks(mapping: Mapping, frame: pl.DataFrame) -> list[Check]:
+def _identity_checks(mapping: Mapping) -> list[Check]:
+    """Stated birth date and sex against the ID (both columns exist after _person_defaults)."""
+    rules = {"birth_date": "id_birth_mismatch", "sex": "id_sex_mismatch"}
     checks = []
     for role in mapping.roles():
         idc = pl.col(f"{role}.id_number")
-        for el, slice_ in (("birth_date", (6, 8)), ("sex", None)):
-            path = f"{role}.{el}"
-            if path not in frame.columns:
-                continue
-            if slice_:
-                from_id = idc.str.slice(*slice_).str.to_date("%Y%m%d", strict=False)
-                rule = "id_birth_mismatch"
-            else:
-                odd = idc.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1
-                from_id = pl.when(odd).then(pl.lit("1")).otherwise(pl.lit("2"))
-                rule = "id_sex_mismatch"
-            checks.append(Check(path, rule, idc.is_not_null() & (pl.col(path) != from_id)))
+        for element, from_id in _from_id(role).items():
+            path = f"{role}.{element}"
+            checks.append(
+                Check(path, rules[element], idc.is_not_null() & (pl.col(path) != from_id))
+            )
     subject = mapping.subject
     anonymous = pl.col(f"{subject}.name").is_null() & pl.col(f"{subject}.id_number#status").eq(
         "missing"
@@ -357,7 +355,7 @@ def validate(
         for r in ("length", "characters", "region", "birth_date", "check_digit"):
             builder.checks.append(Check(path, f"id_{r}", reason == r))
     frame = _person_defaults(frame, mapping)
-    checks = [*builder.checks, *_identity_checks(mapping, frame), *_common_checks(today)]
+    checks = [*builder.checks, *_identity_checks(mapping), *_common_checks(today)]
     checks += extra_checks or []
     issues = _collect_issues(frame, checks, builder, mapping)
     return Validated(frame, issues)

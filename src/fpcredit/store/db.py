@@ -23,8 +23,9 @@ __all__ = ["Store", "open_store"]
 log = logging.getLogger(__name__)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, wait_ms: int) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={wait_ms}")
     # WAL lets readers run during ingestion; NORMAL is durable at each checkpoint in WAL mode.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -104,11 +105,8 @@ def open_store(settings: Settings | None = None) -> Store:
         if url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(url)
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
             wait_ms = int(settings.lock_timeout_s * 1000)
-            sa.event.listen(
-                engine, "connect", lambda c, _r: c.execute(f"PRAGMA busy_timeout={wait_ms}")
-            )
+            sa.event.listen(engine, "connect", lambda c, _r: _sqlite_pragmas(c, wait_ms))
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as e:
