@@ -78,6 +78,25 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "写入数据库失败（{reason}），本文件未入库，可稍后重试",
         "writing to the database failed ({reason}); nothing of this file was stored, retry later",
     ),
+    "store_read_failed": ("读取数据库失败（{reason}）", "reading the database failed ({reason})"),
+    "linkage_config_bad": (
+        "关联配置文件 {path} 有误：{reason}",
+        "the linkage settings file {path} is invalid: {reason}",
+    ),
+    "link_concurrent": (
+        "另一次关联或导入在此期间写入了数据库，本次未写入；请重新运行",
+        "another link run or ingestion wrote to the store meanwhile; nothing was written, run again",
+    ),
+    "link_stage_read": ("读取记录", "reading records"),
+    "link_stage_train": ("训练匹配模型（EM）", "training the match model (EM)"),
+    "link_stage_id": ("身份证号确定性匹配：{n} 条", "ID-number pass: {n} mentions"),
+    "link_stage_persons": ("整理人员最佳值", "collecting persons' best values"),
+    "link_stage_splink": (
+        "概率匹配：{n} 条对 {persons} 人",
+        "probabilistic pass: {n} mentions against {persons} persons",
+    ),
+    "link_stage_dedupe": ("未匹配记录聚类：{n} 条", "clustering {n} unmatched mentions"),
+    "link_stage_write": ("写入 {n} 条关联", "writing {n} links"),
     "store_unreachable": ("无法连接数据库（{url}）", "cannot connect to the database ({url})"),
     "bad_database_url": (
         "FPCREDIT_DATABASE_URL 不是可用的数据库地址",

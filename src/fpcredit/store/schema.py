@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +28,10 @@ from sqlalchemy import (
 __all__ = [
     "facts",
     "ingestions",
+    "link_decisions",
+    "link_models",
+    "link_reviews",
+    "link_runs",
     "mentions",
     "metadata",
     "persons",
@@ -64,11 +69,38 @@ ingestions = Table(
     Column("finished_at", DateTime, nullable=False),
 )
 
+# The fields a person carries a "best" value for, each with the department that supplied it.
+PERSON_FIELDS = (
+    "name",
+    "id_number",
+    "sex",
+    "birth_date",
+    "hukou_region",
+    "residence_region",
+    "urban_rural",
+    "occupation",
+)
+
 persons = Table(
     "persons",
     metadata,
     Column("id", Id, primary_key=True),
     Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    # A person merged into another keeps its row so that an old id still resolves.
+    Column("merged_into", ForeignKey("persons.id")),
+    Column("mentions", Integer, nullable=False, server_default="0"),
+    Column("name_enc", LargeBinary),
+    Column("name_bidx", LargeBinary(16)),
+    Column("id_number_enc", LargeBinary),
+    Column("id_number_bidx", LargeBinary(16), index=True),
+    Column("sex", SmallInteger),
+    Column("birth_date", Date),
+    Column("hukou_region", String(6)),
+    Column("residence_region", String(6)),
+    Column("urban_rural", String(8)),
+    Column("occupation", String(16)),
+    *[Column(f"{f}_source", String(32)) for f in PERSON_FIELDS],
 )
 
 records = Table(
@@ -108,6 +140,11 @@ mentions = Table(
     Column("phone_enc", LargeBinary),
     Column("address_enc", LargeBinary),
     Column("person_id", ForeignKey("persons.id"), index=True),
+    # Provenance of the link: how (pass), how sure, under which model, when.
+    Column("link_pass", String(16)),
+    Column("link_probability", Float),
+    Column("link_model", String(40)),
+    Column("linked_at", DateTime),
 )
 
 facts = Table(
@@ -162,4 +199,62 @@ quality_issues = Table(
     Column("action", String(12), nullable=False),  # quarantined | flagged
     Column("record_id", ForeignKey("records.id")),
     Index(None, "source", "rule"),
+)
+
+link_models = Table(
+    "link_models",
+    metadata,
+    Column("version", String(40), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("config_sha256", String(64), nullable=False),
+    Column("link_threshold", Float, nullable=False),
+    Column("review_threshold", Float, nullable=False),
+    Column("trained_on", Integer, nullable=False),  # mentions in the training sample
+    Column("settings", Text, nullable=False),  # Splink's trained settings, as JSON
+)
+
+link_runs = Table(
+    "link_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("mode", String(12), nullable=False),  # incremental | full
+    Column("model_version", String(40)),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+    Column("report", Text, nullable=False),  # JSON: counts by pass, persons created, ...
+)
+
+link_reviews = Table(
+    "link_reviews",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("mention_id", ForeignKey("mentions.id"), nullable=False, index=True),
+    Column("candidate_person_id", ForeignKey("persons.id"), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("model_version", String(40), nullable=False),
+    Column("comparison", Text, nullable=False),  # JSON: the comparison level of each field
+    Column("status", String(12), nullable=False),  # pending | accepted | rejected | stale
+    Column("created_at", DateTime, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime),
+    Column("reason", Text),
+    Index(None, "status"),
+)
+
+# A clerk's decision that two groups of mentions are (or are not) the same person. Every
+# relink replays them in order, so a decision outlives the clusters it was made on.
+link_decisions = Table(
+    "link_decisions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("action", String(12), nullable=False),  # accept | reject | merge | unmerge
+    Column("same", Boolean, nullable=False),
+    Column("left_mentions", Text, nullable=False),  # JSON list of mention ids
+    Column("right_mentions", Text, nullable=False),
+    Column("person_id", ForeignKey("persons.id")),
+    Column("other_person_id", ForeignKey("persons.id")),
+    Column("review_id", ForeignKey("link_reviews.id")),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
 )

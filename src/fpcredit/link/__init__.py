@@ -1,0 +1,1 @@
+"""Person index: linking every department's records to one person (R4)."""

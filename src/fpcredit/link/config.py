@@ -1,0 +1,115 @@
+"""The linkage settings file (comparisons, blocking, thresholds), validated and hashed."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fpcredit.errors import ConfigError
+from fpcredit.messages import text
+
+__all__ = ["DEFAULT_CONFIG", "Comparison", "Level", "LinkConfig", "load_config"]
+
+DEFAULT_CONFIG = Path(str(files("fpcredit.link") / "linkage.yaml"))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Level(_Strict):
+    """One comparison level: exactly one of exact, levenshtein, jaro_winkler or sql."""
+
+    label: str
+    exact: str | None = None
+    tf: bool = False
+    levenshtein: str | None = None
+    jaro_winkler: str | None = None
+    max: int | None = None
+    min: float | None = None
+    sql: str | None = None
+    # Set both to fix the level's probabilities by policy instead of estimating them.
+    m: float | None = Field(default=None, gt=0, lt=1)
+    u: float | None = Field(default=None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Level:
+        kinds = [k for k in (self.exact, self.levenshtein, self.jaro_winkler, self.sql) if k]
+        if len(kinds) != 1:
+            raise ValueError("a level needs exactly one of exact, levenshtein, jaro_winkler, sql")
+        if self.levenshtein and self.max is None:
+            raise ValueError("a levenshtein level needs max")
+        if self.jaro_winkler and self.min is None:
+            raise ValueError("a jaro_winkler level needs min")
+        return self
+
+
+class Fixed(_Strict):
+    """A level whose probabilities are set by policy rather than estimated."""
+
+    label: str
+    m: float = Field(gt=0, lt=1)
+    u: float = Field(gt=0, lt=1)
+
+
+class Comparison(_Strict):
+    name: str
+    column: str  # a pair with this column empty on either side is "no evidence"
+    levels: list[Level]
+    # The level for "none of the above"; estimated unless fixed here.
+    else_: Fixed | None = Field(default=None, alias="else")
+
+
+class Thresholds(_Strict):
+    link: float = Field(gt=0, lt=1)
+    review: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review >= self.link:
+            raise ValueError("the review threshold must be below the link threshold")
+        return self
+
+
+class Training(_Strict):
+    sample: int = Field(gt=0)
+    seed: int
+    u_max_pairs: int = Field(gt=0)
+    prior_rules: list[str]
+    prior_recall: float = Field(gt=0, le=1)
+    em_blocks: list[str]
+
+
+class LinkConfig(_Strict):
+    version: int
+    thresholds: Thresholds
+    training: Training
+    blocking: list[str]
+    comparisons: list[Comparison]
+    sha256: str = ""
+
+
+def load_config(path: Path | None = None) -> LinkConfig:
+    """Read and validate a linkage settings file (the packaged default when path is None)."""
+    path = path or DEFAULT_CONFIG
+    try:
+        raw = path.read_bytes()
+        data: Any = yaml.safe_load(raw)
+        return LinkConfig.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()})
+    except FileNotFoundError as e:
+        raise ConfigError(
+            text("linkage_config_bad", path=path, reason=text("file_not_found"))
+        ) from e
+    except (yaml.YAMLError, TypeError) as e:
+        raise ConfigError(text("linkage_config_bad", path=path, reason=str(e))) from e
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            text("linkage_config_bad", path=path, reason=f"{where}: {first['msg']}")
+        ) from e

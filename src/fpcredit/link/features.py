@@ -1,0 +1,109 @@
+"""Reading mentions from the store and turning them into the columns the linker compares."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import polars as pl
+import pyarrow as pa
+import sqlalchemy as sa
+from pypinyin import lazy_pinyin
+
+from fpcredit.guard.crypto import Vault
+from fpcredit.store.arrow import read_arrow
+
+__all__ = ["FEATURE_SCHEMA", "features", "load_mentions", "pinyin"]
+
+_MENTIONS_SQL = """
+SELECT m.id, m.record_id, r.source, r.record_key, m.role, m.id_number_bidx, m.name_enc,
+       m.name_bidx, m.id_number_enc, m.sex, CAST(m.birth_date AS TEXT), m.hukou_region,
+       m.residence_region, m.urban_rural, m.occupation, CAST(r.recorded_at AS TEXT),
+       m.person_id, m.link_pass, m.link_probability, m.link_model
+FROM mentions m JOIN records r ON r.id = m.record_id
+ORDER BY m.id
+"""
+_MENTIONS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("record_id", pa.int64()),
+        ("source", pa.string()),
+        ("record_key", pa.string()),
+        ("role", pa.string()),
+        ("id_bidx", pa.binary()),
+        ("name_enc", pa.binary()),
+        ("name_bidx", pa.binary()),
+        ("id_number_enc", pa.binary()),
+        ("sex", pa.int64()),
+        ("birth_date", pa.string()),
+        ("hukou_region", pa.string()),
+        ("residence_region", pa.string()),
+        ("urban_rural", pa.string()),
+        ("occupation", pa.string()),
+        ("recorded_at", pa.string()),
+        ("person_id", pa.int64()),
+        ("link_pass", pa.string()),
+        ("link_probability", pa.float64()),
+        ("link_model", pa.string()),
+    ]
+)
+FEATURE_SCHEMA = pa.schema(
+    [
+        ("unique_id", pa.int64()),
+        ("name", pa.string()),
+        ("name_py", pa.string()),
+        ("surname", pa.string()),
+        ("sex", pa.string()),
+        ("dob", pa.string()),
+        ("county", pa.string()),
+        ("residence", pa.string()),
+        ("city", pa.string()),
+        ("mother", pa.string()),
+        ("kin", pa.string()),
+        ("id_key", pa.string()),
+    ]
+)
+
+
+def load_mentions(url: sa.URL) -> pl.DataFrame:
+    """Every mention with its record's source and the link it has now (if any)."""
+    frame = pl.from_arrow(read_arrow(url, _MENTIONS_SQL, _MENTIONS_SCHEMA))
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(pl.col("birth_date").str.slice(0, 10))
+
+
+@lru_cache(maxsize=1_000_000)
+def _pinyin_one(name: str) -> str:
+    return "".join(lazy_pinyin(name))
+
+
+def pinyin(names: pl.Series) -> pl.Series:
+    """Toneless pinyin of each name, so that homophones (张伟/章伟) compare equal."""
+    unique = names.drop_nulls().unique()
+    table = pl.DataFrame(
+        {"name": unique, "name_py": [_pinyin_one(n) for n in unique.to_list()]},
+        schema={"name": pl.String, "name_py": pl.String},
+    )
+    joined = names.to_frame("name").join(table, on="name", how="left", maintain_order="left")
+    return joined["name_py"]
+
+
+def features(frame: pl.DataFrame, vault: Vault) -> pa.Table:
+    """Linker input from rows with `unique_id, name_enc, sex, birth_date, hukou_region,
+    residence_region, mother, kin, id_bidx` (mentions or persons' best values)."""
+    names = pl.Series("name", vault.decrypt_many(frame["name_enc"].to_list(), "name"), pl.String)
+    county = pl.coalesce("hukou_region", "residence_region")
+    out = frame.select(
+        pl.col("unique_id").cast(pl.Int64),
+        names,
+        pinyin(names).alias("name_py"),
+        names.str.slice(0, 1).alias("surname"),
+        pl.col("sex").cast(pl.String),
+        pl.col("birth_date").cast(pl.String).alias("dob"),
+        county.alias("county"),
+        pl.col("residence_region").alias("residence"),
+        county.str.slice(0, 4).alias("city"),
+        pl.col("mother").cast(pl.String),
+        pl.col("kin").cast(pl.String),
+        pl.col("id_bidx").bin.encode("hex").alias("id_key"),
+    )
+    return out.to_arrow().cast(FEATURE_SCHEMA)

@@ -1,0 +1,310 @@
+"""One link run: the ID pass, the Splink pass, clerks' decisions, stable ids, and write-back.
+
+A run works on *clusters*: positive labels are existing person ids, negative labels are
+persons this run would create. Only the write step turns them into ids, inside one
+transaction, so a failed run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import sqlalchemy as sa
+
+from fpcredit.guard.crypto import Vault
+from fpcredit.link.config import LinkConfig
+from fpcredit.link.features import features, load_mentions
+from fpcredit.link.model import Backend, LinkModel
+from fpcredit.link.persons import mention_rows, person_rows
+from fpcredit.link.registry import current_model, train_model
+from fpcredit.messages import text
+from fpcredit.store import schema as s
+from fpcredit.store.db import Store
+
+__all__ = ["LinkReport", "link"]
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+PASS_ID, PASS_SPLINK, PASS_SINGLE, PASS_CLERK = "id", "splink", "single", "clerk"
+
+
+@dataclass
+class LinkReport:
+    """What a run did (or, for an unapplied full relink, would do)."""
+
+    mode: str
+    applied: bool
+    model_version: str
+    records: int = 0
+    mentions: int = 0
+    persons: int = 0
+    linked_now: int = 0
+    by_pass: dict[str, int] = field(default_factory=dict)
+    persons_created: int = 0
+    review_added: int = 0
+    review_pending: int = 0
+    # Full relink only: how existing links would change.
+    mentions_moved: int = 0
+    persons_retired: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Labels:
+    """Hands out the negative labels of persons-to-be."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def take(self, n: int) -> pl.Series:
+        out = pl.Series("cluster", range(self.last - 1, self.last - 1 - n, -1), pl.Int64)
+        self.last -= n
+        return out
+
+
+def _assign(frame: pl.DataFrame, clusters: pl.Series, pass_: str, prob: pl.Expr) -> pl.DataFrame:
+    return frame.select("id").with_columns(
+        clusters.alias("cluster"), pl.lit(pass_).alias("pass"), prob.alias("probability")
+    )
+
+
+def _id_pass(work: pl.DataFrame, known: pl.DataFrame, labels: _Labels) -> pl.DataFrame:
+    """Mentions with a valid ID number: join the person holding that number, or start one."""
+    valid = work.filter(pl.col("id_bidx").is_not_null()).select("id", "id_bidx")
+    owners = (
+        known.filter(pl.col("id_bidx").is_not_null())
+        .group_by("id_bidx")
+        .agg(pl.col("cluster").mode().min())
+    )
+    joined = valid.join(owners, on="id_bidx", how="left")
+    fresh = joined.filter(pl.col("cluster").is_null()).select("id_bidx").unique(maintain_order=True)
+    fresh = fresh.with_columns(labels.take(fresh.height))
+    joined = joined.drop("cluster").join(pl.concat([owners, fresh]), on="id_bidx", how="left")
+    return joined.select(
+        "id", "cluster", pl.lit(PASS_ID).alias("pass"), pl.lit(1.0).alias("probability")
+    )
+
+
+def _components(pairs: pa.Table, ids: list[int]) -> dict[int, int]:
+    """Connected components (union-find) over mention pairs: mention -> smallest member."""
+    parent = {i: i for i in ids}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist(), strict=True):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {i: root(i) for i in ids}
+
+
+@dataclass
+class _Run:
+    store: Store
+    vault: Vault
+    config: LinkConfig
+    model: LinkModel
+    progress: Progress
+    labels: _Labels = field(default_factory=_Labels)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+    def splink_pass(self, men: pl.DataFrame, pending: pl.DataFrame) -> pl.DataFrame:
+        """Link mentions without a usable ID to persons; cluster what is left among itself.
+
+        A second round retries the parents named in records whose child the first round
+        linked: only then does the relatives' hint (`kin`) exist for them.
+        """
+        linked, doubtful, mentions = self._round(men, pending)
+        rest = pending.filter(~pl.col("id").is_in(linked["id"].implode()))
+        retry = rest.filter(pl.col("role").is_in(["mother", "father"]))
+        if retry.height and linked.height:
+            again, doubtful2, _ = self._round(_apply(men, linked), retry)
+            linked = pl.concat([linked, again])
+            doubtful = pl.concat(
+                [doubtful.filter(~pl.col("mention_id").is_in(retry["id"].implode())), doubtful2]
+            )
+            rest = rest.filter(~pl.col("id").is_in(again["id"].implode()))
+        done = linked["id"].implode()
+        self.reviews.extend(doubtful.filter(~pl.col("mention_id").is_in(done)).to_dicts())
+        return pl.concat([linked, self._cluster_rest(mentions, rest["id"])])
+
+    def _round(
+        self, men: pl.DataFrame, pending: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pa.Table]:
+        th = self.config.thresholds
+        assigned = men.filter(pl.col("cluster").is_not_null())
+        self.progress(text("link_stage_persons"))
+        persons = features(person_rows(assigned), self.vault)
+        rows = mention_rows(assigned.vstack(men.filter(pl.col("cluster").is_null())), pending["id"])
+        mentions = features(rows, self.vault)
+        self.progress(text("link_stage_splink", n=pending.height, persons=persons.num_rows))
+        pairs = pl.from_arrow(self.model.link(persons, mentions, th.review))
+        assert isinstance(pairs, pl.DataFrame)
+        best = pairs.sort(["mention_id", "probability"], descending=[False, True]).unique(
+            "mention_id", keep="first", maintain_order=True
+        )
+        linked = best.filter(pl.col("probability") >= th.link).select(
+            pl.col("mention_id").alias("id"),
+            pl.col("person_id").alias("cluster"),
+            pl.lit(PASS_SPLINK).alias("pass"),
+            "probability",
+        )
+        return linked, best.filter(pl.col("probability") < th.link), mentions
+
+    def _cluster_rest(self, mentions: pa.Table, rest: pl.Series) -> pl.DataFrame:
+        ids = rest.sort().to_list()
+        if not ids:
+            return pl.DataFrame(schema=_ASSIGN_SCHEMA)
+        table = pl.from_arrow(mentions)
+        assert isinstance(table, pl.DataFrame)
+        subset = table.filter(pl.col("unique_id").is_in(rest.implode())).to_arrow()
+        self.progress(text("link_stage_dedupe", n=len(ids)))
+        pairs = self.model.dedupe(subset.cast(mentions.schema), self.config.thresholds.link)
+        comp = _components(pairs, ids)
+        roots = sorted(set(comp.values()))
+        label = dict(zip(roots, self.labels.take(len(roots)).to_list(), strict=True))
+        top = pl.from_arrow(pairs.select([0, 1, 2]))
+        assert isinstance(top, pl.DataFrame)
+        strongest = (
+            pl.concat(
+                [
+                    top.select(pl.col("mention_id_l").alias("id"), "probability"),
+                    top.select(pl.col("mention_id_r").alias("id"), "probability"),
+                ]
+            )
+            .group_by("id")
+            .agg(pl.col("probability").max())
+        )
+        frame = pl.DataFrame(
+            {"id": ids, "cluster": [label[comp[i]] for i in ids]},
+            schema={"id": pl.Int64, "cluster": pl.Int64},
+        ).join(strongest, on="id", how="left")
+        return frame.select(
+            "id",
+            "cluster",
+            pl.when(pl.col("probability").is_null())
+            .then(pl.lit(PASS_SINGLE))
+            .otherwise(pl.lit(PASS_SPLINK))
+            .alias("pass"),
+            "probability",
+        )
+
+
+_ASSIGN_SCHEMA = {"id": pl.Int64, "cluster": pl.Int64, "pass": pl.String, "probability": pl.Float64}
+
+
+def link(
+    store: Store,
+    vault: Vault,
+    config: LinkConfig,
+    *,
+    full: bool = False,
+    apply: bool = True,
+    train: bool = False,
+    backend: Backend = "duckdb",
+    progress: Progress | None = None,
+) -> LinkReport:
+    """Link every mention without a person (or, with `full`, relink everything)."""
+    note = progress or (lambda _m: None)
+    note(text("link_stage_read"))
+    men = load_mentions(store.engine.url)
+    with store.engine.connect() as conn:
+        last_run = conn.scalar(sa.select(sa.func.max(s.link_runs.c.id)))
+    full = full or men["person_id"].is_null().all()
+    model = None if train else current_model(store, config, backend)
+    if model is None:
+        note(text("link_stage_train"))
+        model = train_model(store, vault, config, men, backend)
+    run = _Run(store, vault, config, model, note)
+    base = men.with_columns(pl.lit(None, pl.Int64).alias("cluster"))
+    if not full:
+        base = base.with_columns(pl.col("person_id").alias("cluster"))
+    work = base.filter(pl.col("cluster").is_null())
+    known = base.filter(pl.col("cluster").is_not_null())
+    note(text("link_stage_id", n=work.height))
+    by_id = _id_pass(work, known, run.labels)
+    men2 = _apply(base, by_id)
+    pending = men2.filter(pl.col("cluster").is_null())
+    by_splink = (
+        run.splink_pass(men2, pending) if pending.height else pl.DataFrame(schema=_ASSIGN_SCHEMA)
+    )
+    assigned = pl.concat([by_id, by_splink])
+    men3 = _apply(men2, assigned)
+    if full:
+        men3 = _replay_decisions(store, men3, run.labels)
+    from fpcredit.link.write import write_run
+
+    report: LinkReport = write_run(
+        store,
+        men,
+        men3,
+        assigned,
+        run.reviews,
+        model,
+        mode="full" if full else "incremental",
+        apply=apply,
+        last_run=last_run,
+        progress=note,
+    )
+    return report
+
+
+def _apply(men: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
+    got = assigned.select("id", pl.col("cluster").alias("_new"))
+    return (
+        men.join(got, on="id", how="left")
+        .with_columns(pl.coalesce("_new", "cluster").alias("cluster"))
+        .drop("_new")
+    )
+
+
+def _replay_decisions(store: Store, men: pl.DataFrame, labels: _Labels) -> pl.DataFrame:
+    """Clerks' decisions, oldest first, override what the passes found."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                s.link_decisions.c.same,
+                s.link_decisions.c.left_mentions,
+                s.link_decisions.c.right_mentions,
+            ).order_by(s.link_decisions.c.id)
+        ).all()
+    if not rows:
+        return men
+    cluster = dict(zip(men["id"].to_list(), men["cluster"].to_list(), strict=True))
+    for same, left_json, right_json in rows:
+        left = [m for m in json.loads(left_json) if m in cluster]
+        right = [m for m in json.loads(right_json) if m in cluster]
+        if not left or not right:
+            continue
+        if same:
+            target = cluster[left[0]]
+            merging = {cluster[m] for m in left + right} - {target}
+            for m, c in cluster.items():
+                if c in merging:
+                    cluster[m] = target
+        else:
+            shared = {cluster[m] for m in left} & {cluster[m] for m in right}
+            for c in shared:
+                new = labels.take(1)[0]
+                for m in left:
+                    if cluster[m] == c:
+                        cluster[m] = new
+    moved = pl.DataFrame(
+        {"id": list(cluster), "cluster": list(cluster.values())},
+        schema={"id": pl.Int64, "cluster": pl.Int64},
+    )
+    out = men.rename({"cluster": "_before"}).join(moved, on="id", how="left")
+    return out.with_columns((pl.col("cluster") != pl.col("_before")).alias("_clerk")).drop(
+        "_before"
+    )

@@ -1,0 +1,322 @@
+"""Turning a run's clusters into person ids and writing them, all in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from fpcredit.errors import StoreError
+from fpcredit.link.model import LinkModel
+from fpcredit.link.persons import best_values
+from fpcredit.messages import text
+from fpcredit.store import schema as s
+from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
+from fpcredit.store.db import Store
+
+__all__ = ["stable_ids", "write_run"]
+
+_BEST_COLUMNS = (
+    "mentions",
+    "name_enc",
+    "name_bidx",
+    "id_number_enc",
+    "id_number_bidx",
+    "sex",
+    "birth_date",
+    "hukou_region",
+    "residence_region",
+    "urban_rural",
+    "occupation",
+    *[f"{f}_source" for f in s.PERSON_FIELDS],
+)
+
+
+def stable_ids(men: pl.DataFrame, first_new: int) -> tuple[dict[int, int], int]:
+    """Map each cluster to a person id, keeping old ids where the mentions stay together.
+
+    Greedy by overlap: the cluster holding most of an old person's mentions keeps its id.
+    Returns the map and how many old ids are left without a cluster (retired).
+    """
+    old = men.filter(pl.col("person_id").is_not_null())
+    overlap = (
+        old.group_by("cluster", "person_id")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "person_id", "cluster"], descending=[True, False, False])
+    )
+    mapping: dict[int, int] = {}
+    used: set[int] = set()
+    for cluster, person, _n in overlap.iter_rows():
+        if cluster not in mapping and person not in used:
+            mapping[cluster] = person
+            used.add(person)
+    fresh = sorted(set(men["cluster"].unique().to_list()) - set(mapping))
+    mapping.update({c: first_new + i for i, c in enumerate(fresh)})
+    retired = old["person_id"].n_unique() - len(used)
+    return mapping, retired
+
+
+def _temp_table(conn: sa.Connection, name: str, columns: Sequence[tuple[str, str]]) -> sa.Table:
+    cols = ", ".join(f"{c} {t}" for c, t in columns)
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(sa.text(f"CREATE TEMPORARY TABLE {name} ({cols})"))
+    return sa.Table(name, sa.MetaData(), *[sa.Column(c) for c, _ in columns])
+
+
+def _types(conn: sa.Connection) -> dict[str, str]:
+    pg = conn.dialect.name == "postgresql"
+    return {
+        "int": "BIGINT",
+        "text": "TEXT",
+        "bytes": "BYTEA" if pg else "BLOB",
+        "float": "DOUBLE PRECISION" if pg else "REAL",
+        "date": "DATE",
+        "time": "TIMESTAMP",
+    }
+
+
+_COLUMN_KINDS = {
+    "id": "int",
+    "person_id": "int",
+    "link_pass": "text",
+    "link_probability": "float",
+    "link_model": "text",
+    "linked_at": "time",
+    "mentions": "int",
+    "name_enc": "bytes",
+    "name_bidx": "bytes",
+    "id_number_enc": "bytes",
+    "id_number_bidx": "bytes",
+    "sex": "int",
+    "birth_date": "date",
+    "updated_at": "time",
+    "merged_into": "int",
+}
+
+
+def _update_from(conn: sa.Connection, target: str, frame: pl.DataFrame) -> None:
+    """UPDATE target from a frame keyed by `id` (SQLite ≥ 3.33 and PostgreSQL both know
+    UPDATE … FROM)."""
+    if frame.is_empty():
+        return
+    cols, types = frame.columns, _types(conn)
+    tmp = _temp_table(conn, "_fp_update", [(c, types[_COLUMN_KINDS.get(c, "text")]) for c in cols])
+    bulk_insert(conn, tmp, cols, frame.iter_rows())
+    sets = ", ".join(f"{c} = _fp_update.{c}" for c in cols if c != "id")
+    conn.execute(
+        sa.text(f"UPDATE {target} SET {sets} FROM _fp_update WHERE {target}.id = _fp_update.id")
+    )
+    conn.execute(sa.text("DROP TABLE _fp_update"))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _person_best(men: pl.DataFrame, persons: pl.Series | None) -> pl.DataFrame:
+    chosen = men if persons is None else men.filter(pl.col("cluster").is_in(persons.implode()))
+    best = best_values(chosen).rename({"cluster": "id", "id_bidx": "id_number_bidx"})
+    return best.select("id", *_BEST_COLUMNS)
+
+
+def write_run(
+    store: Store,
+    before: pl.DataFrame,
+    after: pl.DataFrame,
+    assigned: pl.DataFrame,
+    reviews: list[dict[str, Any]],
+    model: LinkModel,
+    *,
+    mode: str,
+    apply: bool,
+    last_run: int | None,
+    progress: Callable[[str], None],
+) -> Any:
+    """Allocate ids, count the changes and (when `apply`) write them; return the LinkReport."""
+    from fpcredit.link.index import PASS_CLERK, LinkReport
+
+    with store.engine.connect() as conn:
+        first_new = next_id(conn, s.persons)
+    if mode == "full":
+        mapping, retired = stable_ids(after, first_new)
+    else:
+        fresh = sorted(c for c in after["cluster"].unique().to_list() if c is not None and c < 0)
+        mapping = {c: first_new + i for i, c in enumerate(fresh)}
+        retired = 0
+    ids = pl.DataFrame(
+        {"cluster": list(mapping), "_pid": list(mapping.values())},
+        schema={"cluster": pl.Int64, "_pid": pl.Int64},
+    )
+    final = (
+        after.join(ids, on="cluster", how="left")
+        .with_columns(pl.coalesce("_pid", "cluster").alias("cluster"))
+        .drop("_pid")
+        .join(
+            assigned.select("id", pl.col("pass").alias("_pass"), pl.col("probability").alias("_p")),
+            on="id",
+            how="left",
+        )
+    )
+    clerk = pl.col("_clerk") if "_clerk" in final.columns else pl.lit(False)
+    final = final.with_columns(
+        pl.when(clerk)
+        .then(pl.lit(PASS_CLERK))
+        .otherwise(pl.coalesce("_pass", "link_pass"))
+        .alias("_pass"),
+        pl.when(clerk)
+        .then(pl.lit(1.0))
+        .otherwise(pl.coalesce("_p", "link_probability"))
+        .alias("_p"),
+    )
+    changed = final.filter(
+        pl.col("person_id").is_null()
+        | (pl.col("person_id") != pl.col("cluster"))
+        | (pl.col("_pass") != pl.col("link_pass")).fill_null(True)
+    )
+    new_persons = sorted(
+        set(mapping.values()) - set(before["person_id"].drop_nulls().unique().to_list())
+    )
+    report = LinkReport(
+        mode=mode,
+        applied=apply,
+        model_version=model.version,
+        records=before["record_id"].n_unique(),
+        mentions=before.height,
+        persons=final["cluster"].n_unique(),
+        linked_now=int(before["person_id"].is_null().sum()),
+        by_pass=dict(sorted(final.group_by("_pass").len().iter_rows())),
+        persons_created=len(new_persons),
+        mentions_moved=int(
+            final.filter(
+                pl.col("person_id").is_not_null() & (pl.col("person_id") != pl.col("cluster"))
+            ).height
+        ),
+        persons_retired=retired,
+    )
+    pending_reviews = _review_rows(final, reviews, mapping, model)
+    if not apply:
+        report.review_added = len(pending_reviews)
+        return report
+    progress(text("link_stage_write", n=changed.height))
+    now = _now()
+    touched = None if mode == "full" else changed["cluster"].unique()
+    best = _person_best(final, touched)
+    with store.engine.begin() as conn:
+        lock_for_ingestion(conn)
+        if conn.scalar(sa.select(sa.func.max(s.link_runs.c.id))) != last_run:
+            raise StoreError(text("link_concurrent"))
+        if next_id(conn, s.persons) != first_new:
+            raise StoreError(text("link_concurrent"))
+        new_rows = best.filter(pl.col("id").is_in(pl.Series(new_persons, dtype=pl.Int64).implode()))
+        new_rows = new_rows.with_columns(
+            pl.lit(now).alias("created_at"), pl.lit(now).alias("updated_at")
+        )
+        bulk_insert(conn, s.persons, new_rows.columns, new_rows.iter_rows())
+        old_rows = best.filter(
+            ~pl.col("id").is_in(pl.Series(new_persons, dtype=pl.Int64).implode())
+        )
+        _update_from(conn, "persons", old_rows.with_columns(pl.lit(now).alias("updated_at")))
+        if mode == "full" and retired:
+            _retire(conn, before, final, now)
+        _update_from(
+            conn,
+            "mentions",
+            changed.select(
+                "id",
+                pl.col("cluster").alias("person_id"),
+                pl.col("_pass").alias("link_pass"),
+                pl.col("_p").alias("link_probability"),
+                pl.lit(model.version).alias("link_model"),
+                pl.lit(now).alias("linked_at"),
+            ),
+        )
+        report.review_added = _store_reviews(conn, pending_reviews, mode, now)
+        report.review_pending = int(
+            conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(s.link_reviews)
+                .where(s.link_reviews.c.status == "pending")
+            )
+            or 0
+        )
+        conn.execute(
+            s.link_runs.insert().values(
+                mode=mode,
+                model_version=model.version,
+                started_at=now,
+                finished_at=_now(),
+                report=json.dumps(report.as_json(), ensure_ascii=False),
+            )
+        )
+        sync_sequences(conn, [s.persons, s.link_reviews, s.link_runs])
+    return report
+
+
+def _retire(
+    conn: sa.Connection, before: pl.DataFrame, final: pl.DataFrame, now: dt.datetime
+) -> None:
+    """Old ids no cluster kept: point them at the person that received most of their mentions."""
+    kept = set(final["cluster"].unique().to_list())
+    moved = (
+        final.filter(
+            pl.col("person_id").is_not_null()
+            & ~pl.col("person_id").is_in(pl.Series(sorted(kept), dtype=pl.Int64).implode())
+        )
+        .group_by("person_id", "cluster")
+        .len()
+        .sort(["person_id", "len"], descending=[False, True])
+        .unique("person_id", keep="first", maintain_order=True)
+        .select(
+            pl.col("person_id").alias("id"),
+            pl.col("cluster").alias("merged_into"),
+            pl.lit(0).alias("mentions"),
+            pl.lit(now).alias("updated_at"),
+        )
+    )
+    _update_from(conn, "persons", moved)
+
+
+def _review_rows(
+    final: pl.DataFrame, reviews: list[dict[str, Any]], mapping: dict[int, int], model: LinkModel
+) -> list[dict[str, Any]]:
+    """Doubtful pairs whose mention did not end up with the candidate anyway."""
+    where = dict(zip(final["id"].to_list(), final["cluster"].to_list(), strict=True))
+    out = []
+    for r in reviews:
+        candidate = mapping.get(r["person_id"], r["person_id"])
+        if where.get(r["mention_id"]) == candidate:
+            continue
+        gammas = {k[7:]: round(v, 2) for k, v in r.items() if k.startswith("weight_")}
+        out.append(
+            {
+                "mention_id": r["mention_id"],
+                "candidate_person_id": candidate,
+                "probability": r["probability"],
+                "model_version": model.version,
+                "comparison": json.dumps(gammas),
+            }
+        )
+    return out
+
+
+def _store_reviews(
+    conn: sa.Connection, rows: list[dict[str, Any]], mode: str, now: dt.datetime
+) -> int:
+    """Queue the new doubtful pairs; a pair a clerk already decided is never asked again."""
+    t = s.link_reviews
+    if mode == "full":
+        conn.execute(t.update().where(t.c.status == "pending").values(status="stale"))
+    decided = {
+        (m, p)
+        for m, p in conn.execute(
+            sa.select(t.c.mention_id, t.c.candidate_person_id).where(t.c.status != "stale")
+        ).all()
+    }
+    fresh = [r for r in rows if (r["mention_id"], r["candidate_person_id"]) not in decided]
+    if fresh:
+        conn.execute(t.insert(), [{**r, "status": "pending", "created_at": now} for r in fresh])
+    return len(fresh)
