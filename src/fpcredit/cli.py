@@ -29,8 +29,12 @@ app = typer.Typer(
 )
 quality_app = typer.Typer(help="Data quality: quarantined rows and flagged fields.")
 standard_app = typer.Typer(help="The data element standard (数据元标准).")
+review_app = typer.Typer(help="Clerical review of doubtful links (人工复核), merge and unmerge.")
+export_app = typer.Typer(help="Export data as files.")
 app.add_typer(quality_app, name="quality")
 app.add_typer(standard_app, name="standard")
+app.add_typer(review_app, name="review")
+app.add_typer(export_app, name="export")
 
 # Piped output has no terminal width; 120 columns keep tables readable in logs.
 out = Console() if sys.stdout.isatty() else Console(width=120)
@@ -266,6 +270,227 @@ def standard_render(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _linking() -> tuple[Any, Any]:
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.service import open_ready_store
+
+    settings = _settings()
+    return open_ready_store(settings), load_vault(settings.keys_dir)
+
+
+@app.command()
+def link(
+    full: Annotated[
+        bool, typer.Option("--full", help="Relink everything; reports the id changes first.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Apply a full relink.")] = False,
+    train: Annotated[bool, typer.Option("--train", help="Re-estimate the model first.")] = False,
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="DIR/truth/records.csv: measure against ground truth."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Link every department record to one person (一人一档)."""
+    from fpcredit.link.config import load_config
+    from fpcredit.link.index import link as run_link
+
+    with _errors():
+        store, vault = _linking()
+        apply = not full or yes
+        with _progress(not as_json) as bar:
+            task = bar.add_task("link", total=None)
+            report = run_link(
+                store,
+                vault,
+                load_config(),
+                full=full,
+                apply=apply,
+                train=train,
+                progress=lambda m: bar.update(task, description=m),
+            ).as_json()
+        if truth is not None:
+            from fpcredit.link.export import links_frame
+            from fpcredit.link.measure import measure
+
+            report["quality"] = measure(links_frame(store), truth)
+    if as_json:
+        _print_json(report)
+        return
+    _print_link(report)
+
+
+def _print_link(report: dict[str, Any]) -> None:
+    table = Table("", "", title=f"link ({report['mode']})")
+    for key in ("records", "mentions", "persons", "linked_now", "persons_created"):
+        table.add_row(key, str(report[key]))
+    for name, n in report["by_pass"].items():
+        table.add_row(f"pass {name}", str(n))
+    table.add_row(
+        "review added / pending", f"{report['review_added']} / {report['review_pending']}"
+    )
+    if report["mode"] == "full":
+        table.add_row("mentions moved", str(report["mentions_moved"]))
+        table.add_row("persons retired", str(report["persons_retired"]))
+    out.print(table)
+    if "quality" in report:
+        q = report["quality"]
+        qt = Table("scope", "precision", "recall", "F1", "records right", title="quality vs truth")
+        rows = [("overall", q["overall"]), ("without valid ID", q["without_valid_id"])]
+        rows += [(f"source {k}", v) for k, v in q["by_source"].items()]
+        rows += [("exact-ID baseline", q["baseline_exact_id"]["overall"])]
+        for name, m in rows:
+            qt.add_row(
+                name,
+                f"{m['precision']:.4f}",
+                f"{m['recall']:.4f}",
+                f"{m['f1']:.4f}",
+                f"{m['records_right']:.4f}",
+            )
+        out.print(qt)
+    if not report["applied"]:
+        out.print(
+            f"[yellow]not applied:[/yellow] {report['mentions_moved']} records would move and "
+            f"{report['persons_retired']} person ids would retire; rerun with --yes to apply"
+        )
+
+
+ByOpt = Annotated[str, typer.Option("--by", help="Who decides (recorded with the decision).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded with the decision).")]
+
+
+def _by_default(by: str) -> str:
+    import getpass
+
+    return by or getpass.getuser()
+
+
+@review_app.command("list")
+def review_list(
+    status_: Annotated[
+        str, typer.Option("--status", help="pending | accepted | rejected | stale")
+    ] = "pending",
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The doubtful pairs waiting for a clerk (names masked)."""
+    from fpcredit.link.review import list_reviews
+
+    with _errors():
+        store, vault = _linking()
+        items = [i.as_json() for i in list_reviews(store, vault, status_, limit)]
+    if as_json:
+        _print_json({"reviews": items})
+        return
+    table = Table("id", "probability", "source", "record", "role", "name", "candidate person")
+    for i in items:
+        table.add_row(
+            str(i["id"]),
+            f"{i['probability']:.3f}",
+            i["source"],
+            i["record_key"],
+            i["role"],
+            i["name"] or "",
+            str(i["candidate_person_id"]),
+        )
+    out.print(table)
+
+
+@review_app.command("show")
+def review_show(review_id: int, as_json: JsonOpt = False) -> None:
+    """Both sides of a doubtful pair, field by field, with each field's evidence."""
+    from fpcredit.link.review import show_review
+
+    with _errors():
+        store, vault = _linking()
+        detail = show_review(store, vault, review_id)
+    if as_json:
+        _print_json(detail)
+        return
+    rec = detail["record"]
+    out.print(
+        f"review {detail['id']} · {detail['status']} · p={detail['probability']:.3f} · "
+        f"{rec['source']} {rec['record_key']} ({rec['role']}) → person "
+        f"{detail['candidate_person_id']}"
+    )
+    table = Table("field", "record", "person", "person's source")
+    for f in detail["fields"]:
+        table.add_row(
+            f["field"],
+            str(f["record"] or ""),
+            str(f["person"] or ""),
+            str(f["person_source"] or ""),
+        )
+    out.print(table)
+    out.print("match weights: " + ", ".join(f"{k} {v:+.1f}" for k, v in detail["weights"].items()))
+
+
+@review_app.command("accept")
+def review_accept(review_id: int, reason: ReasonOpt, by: ByOpt = "") -> None:
+    """The record is the candidate person: join its file to the candidate's."""
+    from fpcredit.link.review import accept
+
+    with _errors():
+        store, _vault = _linking()
+        _print_json(accept(store, review_id, _by_default(by), reason))
+
+
+@review_app.command("reject")
+def review_reject(review_id: int, reason: ReasonOpt, by: ByOpt = "") -> None:
+    """The record is not the candidate person; no relink will join them."""
+    from fpcredit.link.review import reject
+
+    with _errors():
+        store, _vault = _linking()
+        _print_json(reject(store, review_id, _by_default(by), reason))
+
+
+@review_app.command("merge")
+def review_merge(keep: int, other: int, reason: ReasonOpt, by: ByOpt = "") -> None:
+    """Two persons are one: OTHER's records join KEEP (OTHER's id then points to KEEP)."""
+    from fpcredit.link.review import merge
+
+    with _errors():
+        store, _vault = _linking()
+        _print_json(merge(store, keep, other, _by_default(by), reason))
+
+
+@review_app.command("unmerge")
+def review_unmerge(
+    person_id: int,
+    reason: ReasonOpt,
+    record: Annotated[
+        list[str], typer.Option("--record", help="SOURCE:RECORD_KEY to split off (repeat).")
+    ],
+    by: ByOpt = "",
+) -> None:
+    """Split records off a person into a new person."""
+    from fpcredit.link.review import unmerge
+
+    pairs = []
+    for r in record:
+        source, _, key = r.partition(":")
+        if not key:
+            _fail(f"--record {r!r}: expected SOURCE:RECORD_KEY")
+        pairs.append((source, key))
+    with _errors():
+        store, _vault = _linking()
+        _print_json(unmerge(store, person_id, pairs, _by_default(by), reason))
+
+
+@export_app.command("links")
+def export_links_cmd(
+    output: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+) -> None:
+    """Write every link: source, record_key, role, person_id, probability, pass."""
+    from fpcredit.link.export import export_links
+
+    with _errors():
+        store, _vault = _linking()
+        n = export_links(store, output)
+    out.print(f"{n} links → {output}")
 
 
 def main() -> None:

@@ -85,7 +85,22 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "link_concurrent": (
         "另一次关联或导入在此期间写入了数据库，本次未写入；请重新运行",
-        "another link run or ingestion wrote to the store meanwhile; nothing was written, run again",
+        "another link run or ingestion wrote meanwhile; nothing was written, run again",
+    ),
+    "review_unknown": ("复核编号 {id} 不存在", "there is no review {id}"),
+    "review_decided": (
+        "复核 {id} 已处理（{status}）",
+        "review {id} was already decided ({status})",
+    ),
+    "person_unknown": ("人员编号 {id} 不存在或已合并", "person {id} does not exist or was merged"),
+    "merge_same": ("不能把一个人与自己合并", "cannot merge a person with itself"),
+    "unmerge_nothing": (
+        "人员 {id} 的档案中没有所列记录",
+        "none of the listed records is in person {id}'s file",
+    ),
+    "unmerge_everything": (
+        "不能拆出人员 {id} 的全部记录；至少保留一条",
+        "cannot split off all of person {id}'s records; keep at least one",
     ),
     "link_stage_read": ("读取记录", "reading records"),
     "link_stage_train": ("训练匹配模型（EM）", "training the match model (EM)"),
@@ -97,6 +112,63 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "link_stage_dedupe": ("未匹配记录聚类：{n} 条", "clustering {n} unmatched mentions"),
     "link_stage_write": ("写入 {n} 条关联", "writing {n} links"),
+    "link_no_model": (
+        "尚无按当前关联配置训练的匹配模型，请先运行 `fpcredit link`",
+        "no match model trained under the current linkage settings; run `fpcredit link` first",
+    ),
+    "match_format": (
+        "名单须为 .csv 或 .parquet 文件（而不是“{ext}”）",
+        "a list must be a .csv or .parquet file, not {ext!r}",
+    ),
+    "match_duplicate_column": ("表头中列名“{column}”重复", "column {column!r} appears twice"),
+    "match_column_not_text": (
+        "列“{column}”无法读作文本",
+        "column {column!r} cannot be read as text",
+    ),
+    "match_map_bad": (
+        "名单列对照文件 {path} 有误：{reason}",
+        "the column map {path} is invalid: {reason}",
+    ),
+    "match_map_missing": ("缺少必填项 {item}", "{item} is required"),
+    "match_map_unknown": (
+        "未知的键 {item}（可用：{known}）",
+        "unknown key {item} (known: {known})",
+    ),
+    "match_map_no_column": (
+        "{item} 指定的列“{column}”不在名单中",
+        "{item} names column {column!r}, which the list does not have",
+    ),
+    "match_row_fields": (
+        "该行有 {n} 列，与表头的 {m} 列不符，无法解析",
+        "the row has {n} fields but the header has {m}; it cannot be parsed",
+    ),
+    "match_row_empty": (
+        "该行各项均为空，不是人员信息",
+        "every mapped field is empty: not a person",
+    ),
+    "match_row_no_name": ("姓名为空，无法匹配", "the name is empty: cannot match"),
+    "match_row_no_birth_date": ("出生日期为空，无法匹配", "the birth date is empty: cannot match"),
+    "match_row_bad_birth_date": (
+        "出生日期无法识别或不合理（可用 YYYY-MM-DD、YYYY/MM/DD、YYYYMMDD）",
+        "the birth date is not a plausible date (use YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)",
+    ),
+    "match_note_id": (
+        "身份证号无法使用（{reason}），仅按其他信息比对",
+        "the ID number is unusable ({reason}); compared on the other fields only",
+    ),
+    "match_note_sex": (
+        "性别无法识别，未参与比对",
+        "the sex is not recognised and was not compared",
+    ),
+    "match_note_region": (
+        "地区不是六位行政区划代码，未参与比对",
+        "the region is not a six-digit region code and was not compared",
+    ),
+    "match_review": (
+        "可能是同一人，但把握不足，需人工复核",
+        "possibly the same person, but not sure enough: a clerk should decide",
+    ),
+    "match_none": ("人员索引中没有足够相似的人", "nobody in the person index is similar enough"),
     "store_unreachable": ("无法连接数据库（{url}）", "cannot connect to the database ({url})"),
     "bad_database_url": (
         "FPCREDIT_DATABASE_URL 不是可用的数据库地址",

@@ -285,10 +285,12 @@ def _review_rows(
 ) -> list[dict[str, Any]]:
     """Doubtful pairs whose mention did not end up with the candidate anyway."""
     where = dict(zip(final["id"].to_list(), final["cluster"].to_list(), strict=True))
+    persons = set(where.values())
     out = []
     for r in reviews:
         candidate = mapping.get(r["person_id"], r["person_id"])
-        if where.get(r["mention_id"]) == candidate:
+        # A candidate the decisions dissolved, or the mention's own person, needs no clerk.
+        if candidate not in persons or where.get(r["mention_id"]) == candidate:
             continue
         gammas = {k[7:]: round(v, 2) for k, v in r.items() if k.startswith("weight_")}
         out.append(

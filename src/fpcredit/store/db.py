@@ -78,7 +78,12 @@ class Store:
         """Counts of persons, records, facts and quarantined rows, overall and by source."""
         with self.engine.connect() as conn:
             out: dict[str, Any] = {
-                "persons": conn.scalar(sa.select(sa.func.count()).select_from(s.persons)),
+                # Merged or emptied persons keep their row (old ids resolve) but do not count.
+                "persons": conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(s.persons)
+                    .where(s.persons.c.merged_into.is_(None), s.persons.c.mentions > 0)
+                ),
             }
             by_source: dict[str, dict[str, int]] = {}
             for name, table in (

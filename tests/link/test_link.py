@@ -1,0 +1,226 @@
+"""Linking a small synthetic province: completeness, quality, stability, review decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from fpcredit.collect.ingest import ingest_file
+from fpcredit.config import Settings
+from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.link import review
+from fpcredit.link.config import load_config
+from fpcredit.link.export import export_links, links_frame
+from fpcredit.link.index import link
+from fpcredit.link.measure import measure
+from fpcredit.service import feed_path
+from fpcredit.store import schema as s
+from fpcredit.store.db import Store, open_store
+from fpcredit.synth import generate
+
+pytestmark = pytest.mark.slow
+PEOPLE = 3000
+SOURCES = ("police", "civil", "health", "hrss", "cdc", "mch")
+EARLY = dt.date(2023, 6, 30)
+
+
+def _ingest(store: Store, vault: Vault, folder: Path) -> None:
+    for source in SOURCES:
+        ingest_file(store, vault, source, feed_path(folder, source))
+
+
+def _fresh(tmp: Path, backend: str, request: pytest.FixtureRequest) -> tuple[Store, Vault]:
+    url = request.getfixturevalue("pg_database") if backend == "postgres" else None
+    settings = Settings(home=tmp / "home", database_url=url)
+    create_keys(settings.keys_dir)
+    store = open_store(settings)
+    if backend == "postgres":
+        with store.engine.begin() as conn:
+            s.metadata.drop_all(conn)
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    store.upgrade()
+    return store, load_vault(settings.keys_dir)
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("province")
+    generate(people=PEOPLE, seed=3, out=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def early(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("early")
+    generate(people=PEOPLE, seed=3, out=out, until=EARLY)
+    return out
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def linked(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, province: Path
+) -> Iterator[tuple[Store, Vault]]:
+    store, vault = _fresh(tmp_path_factory.mktemp("linked"), request.param, request)
+    _ingest(store, vault, province)
+    link(store, vault, load_config())
+    yield store, vault
+
+
+def _quality(store: Store, province: Path) -> dict[str, dict[str, float]]:
+    return measure(links_frame(store), province / "truth" / "records.csv")
+
+
+def test_every_mention_is_linked_with_provenance(linked: tuple[Store, Vault]) -> None:
+    store, _ = linked
+    m = s.mentions
+    with store.engine.connect() as conn:
+        unlinked = conn.scalar(sa.select(sa.func.count()).where(m.c.person_id.is_(None)))
+        passes = dict(
+            conn.execute(sa.select(m.c.link_pass, sa.func.count()).group_by(m.c.link_pass)).all()
+        )
+        no_model = conn.scalar(sa.select(sa.func.count()).where(m.c.link_model.is_(None)))
+    assert unlinked == 0 and no_model == 0
+    assert passes["id"] > 0 and passes["splink"] > 0
+    assert set(passes) <= {"id", "splink", "single", "clerk"}
+
+
+def test_quality_beats_the_exact_id_join(linked: tuple[Store, Vault], province: Path) -> None:
+    q = _quality(linked[0], province)
+    base = q["baseline_exact_id"]
+    assert q["overall"]["precision"] >= 0.999
+    assert q["overall"]["recall"] >= 0.98 > base["overall"]["recall"]
+    assert q["without_valid_id"]["precision"] >= 0.99
+    assert q["without_valid_id"]["recall"] >= 0.95 > base["without_valid_id"]["recall"]
+
+
+def test_persons_carry_best_values_with_their_source(linked: tuple[Store, Vault]) -> None:
+    store, vault = linked
+    p = s.persons
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(p).where(p.c.mentions > 0).limit(200)).all()
+    assert rows
+    for row in rows:
+        assert row.name_enc is not None and row.name_source
+        assert vault.decrypt(row.name_enc, "name")
+        if row.birth_date is not None:
+            assert row.birth_date_source
+
+
+def test_incremental_link_keeps_every_person_id(
+    request: pytest.FixtureRequest, tmp_path: Path, early: Path, province: Path
+) -> None:
+    store, vault = _fresh(tmp_path, "sqlite", request)
+    _ingest(store, vault, early)
+    link(store, vault, load_config())
+    before = links_frame(store).select("source", "record_key", "role", "person_id")
+    _ingest(store, vault, province)
+    report = link(store, vault, load_config())
+    assert report.mode == "incremental" and report.linked_now > 0
+    after = links_frame(store).select("source", "record_key", "role", "person_id")
+    joined = before.join(after, on=["source", "record_key", "role"], suffix="_after")
+    assert joined.height == before.height
+    assert (joined["person_id"] == joined["person_id_after"]).all()
+    incremental = _quality(store, province)["overall"]
+    link(store, vault, load_config(), full=True)
+    full = _quality(store, province)["overall"]
+    assert abs(incremental["f1"] - full["f1"]) <= 0.002
+
+
+def test_full_relink_reports_before_applying(linked: tuple[Store, Vault]) -> None:
+    store, vault = linked
+    before = links_frame(store)
+    report = link(store, vault, load_config(), full=True, apply=False)
+    assert not report.applied and report.mode == "full"
+    assert links_frame(store).equals(before)
+
+
+def test_review_decisions_survive_a_full_relink(
+    request: pytest.FixtureRequest, tmp_path: Path, province: Path
+) -> None:
+    store, vault = _fresh(tmp_path, "sqlite", request)
+    _ingest(store, vault, province)
+    link(store, vault, load_config())
+    queue = review.list_reviews(store, vault, limit=10)
+    assert len(queue) >= 2, "the province should leave doubtful pairs for clerks"
+    yes, no = queue[0], queue[1]
+    review.accept(store, yes.id, "clerk-a", "same mother and village")
+    review.reject(store, no.id, "clerk-b", "different people")
+    with pytest.raises(review.ReviewError):
+        review.accept(store, no.id, "clerk-b", "changed my mind")
+    link(store, vault, load_config(), full=True)
+    got = links_frame(store)
+    m = s.mentions
+    with store.engine.connect() as conn:
+        person_of = dict(conn.execute(sa.select(m.c.id, m.c.person_id)).all())
+        decisions = conn.execute(sa.select(s.link_decisions)).all()
+    assert person_of[yes.mention_id] == _resolve(store, yes.candidate_person_id)
+    assert person_of[no.mention_id] != _resolve(store, no.candidate_person_id)
+    assert {d.decided_by for d in decisions} == {"clerk-a", "clerk-b"}
+    assert got["person_id"].null_count() == 0
+
+
+def _resolve(store: Store, person_id: int) -> int:
+    p = s.persons
+    with store.engine.connect() as conn:
+        while True:
+            nxt = conn.scalar(sa.select(p.c.merged_into).where(p.c.id == person_id))
+            if nxt is None:
+                return person_id
+            person_id = nxt
+
+
+def test_unmerge_splits_a_person_and_relink_respects_it(
+    request: pytest.FixtureRequest, tmp_path: Path, province: Path
+) -> None:
+    store, vault = _fresh(tmp_path, "sqlite", request)
+    _ingest(store, vault, province)
+    link(store, vault, load_config())
+    links = links_frame(store)
+    selfs = links.filter(pl.col("role") == "self")
+    big = (
+        selfs.group_by("person_id").len().sort("len", "person_id", descending=True)["person_id"][0]
+    )
+    # Records where the person is the subject, so that facts hang on the moved mentions.
+    mine = links.filter(pl.col("person_id") == big).sort(
+        pl.col("role") != "self", "source", "record_key"
+    )
+    split = [(r["source"], r["record_key"]) for r in mine.head(2).iter_rows(named=True)]
+    out = review.unmerge(store, big, split, "clerk-c", "two people share one ID")
+    new = out["new_person_id"]
+    after = links_frame(store)
+    moved = after.filter(pl.col("person_id") == new)
+    assert moved.height == out["mentions_moved"] >= 2
+    # Facts follow their record's mention: evaluation reading facts sees the new person.
+    f, m = s.facts, s.mentions
+    with store.engine.connect() as conn:
+        facts_new = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(f.join(m, m.c.id == f.c.subject_mention_id))
+            .where(m.c.person_id == new)
+        )
+    assert facts_new and facts_new >= 1
+    link(store, vault, load_config(), full=True)
+    again = links_frame(store)
+    keys = pl.DataFrame(split, schema=["source", "record_key"], orient="row")
+    moved_ids = again.join(keys, on=["source", "record_key"])["person_id"].unique()
+    stay_ids = again.join(
+        mine.select("source", "record_key", "role").tail(mine.height - 2),
+        on=["source", "record_key", "role"],
+    )["person_id"].unique()
+    assert set(moved_ids.to_list()).isdisjoint(set(stay_ids.to_list()))
+
+
+def test_export_links_writes_the_fixed_columns(linked: tuple[Store, Vault], tmp_path: Path) -> None:
+    store, _ = linked
+    out = tmp_path / "links.csv"
+    n = export_links(store, out)
+    frame = pl.read_csv(out, schema_overrides={"record_key": pl.String})
+    assert frame.height == n > 0
+    assert frame.columns == ["source", "record_key", "role", "person_id", "probability", "pass"]
