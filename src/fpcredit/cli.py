@@ -480,6 +480,35 @@ def review_unmerge(
         _print_json(unmerge(store, person_id, pairs, _by_default(by), reason))
 
 
+@app.command()
+def match(
+    path: Path,
+    map_path: Annotated[Path, typer.Option("--map", help="YAML: columns: {name: COL, ...}")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Match a department's list of people (CSV or Parquet) to the person index."""
+    from fpcredit.link.match import match_list
+
+    with _errors():
+        store, vault = _linking()
+        result = match_list(store, vault, path, map_path).as_json()
+    if as_json:
+        _print_json(result)
+        return
+    table = Table("row", "status", "person", "probability", "reason")
+    for r in result["results"]:
+        p = r["probability"]
+        table.add_row(
+            str(r["row"]),
+            r["status"],
+            str(r["person_id"] or ""),
+            "" if p is None else f"{p:.3f}",
+            r["reason"] or "",
+        )
+    out.print(table)
+    out.print(f"{result['matched']} of {result['rows']} rows matched")
+
+
 @export_app.command("links")
 def export_links_cmd(
     output: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
