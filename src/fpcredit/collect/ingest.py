@@ -28,7 +28,7 @@ from fpcredit.messages import text
 from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
-from fpcredit.store.db import Store
+from fpcredit.store.db import Store, utc_now
 
 __all__ = ["FileReport", "Progress", "ingest_file"]
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ class _Writer:
     ) -> None:
         bad = bad.join(reasons, on=ROW, how="left")
         payload = bad.select(pl.struct(raw_columns).struct.json_encode()).to_series().to_list()
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = utc_now()
         rows = bad.select(
             pl.int_range(first_id, first_id + bad.height).alias("id"),
             pl.lit(self.ingestion_id).alias("ingestion_id"),
@@ -352,7 +352,7 @@ def ingest_file(
     """Ingest one file of a department source; FeedError if the file as a whole is unusable."""
     note = progress or (lambda _stage: None)
     adapter, std = get_adapter(source), load_standard()
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    started = utc_now()
     note("reading")
     feed = read_feed(path, adapter.mapping)
     note("validating")
@@ -405,7 +405,7 @@ def _store(
                 file_sha256=_file_hash(path),
                 standard_version=std.version,
                 started_at=started,
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                finished_at=utc_now(),
                 dropped_fields=json.dumps(dropped, ensure_ascii=False),
                 **{
                     k: getattr(report, k)

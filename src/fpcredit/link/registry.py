@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 
@@ -15,7 +14,7 @@ from fpcredit.link.features import features
 from fpcredit.link.model import Backend, LinkModel, train
 from fpcredit.link.persons import mention_rows, person_rows
 from fpcredit.store import schema as s
-from fpcredit.store.db import Store
+from fpcredit.store.db import Store, utc_now
 
 __all__ = ["current_model", "train_model"]
 
@@ -53,7 +52,7 @@ def train_model(
     mentions = features(mention_rows(with_cluster, sample["id"]), vault)
     model = train(config, persons, mentions, backend)
     body = json.dumps(model, sort_keys=True)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = utc_now()
     version = f"{now:%Y%m%d%H%M%S}-{hashlib.sha256(body.encode()).hexdigest()[:8]}"
     with store.engine.begin() as conn:
         conn.execute(

@@ -20,7 +20,7 @@ from fpcredit.link.persons import best_values
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import next_id, sync_sequences
-from fpcredit.store.db import Store
+from fpcredit.store.db import Store, utc_now
 
 __all__ = [
     "ReviewError",
@@ -39,10 +39,6 @@ _FIELDS = ("sex", "birth_date", "hukou_region", "residence_region")
 
 class ReviewError(FpcreditError):
     """A review or merge request that cannot be carried out (unknown id, already decided)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _mask(name: str | None) -> str | None:
@@ -171,7 +167,7 @@ def _require_person(conn: sa.Connection, person_id: int) -> None:
 def _decision(conn: sa.Connection, **values: Any) -> None:
     values["left_mentions"] = json.dumps(values["left_mentions"][:_REPRESENTATIVES])
     values["right_mentions"] = json.dumps(values["right_mentions"][:_REPRESENTATIVES])
-    conn.execute(s.link_decisions.insert().values(decided_at=_now(), **values))
+    conn.execute(s.link_decisions.insert().values(decided_at=utc_now(), **values))
 
 
 def _move(conn: sa.Connection, mention_ids: list[int], person_id: int) -> None:
@@ -179,7 +175,7 @@ def _move(conn: sa.Connection, mention_ids: list[int], person_id: int) -> None:
     conn.execute(
         m.update()
         .where(m.c.id.in_(mention_ids))
-        .values(person_id=person_id, link_pass="clerk", link_probability=1.0, linked_at=_now())
+        .values(person_id=person_id, link_pass="clerk", link_probability=1.0, linked_at=utc_now())
     )
 
 
@@ -205,7 +201,7 @@ def refresh_persons(conn: sa.Connection, person_ids: list[int]) -> None:
         .join(r, r.c.id == m.c.record_id)
         .where(m.c.person_id.in_(person_ids))
     ).all()
-    now = _now()
+    now = utc_now()
     if rows:
         frame = pl.DataFrame([dict(row._mapping) for row in rows], infer_schema_length=None)
         for best in best_values(frame).iter_rows(named=True):
@@ -251,7 +247,7 @@ def _decide(store: Store, review_id: int, by: str, reason: str, same: bool) -> d
             .values(
                 status="accepted" if same else "rejected",
                 decided_by=by,
-                decided_at=_now(),
+                decided_at=utc_now(),
                 reason=reason,
             )
         )
@@ -269,7 +265,7 @@ def _retire(conn: sa.Connection, person_id: int | None, into: int) -> None:
     conn.execute(
         p.update()
         .where(p.c.id == person_id)
-        .values(merged_into=into, mentions=0, updated_at=_now())
+        .values(merged_into=into, mentions=0, updated_at=utc_now())
     )
 
 
@@ -330,7 +326,7 @@ def unmerge(
         if not staying:
             raise ReviewError(text("unmerge_everything", id=person_id))
         new_id = next_id(conn, s.persons)
-        conn.execute(s.persons.insert().values(id=new_id, created_at=_now()))
+        conn.execute(s.persons.insert().values(id=new_id, created_at=utc_now()))
         _decision(
             conn,
             action="unmerge",

@@ -16,7 +16,7 @@ from fpcredit.link.persons import best_values
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
-from fpcredit.store.db import Store
+from fpcredit.store.db import Store, utc_now
 
 __all__ = ["stable_ids", "write_run"]
 
@@ -113,10 +113,6 @@ def _update_from(conn: sa.Connection, target: str, frame: pl.DataFrame) -> None:
     conn.execute(sa.text("DROP TABLE _fp_update"))
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def _person_best(men: pl.DataFrame, persons: pl.Series | None) -> pl.DataFrame:
     chosen = men if persons is None else men.filter(pl.col("cluster").is_in(persons.implode()))
     best = best_values(chosen).rename({"cluster": "id", "id_bidx": "id_number_bidx"})
@@ -202,7 +198,7 @@ def write_run(
         report.review_added = len(pending_reviews)
         return report
     progress(text("link_stage_write", n=changed.height))
-    now = _now()
+    now = utc_now()
     touched = None if mode == "full" else changed["cluster"].unique()
     best = _person_best(final, touched)
     with store.engine.begin() as conn:
@@ -248,7 +244,7 @@ def write_run(
                 mode=mode,
                 model_version=model.version,
                 started_at=now,
-                finished_at=_now(),
+                finished_at=utc_now(),
                 report=json.dumps(report.as_json(), ensure_ascii=False),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -19,7 +20,7 @@ from fpcredit.errors import StoreError
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_store", "utc_now"]
 log = logging.getLogger(__name__)
 
 
@@ -100,6 +101,11 @@ class Store:
                     by_source[source][name] = n
         out["by_source"] = dict(sorted(by_source.items()))
         return out
+
+
+def utc_now() -> dt.datetime:
+    """The store's timestamps: naive UTC (SQLite has no time zones; PostgreSQL columns match)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def open_store(settings: Settings | None = None) -> Store:
