@@ -39,14 +39,7 @@ HASH = "_row_hash"
 # date objects one by one in the driver costs more than the insert itself.
 EVENT = pl.col("fact.event_date").cast(pl.String).alias("_event")
 RECORDED = pl.col("fact.recorded_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f").alias("_recorded")
-MENTION_FIELDS = (
-    "sex",
-    "birth_date",
-    "hukou_region",
-    "residence_region",
-    "urban_rural",
-    "occupation",
-)
+MENTION_FIELDS = s.PLAIN_PERSON_FIELDS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pypinyin import lazy_pinyin
 from fpcredit.guard.crypto import Vault
 from fpcredit.store.arrow import read_arrow
 
-__all__ = ["FEATURE_SCHEMA", "features", "load_mentions", "pinyin"]
+__all__ = ["FEATURE_SCHEMA", "features", "load_mentions", "pinyin", "plain_features"]
 
 _MENTIONS_SQL = """
 SELECT m.id, m.record_id, r.source, r.record_key, m.role, m.id_number_bidx, m.name_enc,
@@ -91,11 +91,17 @@ def features(frame: pl.DataFrame, vault: Vault) -> pa.Table:
     """Linker input from rows with `unique_id, name_enc, sex, birth_date, hukou_region,
     residence_region, mother, kin, id_bidx` (mentions or persons' best values)."""
     names = pl.Series("name", vault.decrypt_many(frame["name_enc"].to_list(), "name"), pl.String)
+    return plain_features(frame.with_columns(names))
+
+
+def plain_features(frame: pl.DataFrame) -> pa.Table:
+    """Linker input from the same rows with the name already in plain text (`name`)."""
+    names = pl.col("name")
     county = pl.coalesce("hukou_region", "residence_region")
     out = frame.select(
         pl.col("unique_id").cast(pl.Int64),
         names,
-        pinyin(names).alias("name_py"),
+        pinyin(frame["name"]).alias("name_py"),
         names.str.slice(0, 1).alias("surname"),
         pl.col("sex").cast(pl.String),
         pl.col("birth_date").cast(pl.String).alias("dob"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.features import features, load_mentions
-from fpcredit.link.model import Backend, LinkModel
+from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import mention_rows, person_rows
 from fpcredit.link.registry import current_model, train_model
+from fpcredit.link.write import PASS_ID, PASS_SINGLE, PASS_SPLINK, LinkReport, write_run
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
@@ -30,31 +31,6 @@ from fpcredit.store.db import Store
 __all__ = ["LinkReport", "link"]
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-
-PASS_ID, PASS_SPLINK, PASS_SINGLE, PASS_CLERK = "id", "splink", "single", "clerk"
-
-
-@dataclass
-class LinkReport:
-    """What a run did (or, for an unapplied full relink, would do)."""
-
-    mode: str
-    applied: bool
-    model_version: str
-    records: int = 0
-    mentions: int = 0
-    persons: int = 0
-    linked_now: int = 0
-    by_pass: dict[str, int] = field(default_factory=dict)
-    persons_created: int = 0
-    review_added: int = 0
-    review_pending: int = 0
-    # Full relink only: how existing links would change.
-    mentions_moved: int = 0
-    persons_retired: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class _Labels:
@@ -212,7 +188,6 @@ def link(
     full: bool = False,
     apply: bool = True,
     train: bool = False,
-    backend: Backend = "duckdb",
     progress: Progress | None = None,
 ) -> LinkReport:
     """Link every mention without a person (or, with `full`, relink everything)."""
@@ -222,10 +197,10 @@ def link(
     with store.engine.connect() as conn:
         last_run = conn.scalar(sa.select(sa.func.max(s.link_runs.c.id)))
     full = full or men["person_id"].is_null().all()
-    model = None if train else current_model(store, config, backend)
+    model = None if train else current_model(store, config)
     if model is None:
         note(text("link_stage_train"))
-        model = train_model(store, vault, config, men, backend)
+        model = train_model(store, vault, config, men)
     run = _Run(store, vault, config, model, note)
     base = men.with_columns(pl.lit(None, pl.Int64).alias("cluster"))
     if not full:
@@ -243,9 +218,7 @@ def link(
     men3 = _apply(men2, assigned)
     if full:
         men3 = _replay_decisions(store, men3, run.labels)
-    from fpcredit.link.write import write_run
-
-    report: LinkReport = write_run(
+    return write_run(
         store,
         men,
         men3,
@@ -257,7 +230,6 @@ def link(
         last_run=last_run,
         progress=note,
     )
-    return report
 
 
 def _apply(men: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fpcredit.errors import ID_REASONS, ConfigError, FeedError, InvalidIdNumber, StoreError
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig, load_config
-from fpcredit.link.features import features
+from fpcredit.link.features import features, plain_features
 from fpcredit.link.registry import current_model
 from fpcredit.messages import language, text
 from fpcredit.standard import idcard
@@ -163,7 +163,7 @@ def match_list(
             reason = text("match_map_no_column", item=f"columns.{key}", column=column)
             raise ConfigError(text("match_map_bad", path=map_path, reason=reason))
     config = config or load_config()
-    model = current_model(store, config, "duckdb")
+    model = current_model(store, config)
     if model is None:
         raise StoreError(text("link_no_model"))
     people = [_normalise(i, row, columns, vault) for i, row in enumerate(raw)]
@@ -182,7 +182,7 @@ def match_list(
     th = config.thresholds
     best: dict[int, tuple[int, float]] = {}
     if pending:
-        pairs = model.link(features(persons, vault), _features(pending, vault), th.review)
+        pairs = model.link(features(persons, vault), _features(pending), th.review)
         best = _best_candidates(pairs)
     for p in pending:
         results[p.row] = _scored(p, best.get(p.row), th.link)
@@ -381,17 +381,16 @@ def _id_owners(persons: pl.DataFrame) -> dict[bytes, list[int]]:
     return owners
 
 
-def _features(people: list[_Person], vault: Vault) -> pa.Table:
+def _features(people: list[_Person]) -> pa.Table:
     """The rows left for the model, as linker input (`unique_id` is the row number).
 
-    The names are sealed and handed to `features`, so that the list side is derived exactly
-    as the person side (pinyin, surname, county, city). A valid ID number that no person holds
-    is kept: a person with a different valid number is then a different person.
+    A valid ID number that no person holds is kept: a person with a different valid number
+    is then a different person.
     """
     frame = pl.DataFrame(
         {
             "unique_id": [p.row for p in people],
-            "name_enc": vault.encrypt_many([p.name for p in people], "name"),
+            "name": [p.name for p in people],
             "sex": [p.sex for p in people],
             "birth_date": [p.birth_date for p in people],
             # The linker's region level compares it with both of a person's regions.
@@ -403,7 +402,7 @@ def _features(people: list[_Person], vault: Vault) -> pa.Table:
         },
         schema={
             "unique_id": pl.Int64,
-            "name_enc": pl.Binary,
+            "name": pl.String,
             "sex": pl.Int64,
             "birth_date": pl.String,
             "hukou_region": pl.String,
@@ -413,7 +412,7 @@ def _features(people: list[_Person], vault: Vault) -> pa.Table:
             "id_bidx": pl.Binary,
         },
     )
-    return features(frame, vault)
+    return plain_features(frame)
 
 
 def _best_candidates(pairs: pa.Table) -> dict[int, tuple[int, float]]:

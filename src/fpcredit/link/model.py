@@ -1,5 +1,6 @@
 """The probabilistic pass: Splink (Fellegi–Sunter) settings from the linkage file, EM training,
-and scoring pairs, on DuckDB by default or Spark.
+and scoring pairs on DuckDB. The SQL in the settings is DuckDB's dialect, declared as such, so
+that Splink can translate it when a Spark backend is added.
 
 Inputs are Arrow tables with one row per candidate (a person's best values, or a mention) and
 the columns listed in `linkage.yaml`; `unique_id` is the person or mention id.
@@ -20,12 +21,9 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from fpcredit.link.config import Comparison, Level, LinkConfig
 
-__all__ = ["Backend", "LinkModel", "train"]
+__all__ = ["LinkModel", "train"]
 log = logging.getLogger(__name__)
 
-# Spark joins when the scale-out work needs it; the settings are already dialect-neutral.
-Backend = Literal["duckdb"]
-PAIR_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability")
 # Splink logs every SQL step at INFO; the CLI shows its own progress instead.
 for _name in ("splink", "splink.internals"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -85,7 +83,7 @@ def _settings(config: LinkConfig, link_type: LinkType) -> SettingsCreator:
 
 
 @contextmanager
-def _db_api(backend: Backend) -> Iterator[Any]:
+def _db_api() -> Iterator[Any]:
     api = DuckDBAPI()
     con = api._con
     con.sql("SET threads = 2")
@@ -98,12 +96,10 @@ def _register(api: Any, table: pa.Table, name: str) -> Any:
     return api.register(table, dataset_display_name=name)
 
 
-def train(
-    config: LinkConfig, persons: pa.Table, sample: pa.Table, backend: Backend = "duckdb"
-) -> dict[str, Any]:
+def train(config: LinkConfig, persons: pa.Table, sample: pa.Table) -> dict[str, Any]:
     """Estimate the model on `sample` mentions against the persons; return Splink's JSON."""
     t = config.training
-    with _db_api(backend) as api:
+    with _db_api() as api:
         a, b = _register(api, persons, "persons"), _register(api, sample, "mentions")
         linker = Linker([a, b], _settings(config, "link_only"))
         linker.training.estimate_probability_two_random_records_match(
@@ -121,12 +117,12 @@ def train(
 class LinkModel:
     """A trained model: scores mention–person pairs and mention–mention pairs."""
 
-    def __init__(self, version: str, model: dict[str, Any], backend: Backend = "duckdb") -> None:
-        self.version, self.model, self.backend = version, model, backend
+    def __init__(self, version: str, model: dict[str, Any]) -> None:
+        self.version, self.model = version, model
 
     @classmethod
-    def from_json(cls, version: str, settings: str, backend: Backend = "duckdb") -> LinkModel:
-        return cls(version, json.loads(settings), backend)
+    def from_json(cls, version: str, settings: str) -> LinkModel:
+        return cls(version, json.loads(settings))
 
     def _settings(self, link_type: LinkType) -> dict[str, Any]:
         # Per-field match weights are kept for the review queue.
@@ -141,7 +137,7 @@ class LinkModel:
         and each field's match weight (`weight_<field>`)."""
         if persons.num_rows == 0 or mentions.num_rows == 0:
             return _empty_pairs(self.model, ("person_id", "mention_id"))
-        with _db_api(self.backend) as api:
+        with _db_api() as api:
             a, b = _register(api, persons, "persons"), _register(api, mentions, "mentions")
             linker = Linker([a, b], self._settings("link_only"))
             pred = linker.inference.predict(threshold_match_probability=threshold)
@@ -151,7 +147,7 @@ class LinkModel:
         """Pairs of mentions at or above `threshold` (mention_id_l < mention_id_r)."""
         if mentions.num_rows < 2:
             return _empty_pairs(self.model, ("mention_id_l", "mention_id_r"))
-        with _db_api(self.backend) as api:
+        with _db_api() as api:
             b = _register(api, mentions, "mentions")
             linker = Linker(b, self._settings("dedupe_only"))
             pred = linker.inference.predict(threshold_match_probability=threshold)

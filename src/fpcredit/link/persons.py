@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from fpcredit.store.schema import PLAIN_PERSON_FIELDS
+
 __all__ = ["AUTHORITY", "best_values", "kin", "mention_rows", "mothers", "person_rows"]
 
 # The standard names public security (hukou) the authoritative department for person fields.
@@ -12,12 +14,7 @@ AUTHORITY = "police"
 _FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "name": ("name_bidx", ("name_enc",)),
     "id_number": ("id_bidx", ("id_number_enc",)),
-    "sex": ("sex", ()),
-    "birth_date": ("birth_date", ()),
-    "hukou_region": ("hukou_region", ()),
-    "residence_region": ("residence_region", ()),
-    "urban_rural": ("urban_rural", ()),
-    "occupation": ("occupation", ()),
+    **{f: (f, ()) for f in PLAIN_PERSON_FIELDS},
 }
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.features import features
-from fpcredit.link.model import Backend, LinkModel, train
+from fpcredit.link.model import LinkModel, train
 from fpcredit.link.persons import mention_rows, person_rows
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
@@ -19,7 +19,7 @@ from fpcredit.store.db import Store, utc_now
 __all__ = ["current_model", "train_model"]
 
 
-def current_model(store: Store, config: LinkConfig, backend: Backend) -> LinkModel | None:
+def current_model(store: Store, config: LinkConfig) -> LinkModel | None:
     """The newest model trained under this exact settings file, if any."""
     t = s.link_models
     with store.engine.connect() as conn:
@@ -29,12 +29,10 @@ def current_model(store: Store, config: LinkConfig, backend: Backend) -> LinkMod
             .order_by(t.c.created_at.desc(), t.c.version.desc())
             .limit(1)
         ).first()
-    return None if row is None else LinkModel.from_json(row.version, row.settings, backend)
+    return None if row is None else LinkModel.from_json(row.version, row.settings)
 
 
-def train_model(
-    store: Store, vault: Vault, config: LinkConfig, men: pl.DataFrame, backend: Backend
-) -> LinkModel:
+def train_model(store: Store, vault: Vault, config: LinkConfig, men: pl.DataFrame) -> LinkModel:
     """Estimate a new model version by EM and save it.
 
     The persons are the groups that share a valid ID number; the sample is drawn from all
@@ -50,7 +48,7 @@ def train_model(
     sample = named.sample(min(t.sample, named.height), seed=t.seed)
     with_cluster = men.join(grouped.select("id", "cluster"), on="id", how="left")
     mentions = features(mention_rows(with_cluster, sample["id"]), vault)
-    model = train(config, persons, mentions, backend)
+    model = train(config, persons, mentions)
     body = json.dumps(model, sort_keys=True)
     now = utc_now()
     version = f"{now:%Y%m%d%H%M%S}-{hashlib.sha256(body.encode()).hexdigest()[:8]}"
@@ -66,4 +64,4 @@ def train_model(
                 settings=body,
             )
         )
-    return LinkModel(version, model, backend)
+    return LinkModel(version, model)

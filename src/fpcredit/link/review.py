@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
 from fpcredit.guard.crypto import Vault
-from fpcredit.link.persons import best_values
+from fpcredit.link.write import update_persons
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import next_id, sync_sequences
@@ -34,6 +34,7 @@ __all__ = [
 
 # How many of a person's mentions a decision records to stand for that person on replay.
 _REPRESENTATIVES = 200
+# The plain fields a clerk compares side by side (the name is shown decrypted besides).
 _FIELDS = ("sex", "birth_date", "hukou_region", "residence_region")
 
 
@@ -181,7 +182,7 @@ def _move(conn: sa.Connection, mention_ids: list[int], person_id: int) -> None:
 
 def refresh_persons(conn: sa.Connection, person_ids: list[int]) -> None:
     """Recompute the best values of a few persons after mentions moved between them."""
-    m, r, p = s.mentions, s.records, s.persons
+    m, r = s.mentions, s.records
     rows = conn.execute(
         sa.select(
             m.c.person_id.label("cluster"),
@@ -201,15 +202,9 @@ def refresh_persons(conn: sa.Connection, person_ids: list[int]) -> None:
         .join(r, r.c.id == m.c.record_id)
         .where(m.c.person_id.in_(person_ids))
     ).all()
-    now = utc_now()
     if rows:
         frame = pl.DataFrame([dict(row._mapping) for row in rows], infer_schema_length=None)
-        for best in best_values(frame).iter_rows(named=True):
-            pid = best.pop("cluster")
-            best["id_number_bidx"] = best.pop("id_bidx")
-            if best["birth_date"] is not None:
-                best["birth_date"] = dt.date.fromisoformat(best["birth_date"][:10])
-            conn.execute(p.update().where(p.c.id == pid).values(updated_at=now, **best))
+        update_persons(conn, frame.with_columns(pl.col("birth_date").str.slice(0, 10)), None)
 
 
 def _decide(store: Store, review_id: int, by: str, reason: str, same: bool) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
@@ -18,7 +19,33 @@ from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
 from fpcredit.store.db import Store, utc_now
 
-__all__ = ["stable_ids", "write_run"]
+__all__ = ["LinkReport", "stable_ids", "update_persons", "write_run"]
+
+PASS_ID, PASS_SPLINK, PASS_SINGLE, PASS_CLERK = "id", "splink", "single", "clerk"
+
+
+@dataclass
+class LinkReport:
+    """What a run did (or, for an unapplied full relink, would do)."""
+
+    mode: str
+    applied: bool
+    model_version: str
+    records: int = 0
+    mentions: int = 0
+    persons: int = 0
+    linked_now: int = 0
+    by_pass: dict[str, int] = field(default_factory=dict)
+    persons_created: int = 0
+    review_added: int = 0
+    review_pending: int = 0
+    # Full relink only: how existing links would change.
+    mentions_moved: int = 0
+    persons_retired: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 _BEST_COLUMNS = (
     "mentions",
@@ -26,12 +53,7 @@ _BEST_COLUMNS = (
     "name_bidx",
     "id_number_enc",
     "id_number_bidx",
-    "sex",
-    "birth_date",
-    "hukou_region",
-    "residence_region",
-    "urban_rural",
-    "occupation",
+    *s.PLAIN_PERSON_FIELDS,
     *[f"{f}_source" for f in s.PERSON_FIELDS],
 )
 
@@ -114,9 +136,16 @@ def _update_from(conn: sa.Connection, target: str, frame: pl.DataFrame) -> None:
 
 
 def _person_best(men: pl.DataFrame, persons: pl.Series | None) -> pl.DataFrame:
+    """Best values of the clusters (= person ids) of `men`, in the persons table's columns."""
     chosen = men if persons is None else men.filter(pl.col("cluster").is_in(persons.implode()))
     best = best_values(chosen).rename({"cluster": "id", "id_bidx": "id_number_bidx"})
     return best.select("id", *_BEST_COLUMNS)
+
+
+def update_persons(conn: sa.Connection, men: pl.DataFrame, persons: pl.Series | None) -> None:
+    """Rewrite the best values of existing persons from their mentions."""
+    best = _person_best(men, persons).with_columns(pl.lit(utc_now()).alias("updated_at"))
+    _update_from(conn, "persons", best)
 
 
 def write_run(
@@ -131,10 +160,8 @@ def write_run(
     apply: bool,
     last_run: int | None,
     progress: Callable[[str], None],
-) -> Any:
+) -> LinkReport:
     """Allocate ids, count the changes and (when `apply`) write them; return the LinkReport."""
-    from fpcredit.link.index import PASS_CLERK, LinkReport
-
     with store.engine.connect() as conn:
         first_new = next_id(conn, s.persons)
     if mode == "full":

@@ -69,10 +69,8 @@ ingestions = Table(
     Column("finished_at", DateTime, nullable=False),
 )
 
-# The fields a person carries a "best" value for, each with the department that supplied it.
-PERSON_FIELDS = (
-    "name",
-    "id_number",
+# Person fields stored in plain text (identifiers are `*_enc` + `*_bidx` columns instead).
+PLAIN_PERSON_FIELDS = (
     "sex",
     "birth_date",
     "hukou_region",
@@ -80,6 +78,8 @@ PERSON_FIELDS = (
     "urban_rural",
     "occupation",
 )
+# The fields a person carries a "best" value for, each with the department that supplied it.
+PERSON_FIELDS = ("name", "id_number", *PLAIN_PERSON_FIELDS)
 
 persons = Table(
     "persons",
