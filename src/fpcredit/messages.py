@@ -56,6 +56,10 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "不是完整的Parquet文件（可能被截断）",
         "not a complete Parquet file (truncated?)",
     ),
+    "column_not_text": (
+        "列“{column}”无法读作文本",
+        "column {column!r} cannot be read as text",
+    ),
     "bad_csv": ("CSV文件无法读取：{detail}", "the CSV file cannot be read: {detail}"),
     "missing_column": ("缺少必需列“{column}”", "required column {column!r} is missing"),
     "no_rows": ("文件没有数据行", "the file has no data rows"),
@@ -121,10 +125,6 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "a list must be a .csv or .parquet file, not {ext!r}",
     ),
     "match_duplicate_column": ("表头中列名“{column}”重复", "column {column!r} appears twice"),
-    "match_column_not_text": (
-        "列“{column}”无法读作文本",
-        "column {column!r} cannot be read as text",
-    ),
     "match_map_bad": (
         "名单列对照文件 {path} 有误：{reason}",
         "the column map {path} is invalid: {reason}",

@@ -6,6 +6,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -14,6 +16,7 @@ from fpcredit.collect.quality import list_issues
 from fpcredit.config import Settings
 from fpcredit.errors import FeedError, StoreError
 from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, open_store
 from tests.collect.feeds import (
@@ -139,6 +142,17 @@ def test_truncated_parquet_fails_cleanly(store: Store, vault: Vault, tmp_path: P
     cut.write_bytes(good.read_bytes()[:-20])
     with pytest.raises(FeedError, match="Parquet"):
         ingest_file(store, vault, "civil", cut)
+    assert store.status()["records"] == 0
+
+
+def test_parquet_column_without_a_text_form_is_named(
+    store: Store, vault: Vault, tmp_path: Path
+) -> None:
+    path = tmp_path / "civil.parquet"
+    pq.write_table(pa.table({"cert_no": ["3301060001"], "reg_type": [[1, 2]]}), path)
+    with pytest.raises(FeedError) as caught:
+        ingest_file(store, vault, "civil", path)
+    assert caught.value.reason == text("column_not_text", column="reg_type")
     assert store.status()["records"] == 0
 
 

@@ -21,7 +21,7 @@ from fpcredit.collect.mapping import Mapping
 from fpcredit.errors import FeedError
 from fpcredit.messages import text
 
-__all__ = ["BrokenRow", "FeedTable", "read_feed"]
+__all__ = ["BrokenRow", "FeedTable", "parquet_as_text", "read_feed"]
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,25 @@ def _as_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
-def _read_parquet(path: Path, _mapping: Mapping) -> FeedTable:
+def parquet_as_text(path: Path) -> pa.Table:
+    """A Parquet file with every column as text; FeedError when the file or a column is not.
+
+    A nested or binary column has no text form: name it rather than fail inside Arrow.
+    """
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:
         raise FeedError(str(path), text("bad_parquet")) from e
-    table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            columns.append(column.cast(pa.string()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise FeedError(str(path), text("column_not_text", column=name)) from e
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _read_parquet(path: Path, _mapping: Mapping) -> FeedTable:
+    table = parquet_as_text(path)
     numbers = pa.array(range(1, table.num_rows + 1), pa.int64())
     return FeedTable(table.append_column("_row", numbers))

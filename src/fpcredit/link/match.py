@@ -13,10 +13,10 @@ from typing import Any, Final, Literal
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fpcredit.collect.readers import parquet_as_text
 from fpcredit.errors import ID_REASONS, ConfigError, FeedError, InvalidIdNumber, StoreError
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig, load_config
@@ -286,16 +286,8 @@ def _read_csv(path: Path) -> tuple[list[str], _Rows]:
 
 
 def _read_parquet(path: Path) -> tuple[list[str], _Rows]:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as e:
-        raise FeedError(str(path), text("bad_parquet")) from e
-    columns: dict[str, list[str | None]] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        try:
-            columns[name] = column.cast(pa.string()).to_pylist()
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise FeedError(str(path), text("match_column_not_text", column=name)) from e
+    table = parquet_as_text(path)
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
     header = list(table.column_names)
     rows: _Rows = [{name: columns[name][i] for name in header} for i in range(table.num_rows)]
     return header, rows
