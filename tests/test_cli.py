@@ -78,6 +78,15 @@ def test_init_status_and_bad_ingest(tmp_path: Path) -> None:
     assert "unknown source 'insurer'; known sources: cdc, civil" in english.stderr
 
 
+def test_link_and_review_on_an_empty_store_are_one_line(tmp_path: Path) -> None:
+    assert _run(tmp_path, "init").returncode == 0
+    empty = _run(tmp_path, "link", "--json", lang="en")
+    assert empty.returncode == 1 and empty.stderr.strip().count("\n") == 0
+    assert "fpcredit ingest" in empty.stderr and "Traceback" not in empty.stderr
+    unknown = _run(tmp_path, "review", "accept", "7", "--reason", "x", lang="en")
+    assert unknown.returncode == 1 and "there is no review 7" in unknown.stderr
+
+
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     env = {
         "FPCREDIT_HOME": str(tmp_path),

@@ -106,6 +106,10 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "不能拆出人员 {id} 的全部记录；至少保留一条",
         "cannot split off all of person {id}'s records; keep at least one",
     ),
+    "link_nothing": (
+        "还没有可关联的记录；请先用 `fpcredit ingest` 导入部门数据",
+        "there are no records to link yet; ingest department files first (`fpcredit ingest`)",
+    ),
     "link_stage_read": ("读取记录", "reading records"),
     "link_stage_train": ("训练匹配模型（EM）", "training the match model (EM)"),
     "link_stage_id": ("身份证号确定性匹配：{n} 条", "ID-number pass: {n} mentions"),

@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
 
+from fpcredit.errors import StoreError
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.features import features, load_mentions
@@ -194,6 +195,8 @@ def link(
     note = progress or (lambda _m: None)
     note(text("link_stage_read"))
     men = load_mentions(store.engine.url)
+    if men.is_empty():
+        raise StoreError(text("link_nothing"))
     with store.engine.connect() as conn:
         last_run = conn.scalar(sa.select(sa.func.max(s.link_runs.c.id)))
     full = full or men["person_id"].is_null().all()
