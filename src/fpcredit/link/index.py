@@ -8,13 +8,13 @@ transaction, so a failed run changes nothing.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from fpcredit.errors import StoreError
@@ -30,7 +30,6 @@ from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
 __all__ = ["LinkReport", "link"]
-log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
@@ -44,12 +43,6 @@ class _Labels:
         out = pl.Series("cluster", range(self.last - 1, self.last - 1 - n, -1), pl.Int64)
         self.last -= n
         return out
-
-
-def _assign(frame: pl.DataFrame, clusters: pl.Series, pass_: str, prob: pl.Expr) -> pl.DataFrame:
-    return frame.select("id").with_columns(
-        clusters.alias("cluster"), pl.lit(pass_).alias("pass"), prob.alias("probability")
-    )
 
 
 def _id_pass(work: pl.DataFrame, known: pl.DataFrame, labels: _Labels) -> pl.DataFrame:
@@ -88,7 +81,6 @@ def _components(pairs: pa.Table, ids: list[int]) -> dict[int, int]:
 
 @dataclass
 class _Run:
-    store: Store
     vault: Vault
     config: LinkConfig
     model: LinkModel
@@ -123,8 +115,7 @@ class _Run:
         assigned = men.filter(pl.col("cluster").is_not_null())
         self.progress(text("link_stage_persons"))
         persons = features(person_rows(assigned), self.vault)
-        rows = mention_rows(assigned.vstack(men.filter(pl.col("cluster").is_null())), pending["id"])
-        mentions = features(rows, self.vault)
+        mentions = features(mention_rows(men, pending["id"]), self.vault)
         self.progress(text("link_stage_splink", n=pending.height, persons=persons.num_rows))
         pairs = pl.from_arrow(self.model.link(persons, mentions, th.review))
         assert isinstance(pairs, pl.DataFrame)
@@ -143,11 +134,9 @@ class _Run:
         ids = rest.sort().to_list()
         if not ids:
             return pl.DataFrame(schema=_ASSIGN_SCHEMA)
-        table = pl.from_arrow(mentions)
-        assert isinstance(table, pl.DataFrame)
-        subset = table.filter(pl.col("unique_id").is_in(rest.implode())).to_arrow()
+        subset = mentions.filter(pc.is_in(mentions["unique_id"], value_set=pa.array(ids)))
         self.progress(text("link_stage_dedupe", n=len(ids)))
-        pairs = self.model.dedupe(subset.cast(mentions.schema), self.config.thresholds.link)
+        pairs = self.model.dedupe(subset, self.config.thresholds.link)
         comp = _components(pairs, ids)
         roots = sorted(set(comp.values()))
         label = dict(zip(roots, self.labels.take(len(roots)).to_list(), strict=True))
@@ -204,7 +193,7 @@ def link(
     if model is None:
         note(text("link_stage_train"))
         model = train_model(store, vault, config, men)
-    run = _Run(store, vault, config, model, note)
+    run = _Run(vault, config, model, note)
     base = men.with_columns(pl.lit(None, pl.Int64).alias("cluster"))
     if not full:
         base = base.with_columns(pl.col("person_id").alias("cluster"))
