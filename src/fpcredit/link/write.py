@@ -170,38 +170,10 @@ def write_run(
         fresh = sorted(c for c in after["cluster"].unique().to_list() if c is not None and c < 0)
         mapping = {c: first_new + i for i, c in enumerate(fresh)}
         retired = 0
-    ids = pl.DataFrame(
-        {"cluster": list(mapping), "_pid": list(mapping.values())},
-        schema={"cluster": pl.Int64, "_pid": pl.Int64},
-    )
-    final = (
-        after.join(ids, on="cluster", how="left")
-        .with_columns(pl.coalesce("_pid", "cluster").alias("cluster"))
-        .drop("_pid")
-        .join(
-            assigned.select("id", pl.col("pass").alias("_pass"), pl.col("probability").alias("_p")),
-            on="id",
-            how="left",
-        )
-    )
-    clerk = pl.col("_clerk") if "_clerk" in final.columns else pl.lit(False)
-    final = final.with_columns(
-        pl.when(clerk)
-        .then(pl.lit(PASS_CLERK))
-        .otherwise(pl.coalesce("_pass", "link_pass"))
-        .alias("_pass"),
-        pl.when(clerk)
-        .then(pl.lit(1.0))
-        .otherwise(pl.coalesce("_p", "link_probability"))
-        .alias("_p"),
-    )
-    changed = final.filter(
-        pl.col("person_id").is_null()
-        | (pl.col("person_id") != pl.col("cluster"))
-        | (pl.col("_pass") != pl.col("link_pass")).fill_null(True)
-    )
-    new_persons = sorted(
-        set(mapping.values()) - set(before["person_id"].drop_nulls().unique().to_list())
+    final = _finalise(after, assigned, mapping)
+    new_persons = pl.Series(
+        sorted(set(mapping.values()) - set(before["person_id"].drop_nulls().unique().to_list())),
+        dtype=pl.Int64,
     )
     report = LinkReport(
         mode=mode,
@@ -212,18 +184,19 @@ def write_run(
         persons=final["cluster"].n_unique(),
         linked_now=int(before["person_id"].is_null().sum()),
         by_pass=dict(sorted(final.group_by("_pass").len().iter_rows())),
-        persons_created=len(new_persons),
-        mentions_moved=int(
-            final.filter(
-                pl.col("person_id").is_not_null() & (pl.col("person_id") != pl.col("cluster"))
-            ).height
-        ),
+        persons_created=new_persons.len(),
+        mentions_moved=final.filter(_moved).height,
         persons_retired=retired,
     )
     pending_reviews = _review_rows(final, reviews, mapping, model)
     if not apply:
         report.review_added = len(pending_reviews)
         return report
+    changed = final.filter(
+        pl.col("person_id").is_null()
+        | (pl.col("person_id") != pl.col("cluster"))
+        | (pl.col("_pass") != pl.col("link_pass")).fill_null(True)
+    )
     progress(text("link_stage_write", n=changed.height))
     now = utc_now()
     touched = None if mode == "full" else changed["cluster"].unique()
@@ -234,29 +207,7 @@ def write_run(
             raise StoreError(text("link_concurrent"))
         if next_id(conn, s.persons) != first_new:
             raise StoreError(text("link_concurrent"))
-        new_rows = best.filter(pl.col("id").is_in(pl.Series(new_persons, dtype=pl.Int64).implode()))
-        new_rows = new_rows.with_columns(
-            pl.lit(now).alias("created_at"), pl.lit(now).alias("updated_at")
-        )
-        bulk_insert(conn, s.persons, new_rows.columns, new_rows.iter_rows())
-        old_rows = best.filter(
-            ~pl.col("id").is_in(pl.Series(new_persons, dtype=pl.Int64).implode())
-        )
-        _update_from(conn, "persons", old_rows.with_columns(pl.lit(now).alias("updated_at")))
-        if mode == "full" and retired:
-            _retire(conn, before, final, now)
-        _update_from(
-            conn,
-            "mentions",
-            changed.select(
-                "id",
-                pl.col("cluster").alias("person_id"),
-                pl.col("_pass").alias("link_pass"),
-                pl.col("_p").alias("link_probability"),
-                pl.lit(model.version).alias("link_model"),
-                pl.lit(now).alias("linked_at"),
-            ),
-        )
+        _write(conn, best, new_persons, changed, final, model, retired, now)
         report.review_added = _store_reviews(conn, pending_reviews, mode, now)
         report.review_pending = int(
             conn.scalar(
@@ -279,9 +230,76 @@ def write_run(
     return report
 
 
-def _retire(
-    conn: sa.Connection, before: pl.DataFrame, final: pl.DataFrame, now: dt.datetime
+# A mention that had a person and now has another.
+_moved = pl.col("person_id").is_not_null() & (pl.col("person_id") != pl.col("cluster"))
+
+
+def _finalise(after: pl.DataFrame, assigned: pl.DataFrame, mapping: dict[int, int]) -> pl.DataFrame:
+    """Clusters turned into person ids, with each mention's pass (`_pass`) and probability
+    (`_p`): from this run, from a clerk's decision, or unchanged."""
+    ids = pl.DataFrame(
+        {"cluster": list(mapping), "_pid": list(mapping.values())},
+        schema={"cluster": pl.Int64, "_pid": pl.Int64},
+    )
+    final = (
+        after.join(ids, on="cluster", how="left")
+        .with_columns(pl.coalesce("_pid", "cluster").alias("cluster"))
+        .drop("_pid")
+        .join(
+            assigned.select("id", pl.col("pass").alias("_pass"), pl.col("probability").alias("_p")),
+            on="id",
+            how="left",
+        )
+    )
+    clerk = pl.col("_clerk") if "_clerk" in final.columns else pl.lit(False)
+    return final.with_columns(
+        pl.when(clerk)
+        .then(pl.lit(PASS_CLERK))
+        .otherwise(pl.coalesce("_pass", "link_pass"))
+        .alias("_pass"),
+        pl.when(clerk)
+        .then(pl.lit(1.0))
+        .otherwise(pl.coalesce("_p", "link_probability"))
+        .alias("_p"),
+    )
+
+
+def _write(
+    conn: sa.Connection,
+    best: pl.DataFrame,
+    new_persons: pl.Series,
+    changed: pl.DataFrame,
+    final: pl.DataFrame,
+    model: LinkModel,
+    retired: int,
+    now: dt.datetime,
 ) -> None:
+    """New persons, refreshed best values, retired ids and the changed links."""
+    is_new = pl.col("id").is_in(new_persons.implode())
+    new_rows = best.filter(is_new).with_columns(
+        pl.lit(now).alias("created_at"), pl.lit(now).alias("updated_at")
+    )
+    bulk_insert(conn, s.persons, new_rows.columns, new_rows.iter_rows())
+    _update_from(
+        conn, "persons", best.filter(~is_new).with_columns(pl.lit(now).alias("updated_at"))
+    )
+    if retired:
+        _retire(conn, final, now)
+    _update_from(
+        conn,
+        "mentions",
+        changed.select(
+            "id",
+            pl.col("cluster").alias("person_id"),
+            pl.col("_pass").alias("link_pass"),
+            pl.col("_p").alias("link_probability"),
+            pl.lit(model.version).alias("link_model"),
+            pl.lit(now).alias("linked_at"),
+        ),
+    )
+
+
+def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
     """Old ids no cluster kept: point them at the person that received most of their mentions."""
     kept = set(final["cluster"].unique().to_list())
     moved = (
