@@ -47,6 +47,14 @@ def _fresh(tmp: Path, backend: str, request: pytest.FixtureRequest) -> tuple[Sto
     return store, load_vault(settings.keys_dir)
 
 
+def _fresh_linked(tmp: Path, request: pytest.FixtureRequest, province: Path) -> tuple[Store, Vault]:
+    """A store of its own (for tests that change links), ingested and linked on SQLite."""
+    store, vault = _fresh(tmp, "sqlite", request)
+    _ingest(store, vault, province)
+    link(store, vault, load_config())
+    return store, vault
+
+
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("province")
@@ -144,9 +152,7 @@ def test_full_relink_reports_before_applying(linked: tuple[Store, Vault]) -> Non
 def test_review_decisions_survive_a_full_relink(
     request: pytest.FixtureRequest, tmp_path: Path, province: Path
 ) -> None:
-    store, vault = _fresh(tmp_path, "sqlite", request)
-    _ingest(store, vault, province)
-    link(store, vault, load_config())
+    store, vault = _fresh_linked(tmp_path, request, province)
     queue = review.list_reviews(store, vault, limit=10)
     assert len(queue) >= 2, "the province should leave doubtful pairs for clerks"
     yes, no = queue[0], queue[1]
@@ -179,9 +185,7 @@ def _resolve(store: Store, person_id: int) -> int:
 def test_unmerge_splits_a_person_and_relink_respects_it(
     request: pytest.FixtureRequest, tmp_path: Path, province: Path
 ) -> None:
-    store, vault = _fresh(tmp_path, "sqlite", request)
-    _ingest(store, vault, province)
-    link(store, vault, load_config())
+    store, vault = _fresh_linked(tmp_path, request, province)
     links = links_frame(store)
     selfs = links.filter(pl.col("role") == "self")
     big = (

@@ -159,9 +159,8 @@ def _mentions_of(conn: sa.Connection, person_id: int) -> list[int]:
 
 
 def _require_person(conn: sa.Connection, person_id: int) -> None:
-    p = s.persons
-    row = conn.execute(sa.select(p.c.merged_into).where(p.c.id == person_id)).first()
-    if row is None or not _mentions_of(conn, person_id):
+    # Unknown, merged and emptied persons alike have no mentions.
+    if not _mentions_of(conn, person_id):
         raise ReviewError(text("person_unknown", id=person_id))
 
 
