@@ -6,7 +6,7 @@ import polars as pl
 
 from fpcredit.store.schema import PLAIN_PERSON_FIELDS
 
-__all__ = ["AUTHORITY", "best_values", "kin", "mention_rows", "mothers", "person_rows"]
+__all__ = ["AUTHORITY", "best_values", "kin", "mention_rows", "parents", "person_rows"]
 
 # The standard names public security (hukou) the authoritative department for person fields.
 AUTHORITY = "police"
@@ -54,7 +54,7 @@ def best_values(men: pl.DataFrame) -> pl.DataFrame:
     return out.sort("cluster")
 
 
-def mothers(men: pl.DataFrame, parent: str = "mother") -> pl.DataFrame:
+def parents(men: pl.DataFrame, parent: str = "mother") -> pl.DataFrame:
     """For each child mention, the cluster of the parent (`mother` or `father`) named in the
     same record, in a column named after the parent."""
     named = men.filter(pl.col("role") == parent).select(
@@ -75,16 +75,16 @@ def kin(men: pl.DataFrame) -> pl.DataFrame:
     A vaccination record names the mother only by name; if the child is known, and the
     child's birth registration names its mother with a valid ID, that mother is the hint.
     """
+    child = men.filter(pl.col("role") == "child").select(
+        "record_id", pl.col("cluster").alias("_child")
+    )
     hints = []
     for parent in ("mother", "father"):
         of_child = (
-            mothers(men, parent)
+            parents(men, parent)
             .filter(pl.col("cluster").is_not_null())
             .group_by("cluster")
             .agg(pl.col(parent).mode().min().alias("kin"))
-        )
-        child = men.filter(pl.col("role") == "child").select(
-            "record_id", pl.col("cluster").alias("_child")
         )
         hint = (
             men.filter(pl.col("role") == parent)
@@ -100,7 +100,7 @@ def kin(men: pl.DataFrame) -> pl.DataFrame:
 def person_rows(men: pl.DataFrame) -> pl.DataFrame:
     """Best values of each cluster of `men`, with its mother, in the shape `features` reads."""
     best = best_values(men)
-    mom = mothers(men).group_by("cluster").agg(pl.col("mother").mode().min())
+    mom = parents(men).group_by("cluster").agg(pl.col("mother").mode().min())
     return (
         best.join(mom, on="cluster", how="left")
         .with_columns(pl.col("cluster").alias("kin"))
@@ -110,7 +110,7 @@ def person_rows(men: pl.DataFrame) -> pl.DataFrame:
 
 def mention_rows(men: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
     """The mentions `ids` in the shape `features` reads, their own ID number withheld."""
-    mom = mothers(men).select("id", "mother")
+    mom = parents(men).select("id", "mother")
     rows = (
         men.filter(pl.col("id").is_in(ids.implode()))
         .join(mom, on="id", how="left")
