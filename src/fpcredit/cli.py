@@ -433,8 +433,8 @@ def review_accept(review_id: int, reason: ReasonOpt, by: ByOpt = "") -> None:
     from fpcredit.link.review import accept
 
     with _errors():
-        store, _vault = _linking()
-        _print_json(accept(store, review_id, _by_default(by), reason))
+        store, vault = _linking()
+        _print_json(accept(store, vault, review_id, _by_default(by), reason))
 
 
 @review_app.command("reject")
@@ -443,8 +443,8 @@ def review_reject(review_id: int, reason: ReasonOpt, by: ByOpt = "") -> None:
     from fpcredit.link.review import reject
 
     with _errors():
-        store, _vault = _linking()
-        _print_json(reject(store, review_id, _by_default(by), reason))
+        store, vault = _linking()
+        _print_json(reject(store, vault, review_id, _by_default(by), reason))
 
 
 @review_app.command("merge")
@@ -453,8 +453,8 @@ def review_merge(keep: int, other: int, reason: ReasonOpt, by: ByOpt = "") -> No
     from fpcredit.link.review import merge
 
     with _errors():
-        store, _vault = _linking()
-        _print_json(merge(store, keep, other, _by_default(by), reason))
+        store, vault = _linking()
+        _print_json(merge(store, vault, keep, other, _by_default(by), reason))
 
 
 @review_app.command("unmerge")
@@ -476,8 +476,8 @@ def review_unmerge(
             _fail(f"--record {r!r}: expected SOURCE:RECORD_KEY")
         pairs.append((source, key))
     with _errors():
-        store, _vault = _linking()
-        _print_json(unmerge(store, person_id, pairs, _by_default(by), reason))
+        store, vault = _linking()
+        _print_json(unmerge(store, vault, person_id, pairs, _by_default(by), reason))
 
 
 @app.command()

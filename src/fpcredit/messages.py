@@ -110,13 +110,38 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "还没有可关联的记录；请先用 `fpcredit ingest` 导入部门数据",
         "there are no records to link yet; ingest department files first (`fpcredit ingest`)",
     ),
+    "link_backend_bad": (
+        "关联计算引擎“{backend}”无效；可用：duckdb、spark",
+        "unknown linkage backend {backend!r}; use duckdb or spark",
+    ),
+    "link_spark_missing": (
+        "用 Spark 关联需要 pyspark 4 或更高版本（pip install 'fpcredit[spark]'）",
+        "the spark linkage backend needs pyspark 4 or later (pip install 'fpcredit[spark]')",
+    ),
+    "link_java_missing": (
+        "用 Spark 关联需要 Java 17 或更高版本：未找到 java（请安装或设置 JAVA_HOME）",
+        "the spark linkage backend needs Java 17 or later: no java found (install it or set "
+        "JAVA_HOME)",
+    ),
+    "link_spark_failed": ("Spark 无法启动（{reason}）", "Spark could not start ({reason})"),
     "link_stage_read": ("读取记录", "reading records"),
     "link_stage_train": ("训练匹配模型（EM）", "training the match model (EM)"),
     "link_stage_id": ("身份证号确定性匹配：{n} 条", "ID-number pass: {n} mentions"),
+    "link_stage_crosswalk": (
+        "证件编号交叉关联：{pairs} 对，新关联 {linked} 条；冲突 {conflicts} 对（以身份证号为准），"
+        "{deferred} 对双方尚无归属人员、交概率匹配",
+        "certificate crosswalks: {pairs} pairs, {linked} mentions linked; {conflicts} conflicts "
+        "(the ID number wins), {deferred} pairs with no person on either side yet, left to the "
+        "probabilistic pass",
+    ),
     "link_stage_persons": ("整理人员最佳值", "collecting persons' best values"),
     "link_stage_splink": (
         "概率匹配：{n} 条对 {persons} 人",
         "probabilistic pass: {n} mentions against {persons} persons",
+    ),
+    "link_stage_adopt": (
+        "新身份号码与已有无号档案比对：{n} 人",
+        "new ID numbers against persons filed without one: {n}",
     ),
     "link_stage_dedupe": ("未匹配记录聚类：{n} 条", "clustering {n} unmatched mentions"),
     "link_stage_write": ("写入 {n} 条关联", "writing {n} links"),

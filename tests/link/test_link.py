@@ -96,7 +96,7 @@ def test_every_mention_is_linked_with_provenance(linked: tuple[Store, Vault]) ->
         no_model = conn.scalar(sa.select(sa.func.count()).where(m.c.link_model.is_(None)))
     assert unlinked == 0 and no_model == 0
     assert passes["id"] > 0 and passes["splink"] > 0
-    assert set(passes) <= {"id", "splink", "single", "clerk"}
+    assert set(passes) <= {"id", "crosswalk", "splink", "single", "clerk"}
 
 
 def test_quality_beats_the_exact_id_join(linked: tuple[Store, Vault], province: Path) -> None:
@@ -156,10 +156,10 @@ def test_review_decisions_survive_a_full_relink(
     queue = review.list_reviews(store, vault, limit=10)
     assert len(queue) >= 2, "the province should leave doubtful pairs for clerks"
     yes, no = queue[0], queue[1]
-    review.accept(store, yes.id, "clerk-a", "same mother and village")
-    review.reject(store, no.id, "clerk-b", "different people")
+    review.accept(store, vault, yes.id, "clerk-a", "same mother and village")
+    review.reject(store, vault, no.id, "clerk-b", "different people")
     with pytest.raises(review.ReviewError):
-        review.accept(store, no.id, "clerk-b", "changed my mind")
+        review.accept(store, vault, no.id, "clerk-b", "changed my mind")
     link(store, vault, load_config(), full=True)
     got = links_frame(store)
     m = s.mentions
@@ -196,7 +196,7 @@ def test_unmerge_splits_a_person_and_relink_respects_it(
         pl.col("role") != "self", "source", "record_key"
     )
     split = [(r["source"], r["record_key"]) for r in mine.head(2).iter_rows(named=True)]
-    out = review.unmerge(store, big, split, "clerk-c", "two people share one ID")
+    out = review.unmerge(store, vault, big, split, "clerk-c", "two people share one ID")
     new = out["new_person_id"]
     after = links_frame(store)
     moved = after.filter(pl.col("person_id") == new)

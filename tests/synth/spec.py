@@ -42,7 +42,7 @@ SPECS = {
     ),
     "police": Spec(
         columns=("rkbm", "hh", "gmsfhm", "xm", "xb", "csrq", "yhzgx", "hkxz", "hjdz_xzqh",
-                 "jzd_xzqh", "zy", "lxdh", "zz", "bdrq", "djsj"),
+                 "jzd_xzqh", "zy", "lxdh", "zz", "csdjzbh", "jhzbh", "bdrq", "djsj"),
         key="rkbm", key_pattern=r"R\d{11}",
         ids={"gmsfhm": "self"}, optional_ids=frozenset(),
         names={"xm": "self"}, births={"csrq": ("self", COMPACT)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -13,9 +13,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fpcredit.errors import ConfigError
 from fpcredit.messages import text
 
-__all__ = ["DEFAULT_CONFIG", "Comparison", "Level", "LinkConfig", "load_config"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Backend",
+    "Comparison",
+    "Crosswalk",
+    "CrosswalkFrom",
+    "CrosswalkTo",
+    "Level",
+    "LinkConfig",
+    "load_config",
+]
 
 DEFAULT_CONFIG = Path(str(files("fpcredit.link") / "linkage.yaml"))
+
+# Where Splink runs: DuckDB in process, or Apache Spark in local mode (the `spark` extra).
+Backend = Literal["duckdb", "spark"]
 
 
 class _Strict(BaseModel):
@@ -78,11 +91,45 @@ class Thresholds(_Strict):
 
 class Training(_Strict):
     sample: int = Field(gt=0)
+    persons: int = Field(default=300_000, gt=0)
     seed: int
     u_max_pairs: int = Field(gt=0)
     prior_rules: list[str]
     prior_recall: float = Field(gt=0, le=1)
     em_blocks: list[str]
+
+
+class CrosswalkFrom(_Strict):
+    """The citing side: records of `source` whose fact attribute `attr` holds another
+    department's record key, cited for the person named in `role`."""
+
+    source: str
+    role: str
+    # A fact attribute (a data element name), also used in a JSON path: keep it a plain name.
+    attr: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+
+
+class CrosswalkTo(_Strict):
+    """The cited side: the record of `source` whose record key is the code, and the person
+    meant there: one `role`, or one role per sex of the citing person (1 male, 2 female)."""
+
+    source: str
+    role: str | None = None
+    role_by_sex: dict[Literal[1, 2], str] | None = None
+
+    @model_validator(mode="after")
+    def _one_role(self) -> CrosswalkTo:
+        if (self.role is None) == (not self.role_by_sex):
+            raise ValueError("a crosswalk target needs exactly one of role, role_by_sex")
+        return self
+
+
+class Crosswalk(_Strict):
+    """A code one department records that is another department's record key."""
+
+    name: str
+    from_: CrosswalkFrom = Field(alias="from")
+    to: CrosswalkTo
 
 
 class LinkConfig(_Strict):
@@ -91,7 +138,16 @@ class LinkConfig(_Strict):
     training: Training
     blocking: list[str]
     comparisons: list[Comparison]
+    crosswalks: list[Crosswalk] = []
+    backend: Backend = "duckdb"
     sha256: str = ""
+
+    @model_validator(mode="after")
+    def _crosswalk_names_unique(self) -> LinkConfig:
+        names = [c.name for c in self.crosswalks]
+        if len(names) != len(set(names)):
+            raise ValueError("crosswalk names must be unique")
+        return self
 
 
 def load_config(path: Path | None = None) -> LinkConfig:

@@ -12,22 +12,25 @@ from pypinyin import lazy_pinyin
 from fpcredit.guard.crypto import Vault
 from fpcredit.store.arrow import read_arrow
 
-__all__ = ["FEATURE_SCHEMA", "features", "load_mentions", "pinyin", "plain_features"]
+__all__ = ["FEATURE_SCHEMA", "compact", "features", "load_mentions", "pinyin", "plain_features"]
 
 _MENTIONS_SQL = """
-SELECT m.id, m.record_id, r.source, r.record_key, m.role, m.id_number_bidx, m.name_enc,
+SELECT m.id, m.record_id, r.source, m.role, m.id_number_bidx, m.name_enc,
        m.name_bidx, m.id_number_enc, m.sex, CAST(m.birth_date AS TEXT), m.hukou_region,
        m.residence_region, m.urban_rural, m.occupation, CAST(r.recorded_at AS TEXT),
        m.person_id, m.link_pass, m.link_probability, m.link_model
 FROM mentions m JOIN records r ON r.id = m.record_id
+WHERE m.id > {low} AND m.id <= {high}
 ORDER BY m.id
 """
+# Mentions are read in slices of ids, each compacted before the next is read, so the peak is
+# the compact frame plus one slice of raw Arrow columns.
+_SLICE = 2_000_000
 _MENTIONS_SCHEMA = pa.schema(
     [
         ("id", pa.int64()),
         ("record_id", pa.int64()),
         ("source", pa.string()),
-        ("record_key", pa.string()),
         ("role", pa.string()),
         ("id_bidx", pa.binary()),
         ("name_enc", pa.binary()),
@@ -64,11 +67,45 @@ FEATURE_SCHEMA = pa.schema(
 )
 
 
+# Columns with few distinct values: categorical, so that a province's tens of millions of
+# mentions fit in memory (a string costs at least 16 bytes a row, a category 4).
+_CATEGORIES = (
+    "source",
+    "role",
+    "hukou_region",
+    "residence_region",
+    "urban_rural",
+    "occupation",
+    "link_pass",
+    "link_model",
+)
+
+
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """Mention columns read as text, in the types linkage works with: dates as dates, times as
+    times, codes as categories."""
+    return frame.with_columns(
+        pl.col("birth_date").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+        pl.col("recorded_at").str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False),
+        *[pl.col(c).cast(pl.Categorical) for c in _CATEGORIES if c in frame.columns],
+    )
+
+
 def load_mentions(url: sa.URL) -> pl.DataFrame:
     """Every mention with its record's source and the link it has now (if any)."""
-    frame = pl.from_arrow(read_arrow(url, _MENTIONS_SQL, _MENTIONS_SCHEMA))
-    assert isinstance(frame, pl.DataFrame)
-    return frame.with_columns(pl.col("birth_date").str.slice(0, 10))
+    top = read_arrow(url, "SELECT max(id) FROM mentions", pa.schema([("top", pa.int64())]))
+    last = (top.column(0)[0].as_py() if top.num_rows else None) or 0
+    slices = []
+    for low in range(0, last, _SLICE):
+        sql = _MENTIONS_SQL.format(low=low, high=low + _SLICE)
+        frame = pl.from_arrow(read_arrow(url, sql, _MENTIONS_SCHEMA))
+        assert isinstance(frame, pl.DataFrame)
+        slices.append(compact(frame))
+    if not slices:
+        empty = pl.from_arrow(_MENTIONS_SCHEMA.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        return compact(empty)
+    return pl.concat(slices, rechunk=False)
 
 
 @lru_cache(maxsize=1_000_000)
@@ -97,7 +134,7 @@ def features(frame: pl.DataFrame, vault: Vault) -> pa.Table:
 def plain_features(frame: pl.DataFrame) -> pa.Table:
     """Linker input from the same rows with the name already in plain text (`name`)."""
     names = pl.col("name")
-    county = pl.coalesce("hukou_region", "residence_region")
+    county = pl.coalesce("hukou_region", "residence_region").cast(pl.String)
     out = frame.select(
         pl.col("unique_id").cast(pl.Int64),
         names,
@@ -106,7 +143,7 @@ def plain_features(frame: pl.DataFrame) -> pa.Table:
         pl.col("sex").cast(pl.String),
         pl.col("birth_date").cast(pl.String).alias("dob"),
         county.alias("county"),
-        pl.col("residence_region").alias("residence"),
+        pl.col("residence_region").cast(pl.String).alias("residence"),
         county.str.slice(0, 4).alias("city"),
         pl.col("mother").cast(pl.String),
         pl.col("kin").cast(pl.String),

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from fpcredit.errors import StoreError
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig
+from fpcredit.link.crosswalk import crosswalk_pass
 from fpcredit.link.features import features, load_mentions
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import mention_rows, person_rows
@@ -45,11 +46,13 @@ class _Labels:
         return out
 
 
-def _id_pass(work: pl.DataFrame, known: pl.DataFrame, labels: _Labels) -> pl.DataFrame:
-    """Mentions with a valid ID number: join the person holding that number, or start one."""
-    valid = work.filter(pl.col("id_bidx").is_not_null()).select("id", "id_bidx")
+def _id_pass(base: pl.DataFrame, labels: _Labels) -> pl.DataFrame:
+    """Mentions with a valid ID number and no cluster yet: join the person holding that
+    number, or start one."""
+    with_id = base.select("id", "id_bidx", "cluster").filter(pl.col("id_bidx").is_not_null())
+    valid = with_id.filter(pl.col("cluster").is_null()).select("id", "id_bidx")
     owners = (
-        known.filter(pl.col("id_bidx").is_not_null())
+        with_id.filter(pl.col("cluster").is_not_null())
         .group_by("id_bidx")
         .agg(pl.col("cluster").mode().min())
     )
@@ -94,11 +97,14 @@ class _Run:
         A second round retries the parents named in records whose child the first round
         linked: only then does the relatives' hint (`kin`) exist for them.
         """
-        linked, doubtful, mentions = self._round(men, pending)
+        persons = self._persons(men)
+        linked, doubtful, mentions = self._round(men, pending, persons)
         rest = pending.filter(~pl.col("id").is_in(linked["id"].implode()))
         retry = rest.filter(pl.col("role").is_in(["mother", "father"]))
         if retry.height and linked.height:
-            again, doubtful2, _ = self._round(_apply(men, linked), retry)
+            # The persons as the first round saw them: what the retry needs is the children's
+            # links (the parents' hints), not best values refreshed by a few more records.
+            again, doubtful2, _ = self._round(_apply(men, linked), retry, persons)
             linked = pl.concat([linked, again])
             doubtful = pl.concat(
                 [doubtful.filter(~pl.col("mention_id").is_in(retry["id"].implode())), doubtful2]
@@ -108,13 +114,56 @@ class _Run:
         self.reviews.extend(doubtful.filter(~pl.col("mention_id").is_in(done)).to_dicts())
         return pl.concat([linked, self._cluster_rest(mentions, rest["id"])])
 
+    def adopt(self, men: pl.DataFrame) -> pl.DataFrame:
+        """Fresh ID clusters that are persons already filed without an ID number.
+
+        A newborn is filed from its birth registration before its hukou brings an ID number;
+        in an incremental run that number would otherwise start a second person. Matching
+        the newcomer to the existing person instead keeps every existing id.
+        Returns `cluster` (fresh label), `person_id`, `probability`.
+        """
+        clusters = men.select("cluster", "id_bidx")
+        fresh = clusters.filter(pl.col("cluster") < 0)
+        known = clusters.filter(pl.col("cluster") > 0)
+        idless = (
+            known.group_by("cluster")
+            .agg(pl.col("id_bidx").is_not_null().any().alias("_has_id"))
+            .filter(~pl.col("_has_id"))["cluster"]
+        )
+        if fresh.is_empty() or idless.is_empty():
+            return pl.DataFrame(
+                schema={"cluster": pl.Int64, "person_id": pl.Int64, "probability": pl.Float64}
+            )
+        self.progress(text("link_stage_adopt", n=fresh["cluster"].n_unique()))
+        rows = person_rows(
+            men.filter(pl.col("cluster").is_in(pl.concat([fresh["cluster"], idless]).implode())),
+            self.vault,
+        )
+        persons = features(rows.filter(pl.col("unique_id") > 0), self.vault)
+        # `kin` names a person by its own id: between two persons it would always disagree.
+        newcomers = features(
+            rows.filter(pl.col("unique_id") < 0).with_columns(pl.lit(None).alias("kin")),
+            self.vault,
+        )
+        pairs = pl.from_arrow(self.model.link(persons, newcomers, self.config.thresholds.link))
+        assert isinstance(pairs, pl.DataFrame)
+        # One person per newcomer and one newcomer per person: the strongest pair wins.
+        best = (
+            pairs.sort("probability", "mention_id", descending=[True, False])
+            .unique("mention_id", keep="first", maintain_order=True)
+            .unique("person_id", keep="first", maintain_order=True)
+        )
+        return best.select(pl.col("mention_id").alias("cluster"), "person_id", "probability")
+
+    def _persons(self, men: pl.DataFrame) -> pa.Table:
+        """Every cluster's best values as the linker compares them."""
+        self.progress(text("link_stage_persons"))
+        return features(person_rows(men, self.vault), self.vault)
+
     def _round(
-        self, men: pl.DataFrame, pending: pl.DataFrame
+        self, men: pl.DataFrame, pending: pl.DataFrame, persons: pa.Table
     ) -> tuple[pl.DataFrame, pl.DataFrame, pa.Table]:
         th = self.config.thresholds
-        assigned = men.filter(pl.col("cluster").is_not_null())
-        self.progress(text("link_stage_persons"))
-        persons = features(person_rows(assigned), self.vault)
         mentions = features(mention_rows(men, pending["id"]), self.vault)
         self.progress(text("link_stage_splink", n=pending.height, persons=persons.num_rows))
         pairs = pl.from_arrow(self.model.link(persons, mentions, th.review))
@@ -197,10 +246,24 @@ def link(
     base = men.with_columns(pl.lit(None, pl.Int64).alias("cluster"))
     if not full:
         base = base.with_columns(pl.col("person_id").alias("cluster"))
-    work = base.filter(pl.col("cluster").is_null())
-    known = base.filter(pl.col("cluster").is_not_null())
-    note(text("link_stage_id", n=work.height))
-    by_id = _id_pass(work, known, run.labels)
+    note(text("link_stage_id", n=base["cluster"].null_count()))
+    by_id = _id_pass(base, run.labels)
+    by_id = crosswalk_pass(store, config, base, by_id, note)
+    if not full:
+        # The ID grouped these mentions; the model put the group into an existing file.
+        adopted = run.adopt(_apply(base, by_id)).rename({"probability": "_p"})
+        by_id = (
+            by_id.join(adopted, on="cluster", how="left")
+            .with_columns(
+                pl.coalesce("person_id", "cluster").alias("cluster"),
+                pl.when(pl.col("_p").is_null())
+                .then(pl.col("pass"))
+                .otherwise(pl.lit(PASS_SPLINK))
+                .alias("pass"),
+                pl.coalesce("_p", "probability").alias("probability"),
+            )
+            .drop("person_id", "_p")
+        )
     men2 = _apply(base, by_id)
     pending = men2.filter(pl.col("cluster").is_null())
     by_splink = (
@@ -212,6 +275,7 @@ def link(
         men3 = _replay_decisions(store, men3, run.labels)
     return write_run(
         store,
+        vault,
         men,
         men3,
         assigned,
@@ -225,12 +289,12 @@ def link(
 
 
 def _apply(men: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
-    got = assigned.select("id", pl.col("cluster").alias("_new"))
-    return (
-        men.join(got, on="id", how="left")
-        .with_columns(pl.coalesce("_new", "cluster").alias("cluster"))
-        .drop("_new")
+    """`men` with the clusters of `assigned` (by id) set; only the `cluster` column is new, so
+    the frame's other columns are shared, not copied."""
+    new = pl.col("id").replace_strict(
+        assigned["id"], assigned["cluster"], default=None, return_dtype=pl.Int64
     )
+    return men.with_columns(pl.coalesce(new, "cluster").alias("cluster"))
 
 
 def _replay_decisions(store: Store, men: pl.DataFrame, labels: _Labels) -> pl.DataFrame:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
 from fpcredit.guard.crypto import Vault
+from fpcredit.link.features import compact
 from fpcredit.link.write import update_persons
 from fpcredit.messages import text
 from fpcredit.store import schema as s
@@ -179,7 +180,7 @@ def _move(conn: sa.Connection, mention_ids: list[int], person_id: int) -> None:
     )
 
 
-def refresh_persons(conn: sa.Connection, person_ids: list[int]) -> None:
+def refresh_persons(conn: sa.Connection, vault: Vault, person_ids: list[int]) -> None:
     """Recompute the best values of a few persons after mentions moved between them."""
     m, r = s.mentions, s.records
     rows = conn.execute(
@@ -202,11 +203,18 @@ def refresh_persons(conn: sa.Connection, person_ids: list[int]) -> None:
         .where(m.c.person_id.in_(person_ids))
     ).all()
     if rows:
-        frame = pl.DataFrame([dict(row._mapping) for row in rows], infer_schema_length=None)
-        update_persons(conn, frame.with_columns(pl.col("birth_date").str.slice(0, 10)), None)
+        texts = ("source", "recorded_at", "birth_date", "hukou_region", "residence_region")
+        frame = pl.DataFrame(
+            [dict(row._mapping) for row in rows],
+            schema_overrides={c: pl.String for c in (*texts, "urban_rural", "occupation")},
+            infer_schema_length=None,
+        )
+        update_persons(conn, compact(frame), None, vault)
 
 
-def _decide(store: Store, review_id: int, by: str, reason: str, same: bool) -> dict[str, Any]:
+def _decide(
+    store: Store, vault: Vault, review_id: int, by: str, reason: str, same: bool
+) -> dict[str, Any]:
     r = s.link_reviews
     with store.engine.begin() as conn:
         row = _get(conn, review_id)
@@ -234,7 +242,7 @@ def _decide(store: Store, review_id: int, by: str, reason: str, same: bool) -> d
             moving = _mentions_of(conn, own) if own is not None else [row.mention_id]
             _move(conn, moving, candidate)
             _retire(conn, own, candidate)
-            refresh_persons(conn, [candidate])
+            refresh_persons(conn, vault, [candidate])
         conn.execute(
             r.update()
             .where(r.c.id == review_id)
@@ -263,17 +271,19 @@ def _retire(conn: sa.Connection, person_id: int | None, into: int) -> None:
     )
 
 
-def accept(store: Store, review_id: int, by: str, reason: str) -> dict[str, Any]:
+def accept(store: Store, vault: Vault, review_id: int, by: str, reason: str) -> dict[str, Any]:
     """The record is the candidate person: its file joins the candidate's."""
-    return _decide(store, review_id, by, reason, same=True)
+    return _decide(store, vault, review_id, by, reason, same=True)
 
 
-def reject(store: Store, review_id: int, by: str, reason: str) -> dict[str, Any]:
+def reject(store: Store, vault: Vault, review_id: int, by: str, reason: str) -> dict[str, Any]:
     """The record is not the candidate person; no relink will join them."""
-    return _decide(store, review_id, by, reason, same=False)
+    return _decide(store, vault, review_id, by, reason, same=False)
 
 
-def merge(store: Store, keep: int, other: int, by: str, reason: str) -> dict[str, Any]:
+def merge(
+    store: Store, vault: Vault, keep: int, other: int, by: str, reason: str
+) -> dict[str, Any]:
     """Two files are one person: `other`'s mentions join `keep`, and `other` points to it."""
     if keep == other:
         raise ReviewError(text("merge_same"))
@@ -294,12 +304,17 @@ def merge(store: Store, keep: int, other: int, by: str, reason: str) -> dict[str
         )
         _move(conn, right, keep)
         _retire(conn, other, keep)
-        refresh_persons(conn, [keep])
+        refresh_persons(conn, vault, [keep])
     return {"person_id": keep, "merged": other, "mentions_moved": len(right)}
 
 
 def unmerge(
-    store: Store, person_id: int, records: list[tuple[str, str]], by: str, reason: str
+    store: Store,
+    vault: Vault,
+    person_id: int,
+    records: list[tuple[str, str]],
+    by: str,
+    reason: str,
 ) -> dict[str, Any]:
     """Split the mentions in `records` off `person_id` into a new person."""
     m, rec = s.mentions, s.records
@@ -333,6 +348,6 @@ def unmerge(
             reason=reason,
         )
         _move(conn, moving, new_id)
-        refresh_persons(conn, [person_id, new_id])
+        refresh_persons(conn, vault, [person_id, new_id])
         sync_sequences(conn, [s.persons])
     return {"person_id": person_id, "new_person_id": new_id, "mentions_moved": len(moving)}

@@ -12,6 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from fpcredit.errors import StoreError
+from fpcredit.guard.crypto import Vault
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import best_values
 from fpcredit.messages import text
@@ -22,6 +23,7 @@ from fpcredit.store.db import Store, utc_now
 __all__ = ["LinkReport", "stable_ids", "update_persons", "write_run"]
 
 PASS_ID, PASS_SPLINK, PASS_SINGLE, PASS_CLERK = "id", "splink", "single", "clerk"
+PASS_XWALK = "crosswalk"  # a certificate code that is another department's record key
 
 
 @dataclass
@@ -135,21 +137,24 @@ def _update_from(conn: sa.Connection, target: str, frame: pl.DataFrame) -> None:
     conn.execute(sa.text("DROP TABLE _fp_update"))
 
 
-def _person_best(men: pl.DataFrame, persons: pl.Series | None) -> pl.DataFrame:
+def _person_best(men: pl.DataFrame, persons: pl.Series | None, vault: Vault) -> pl.DataFrame:
     """Best values of the clusters (= person ids) of `men`, in the persons table's columns."""
     chosen = men if persons is None else men.filter(pl.col("cluster").is_in(persons.implode()))
-    best = best_values(chosen).rename({"cluster": "id", "id_bidx": "id_number_bidx"})
+    best = best_values(chosen, vault).rename({"cluster": "id", "id_bidx": "id_number_bidx"})
     return best.select("id", *_BEST_COLUMNS)
 
 
-def update_persons(conn: sa.Connection, men: pl.DataFrame, persons: pl.Series | None) -> None:
+def update_persons(
+    conn: sa.Connection, men: pl.DataFrame, persons: pl.Series | None, vault: Vault
+) -> None:
     """Rewrite the best values of existing persons from their mentions."""
-    best = _person_best(men, persons).with_columns(pl.lit(utc_now()).alias("updated_at"))
+    best = _person_best(men, persons, vault).with_columns(pl.lit(utc_now()).alias("updated_at"))
     _update_from(conn, "persons", best)
 
 
 def write_run(
     store: Store,
+    vault: Vault,
     before: pl.DataFrame,
     after: pl.DataFrame,
     assigned: pl.DataFrame,
@@ -200,7 +205,7 @@ def write_run(
     progress(text("link_stage_write", n=changed.height))
     now = utc_now()
     touched = None if mode == "full" else changed["cluster"].unique()
-    best = _person_best(final, touched)
+    best = _person_best(final, touched, vault)
     with store.engine.begin() as conn:
         lock_for_ingestion(conn)
         if conn.scalar(sa.select(sa.func.max(s.link_runs.c.id))) != last_run:
@@ -285,6 +290,12 @@ def _write(
     )
     if retired:
         _retire(conn, final, now)
+    # Rewriting most links (a first or full link) is faster with the person index rebuilt
+    # once afterwards than maintained row by row.
+    rebuild = changed.height > final.height // 4
+    person_index = next(i for i in s.mentions.indexes if list(i.columns.keys()) == ["person_id"])
+    if rebuild:
+        person_index.drop(conn)
     _update_from(
         conn,
         "mentions",
@@ -297,6 +308,8 @@ def _write(
             pl.lit(now).alias("linked_at"),
         ),
     )
+    if rebuild:
+        person_index.create(conn)
 
 
 def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
@@ -325,13 +338,17 @@ def _review_rows(
     final: pl.DataFrame, reviews: list[dict[str, Any]], mapping: dict[int, int], model: LinkModel
 ) -> list[dict[str, Any]]:
     """Doubtful pairs whose mention did not end up with the candidate anyway."""
-    where = dict(zip(final["id"].to_list(), final["cluster"].to_list(), strict=True))
-    persons = set(where.values())
+    if not reviews:
+        return []
+    ids = pl.Series([r["mention_id"] for r in reviews], dtype=pl.Int64)
+    mentions = final.select("id", "cluster").filter(pl.col("id").is_in(ids.implode()))
+    where = dict(zip(mentions["id"].to_list(), mentions["cluster"].to_list(), strict=True))
+    candidates = pl.Series([mapping.get(r["person_id"], r["person_id"]) for r in reviews])
+    alive = set(candidates.filter(candidates.is_in(final["cluster"].implode())).to_list())
     out = []
-    for r in reviews:
-        candidate = mapping.get(r["person_id"], r["person_id"])
+    for r, candidate in zip(reviews, candidates.to_list(), strict=True):
         # A candidate the decisions dissolved, or the mention's own person, needs no clerk.
-        if candidate not in persons or where.get(r["mention_id"]) == candidate:
+        if candidate not in alive or where.get(r["mention_id"]) == candidate:
             continue
         gammas = {k[7:]: round(v, 2) for k, v in r.items() if k.startswith("weight_")}
         out.append(

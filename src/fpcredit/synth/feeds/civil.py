@@ -17,10 +17,10 @@ from fpcredit.synth.clock import HORIZON_DAY, date_text, day_number, time_text
 from fpcredit.synth.feeds.base import DateSlot, Feed, IdSlot, Slots, clock_time, late, scramble
 from fpcredit.synth.geography import geography
 from fpcredit.synth.population import NEVER
-from fpcredit.synth.rng import stream, with_tail
+from fpcredit.synth.rng import Ints, stream, with_tail
 from fpcredit.synth.world import World, take
 
-__all__ = ["FEED"]
+__all__ = ["FEED", "marriage_certificates"]
 
 _PILOT: Final = day_number(dt.date(2021, 6, 1))
 
@@ -64,6 +64,7 @@ def _frame(
     frame = pl.DataFrame(
         {
             "_key": scramble(np.arange(n), 10, seed),
+            "_couple": couple,
             "_recorded": late(day, lag, clock_time(rng, n, 9, 17)),
             "_husband": world.couples.husband[couple],
             "_wife": world.couples.wife[couple],
@@ -73,6 +74,15 @@ def _frame(
         }
     )
     return frame.filter(pl.col("_day") <= HORIZON_DAY)
+
+
+def marriage_certificates(world: World, seed: int) -> Ints:
+    """The marriage certificate number of each couple, by couple index: -1 for couples whose
+    marriage is not registered in this feed. Other departments' records cite it."""
+    married = rows(world, seed).filter(pl.col("_kind") == 1)
+    out = np.full(len(world.couples.wife), -1, dtype=np.int64)
+    out[married["_couple"].to_numpy()] = married["_key"].to_numpy()
+    return out
 
 
 def render(frame: pl.DataFrame, world: World) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from fpcredit.synth.geography import geography
 from fpcredit.synth.rng import Ints, lognormal, stream, with_tail
 from fpcredit.synth.world import World, take
 
-__all__ = ["FEED"]
+__all__ = ["FEED", "certificates"]
 
 
 def rows(world: World, seed: int) -> pl.DataFrame:
@@ -44,6 +44,16 @@ def rows(world: World, seed: int) -> pl.DataFrame:
         }
     )
     return frame.filter(pl.Series(registered))
+
+
+def certificates(world: World, seed: int) -> Ints:
+    """The birth registration certificate number of each person, by person index: -1 for
+    anyone whose birth health did not register (base persons included). Other departments'
+    records cite it."""
+    frame = rows(world, seed)
+    out = np.full(len(world.persons.sex), -1, dtype=np.int64)
+    out[frame["_child"].to_numpy()] = frame["_key"].to_numpy()
+    return out
 
 
 def _certificate_numbers(office: Ints) -> Ints:

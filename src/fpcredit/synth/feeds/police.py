@@ -3,6 +3,10 @@
 Rows: every base person's registration in force on 2016-01-01 (back-dated history), the new
 household of each couple that marries in the window, each child's hukou registration (落户), and
 the divorced wife's new household.
+
+As in real hukou registration, a row cites the document it was made on: a child's 落户 the
+卫健委 birth registration certificate (`csdjzbh`), a wedding's new household the 民政 marriage
+certificate (`jhzbh`), when those departments registered the event.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from fpcredit.synth.clock import HORIZON_DAY, WINDOW_START, YEAR_DAYS, Days, date_text, time_text
+from fpcredit.synth.feeds import civil, health
 from fpcredit.synth.feeds.base import (
     DateSlot,
     Feed,
@@ -36,6 +41,7 @@ def rows(world: World, seed: int) -> pl.DataFrame:
     rng = stream(seed, "police", "rows")
     parts = (_initial(rng, world), _weddings(rng, world), _births(world), _divorces(rng, world))
     person, household, relation, day = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    birth_cert, marriage_cert = _citations(world, seed, parts)
     keep = day <= HORIZON_DAY
     person, household, relation, day = person[keep], household[keep], relation[keep], day[keep]
     n = len(person)
@@ -49,8 +55,29 @@ def rows(world: World, seed: int) -> pl.DataFrame:
             "_relation": relation,
             "_day": day,
             "_no_phone": rng.random(n) < 0.1,
+            "_birth_cert": birth_cert[keep],
+            "_marriage_cert": marriage_cert[keep],
         }
     )
+
+
+def _citations(world: World, seed: int, parts: tuple[Part, Part, Part, Part]) -> tuple[Ints, Ints]:
+    """The certificate numbers the rows cite (-1 for none), in the order of `parts`.
+
+    Recomputed from the health and civil feeds' own streams, so the police stream is not touched
+    and every other police column keeps its values.
+    """
+    initial, weddings, births, divorces = parts
+    by_child = health.certificates(world, seed)
+    by_couple = civil.marriage_certificates(world, seed)
+
+    def none(part: Part) -> Ints:
+        return np.full(len(part[0]), -1, dtype=np.int64)
+
+    # A wedding row's household is its couple's index; a birth row's person is the child.
+    birth = np.concatenate([none(initial), none(weddings), by_child[births[0]], none(divorces)])
+    marriage = np.concatenate([none(initial), by_couple[weddings[1]], none(births), none(divorces)])
+    return birth, marriage
 
 
 def _couple_roles(world: World) -> tuple[Ints, Ints]:
@@ -136,10 +163,18 @@ def render(frame: pl.DataFrame, world: World) -> pl.DataFrame:
             "zy": pl.Series(persons.occupation[person]),
             "lxdh": phone,
             "zz": take(text["address"], person),
+            "csdjzbh": _code_text(frame["_birth_cert"], 12),
+            "jhzbh": _code_text(frame["_marriage_cert"], 10),
             "bdrq": date_text(frame["_day"], "%Y%m%d"),
             "djsj": time_text(frame["_recorded"], "%Y-%m-%dT%H:%M:%S"),
         }
     )
+
+
+def _code_text(codes: pl.Series, digits: int) -> pl.Series:
+    """A cited certificate number as the department writes it; empty when none is cited."""
+    written = codes.cast(pl.Utf8).str.zfill(digits)
+    return pl.select(pl.when(codes >= 0).then(written).otherwise(pl.lit(""))).to_series()
 
 
 FEED = Feed(
