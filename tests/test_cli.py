@@ -103,3 +103,15 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "无法连接数据库" in result.stderr and "secret" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_links_the_province_it_ingests_and_prints_no_library_noise(tmp_path: Path) -> None:
+    result = _run(tmp_path, "demo", "--people", "300", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    assert "4. linked every record to one person" in result.stdout
+    assert "quality vs truth" in result.stdout
+    # Splink's notebook warnings (e.g. untrained levels in a small province) stay out of sight.
+    assert "WARNING" not in result.stderr and "predict()" not in result.stderr
+    status = json.loads(_run(tmp_path, "status", "--json").stdout)
+    assert status["persons"] > 300

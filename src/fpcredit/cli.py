@@ -185,7 +185,7 @@ def demo(
     people: Annotated[int, typer.Option(help="Size of the synthetic population.", min=100)] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic province.")] = 1,
 ) -> None:
-    """Synthetic province → init → ingest every feed, then print the reconciliation."""
+    """Synthetic province → init → ingest every feed → link, printing each step's counts."""
     from fpcredit.service import feed_path, ingest_paths, initialise, open_ready_store
     from fpcredit.synth import generate
 
@@ -216,10 +216,30 @@ def demo(
         out.print("3. ingested every department feed:")
         _print_reports(reports)
         counts = open_ready_store(settings).status()
-    out.print(
-        f"store: {counts['records']} records, {counts['facts']} facts, "
-        f"{counts['quarantined']} quarantined · see `fpcredit quality list`"
-    )
+        out.print(
+            f"store: {counts['records']} records, {counts['facts']} facts, "
+            f"{counts['quarantined']} quarantined · see `fpcredit quality list`"
+        )
+        report = _demo_link(feeds)
+    out.print("4. linked every record to one person (一人一档):")
+    _print_link(report)
+
+
+def _demo_link(feeds: Path) -> dict[str, Any]:
+    """The demo's link step, measured against the province's own ground truth."""
+    from fpcredit.link.config import load_config
+    from fpcredit.link.export import links_frame
+    from fpcredit.link.index import link as run_link
+    from fpcredit.link.measure import measure
+
+    store, vault = _linking()
+    with _progress(True) as bar:
+        task = bar.add_task("link", total=None)
+        report = run_link(
+            store, vault, load_config(), progress=lambda m: bar.update(task, description=m)
+        ).as_json()
+    report["quality"] = measure(links_frame(store), feeds / "truth" / "records.csv")
+    return report
 
 
 @quality_app.command("list")

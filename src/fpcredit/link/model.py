@@ -47,9 +47,11 @@ if TYPE_CHECKING:
 __all__ = ["BACKEND_ENV", "LinkModel", "resolve_backend", "stop_spark", "train"]
 log = logging.getLogger(__name__)
 
-# Splink logs every SQL step at INFO; the CLI shows its own progress instead.
+# Splink logs every SQL step at INFO; the CLI shows its own progress instead. Its warnings are
+# for analysts tuning a model in a notebook (e.g. a comparison level no training pair reached,
+# which in a small province is normal and then keeps Splink's default m): not for a clerk.
 for _name in ("splink", "splink.internals"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 BACKEND_ENV: Final = "FPCREDIT_LINK_BACKEND"
 # The local Spark driver's heap: the whole of local mode (driver and executor are one JVM).
