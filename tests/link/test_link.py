@@ -135,10 +135,14 @@ def test_incremental_link_keeps_every_person_id(
     joined = before.join(after, on=["source", "record_key", "role"], suffix="_after")
     assert joined.height == before.height
     assert (joined["person_id"] == joined["person_id_after"]).all()
-    incremental = _quality(store, province)["overall"]
+    incremental = _quality(store, province)
     link(store, vault, load_config(), full=True)
-    full = _quality(store, province)["overall"]
-    assert abs(incremental["f1"] - full["f1"]) <= 0.002
+    full = _quality(store, province)
+    assert abs(incremental["overall"]["f1"] - full["overall"]["f1"]) <= 0.002
+    # Newborns filed without an ID before their hukou brought one are not split: without the
+    # adoption of new ID numbers this gap was 0.0026 on this province (0.0008 with it).
+    gap = full["without_valid_id"]["recall"] - incremental["without_valid_id"]["recall"]
+    assert gap <= 0.0015
 
 
 def test_full_relink_reports_before_applying(linked: tuple[Store, Vault]) -> None:

@@ -250,20 +250,7 @@ def link(
     by_id = _id_pass(base, run.labels)
     by_id = crosswalk_pass(store, config, base, by_id, note)
     if not full:
-        # The ID grouped these mentions; the model put the group into an existing file.
-        adopted = run.adopt(_apply(base, by_id)).rename({"probability": "_p"})
-        by_id = (
-            by_id.join(adopted, on="cluster", how="left")
-            .with_columns(
-                pl.coalesce("person_id", "cluster").alias("cluster"),
-                pl.when(pl.col("_p").is_null())
-                .then(pl.col("pass"))
-                .otherwise(pl.lit(PASS_SPLINK))
-                .alias("pass"),
-                pl.coalesce("_p", "probability").alias("probability"),
-            )
-            .drop("person_id", "_p")
-        )
+        by_id = _adopted(by_id, run.adopt(_apply(base, by_id)))
     men2 = _apply(base, by_id)
     pending = men2.filter(pl.col("cluster").is_null())
     by_splink = (
@@ -285,6 +272,23 @@ def link(
         apply=apply,
         last_run=last_run,
         progress=note,
+    )
+
+
+def _adopted(by_id: pl.DataFrame, adopted: pl.DataFrame) -> pl.DataFrame:
+    """The ID pass's assignments with adopted fresh clusters moved to their existing person:
+    the ID grouped these mentions, the model put the group into an existing file."""
+    return (
+        by_id.join(adopted.rename({"probability": "_p"}), on="cluster", how="left")
+        .with_columns(
+            pl.coalesce("person_id", "cluster").alias("cluster"),
+            pl.when(pl.col("_p").is_null())
+            .then(pl.col("pass"))
+            .otherwise(pl.lit(PASS_SPLINK))
+            .alias("pass"),
+            pl.coalesce("_p", "probability").alias("probability"),
+        )
+        .drop("person_id", "_p")
     )
 
 
