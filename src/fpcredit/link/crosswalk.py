@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from fpcredit.link.config import Crosswalk, LinkConfig
+from fpcredit.link.persons import without_id_number
 from fpcredit.link.write import PASS_XWALK
 from fpcredit.messages import text
 from fpcredit.store import schema as s
@@ -209,12 +210,7 @@ def crosswalk_pass(
     now = base.select("id", "cluster").join(
         by_id.select("id", pl.col("cluster").alias("_id")), on="id", how="left"
     )
-    idless = (
-        base.filter(pl.col("cluster").is_not_null())
-        .group_by("cluster")
-        .agg(pl.col("id_bidx").is_not_null().any().alias("_has_id"))
-        .filter(~pl.col("_has_id"))["cluster"]
-    )
+    idless = without_id_number(base)
     applied = apply_crosswalks(
         now.select("id", pl.coalesce("_id", "cluster").alias("cluster")),
         pairs,

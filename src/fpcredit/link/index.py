@@ -23,7 +23,7 @@ from fpcredit.link.config import LinkConfig
 from fpcredit.link.crosswalk import crosswalk_pass
 from fpcredit.link.features import features, load_mentions
 from fpcredit.link.model import LinkModel
-from fpcredit.link.persons import mention_rows, person_rows
+from fpcredit.link.persons import mention_rows, person_rows, without_id_number
 from fpcredit.link.registry import current_model, train_model
 from fpcredit.link.write import PASS_ID, PASS_SINGLE, PASS_SPLINK, LinkReport, write_run
 from fpcredit.messages import text
@@ -122,14 +122,8 @@ class _Run:
         the newcomer to the existing person instead keeps every existing id.
         Returns `cluster` (fresh label), `person_id`, `probability`.
         """
-        clusters = men.select("cluster", "id_bidx")
-        fresh = clusters.filter(pl.col("cluster") < 0)
-        known = clusters.filter(pl.col("cluster") > 0)
-        idless = (
-            known.group_by("cluster")
-            .agg(pl.col("id_bidx").is_not_null().any().alias("_has_id"))
-            .filter(~pl.col("_has_id"))["cluster"]
-        )
+        fresh = men.select("cluster").filter(pl.col("cluster") < 0)
+        idless = without_id_number(men)
         if fresh.is_empty() or idless.is_empty():
             return pl.DataFrame(
                 schema={"cluster": pl.Int64, "person_id": pl.Int64, "probability": pl.Float64}

@@ -147,6 +147,8 @@ def _renames(source: SplinkDialect, target: SplinkDialect) -> tuple[tuple[type, 
             old = str(getattr(source, f"{fn}_function_name"))
             new = str(getattr(target, f"{fn}_function_name"))
         except NotImplementedError:
+            # Splink's dialect for this backend has no such function: no model uses it there,
+            # so there is nothing to rename.
             continue
         if old.lower() != new.lower():
             # sqlglot parses some names into typed nodes (JarowinklerSimilarity), others not.

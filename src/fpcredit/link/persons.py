@@ -8,7 +8,15 @@ from fpcredit.guard.crypto import Vault
 from fpcredit.standard import idcard
 from fpcredit.store.schema import PLAIN_PERSON_FIELDS
 
-__all__ = ["AUTHORITY", "best_values", "kin", "mention_rows", "parents", "person_rows"]
+__all__ = [
+    "AUTHORITY",
+    "best_values",
+    "kin",
+    "mention_rows",
+    "parents",
+    "person_rows",
+    "without_id_number",
+]
 
 # The standard names public security (hukou) the authoritative department for person fields.
 AUTHORITY = "police"
@@ -101,6 +109,17 @@ def _from_id_number(best: pl.DataFrame, vault: Vault) -> pl.DataFrame:
             .alias(f"{field}_source"),
         ]
     return out.with_columns(changes).drop("_dob", "_sex")
+
+
+def without_id_number(men: pl.DataFrame) -> pl.Series:
+    """Existing persons (positive clusters) none of whose mentions has a valid ID number."""
+    return (
+        men.select("cluster", "id_bidx")
+        .filter(pl.col("cluster") > 0)
+        .group_by("cluster")
+        .agg(pl.col("id_bidx").is_not_null().any().alias("_has_id"))
+        .filter(~pl.col("_has_id"))["cluster"]
+    )
 
 
 def parents(men: pl.DataFrame, parent: str = "mother") -> pl.DataFrame:
