@@ -31,7 +31,9 @@ quality_app = typer.Typer(help="Data quality: quarantined rows and flagged field
 standard_app = typer.Typer(help="The data element standard (数据元标准).")
 review_app = typer.Typer(help="Clerical review of doubtful links (人工复核), merge and unmerge.")
 export_app = typer.Typer(help="Export data as files.")
+policy_app = typer.Typer(help="Credit policy files (评价政策): check them and print the AHP.")
 app.add_typer(quality_app, name="quality")
+app.add_typer(policy_app, name="policy")
 app.add_typer(standard_app, name="standard")
 app.add_typer(review_app, name="review")
 app.add_typer(export_app, name="export")
@@ -145,7 +147,7 @@ def _parse_day(text: str) -> dt.date:
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="health, police, civil, hrss, cdc or mch.")],
+    source: Annotated[str, typer.Argument(help="health, police, civil, hrss, cdc, mch or credit.")],
     paths: Annotated[list[Path], typer.Argument(help="Feed files of that source.")],
     as_json: JsonOpt = False,
 ) -> None:
@@ -206,7 +208,7 @@ def demo(
         reports = []
         with _progress(True) as bar:
             task = bar.add_task("ingest", total=None)
-            for source in ("police", "civil", "health", "hrss", "cdc", "mch"):
+            for source in ("police", "civil", "health", "hrss", "cdc", "mch", "credit"):
                 reports += ingest_paths(
                     settings,
                     source,
@@ -540,6 +542,226 @@ def export_links_cmd(
         store, _vault = _linking()
         n = export_links(store, output)
     out.print(f"{n} links → {output}")
+
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy file (default: the packaged policies/default.yaml)."),
+]
+AsOfOpt = Annotated[str, typer.Option("--as-of", help="Evaluation date, YYYY-MM-DD.")]
+
+
+@policy_app.command("check")
+def policy_check(
+    path: Annotated[Path, typer.Argument(help="The policy YAML file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a policy file; print its hash and the AHP derivation of its weights."""
+    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.evaluate.report import derivation
+
+    _settings()
+    with _errors():
+        report = derivation(load_policy(path))
+    if as_json:
+        _print_json(report)
+        return
+    _print_policy(report)
+
+
+def _print_policy(report: dict[str, Any]) -> None:
+    out.print(
+        f"[green]ok[/green] {report['path']}: {report['id']} {report['version']}"
+        f" (effective {report['effective']}), sha256 {report['sha256'][:16]}…"
+    )
+    out.print(
+        f"{report['dimensions']} dimensions, {report['indicators']} indicators,"
+        f" {report['incentives']} incentives; grades {' > '.join(report['grades'])}"
+    )
+    for block in report["ahp"]:
+        table = Table(title=f"AHP · {block['block']}", title_justify="left")
+        for col in ("member", "stored", "derived (0.6 expert + 0.4 public)"):
+            table.add_column(col, justify="left" if col == "member" else "right")
+        derived = block["derived"] or [None] * len(block["members"])
+        for m, w, d in zip(block["members"], block["stored"], derived, strict=True):
+            table.add_row(m, f"{w:.4f}", "—" if d is None else f"{d:.4f}")
+        out.print(table)
+        for who in ("expert", "public"):
+            c = block.get(who)
+            if c:
+                out.print(
+                    f"  {who}: n={c['n']} λmax={c['lambda_max']:.4f} CI={c['ci']:.4f}"
+                    f" RI={c['ri']:.2f} CR={c['cr']:.4f}"
+                )
+
+
+@app.command()
+def evaluate(
+    as_of: AsOfOpt,
+    policy: PolicyOpt = None,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes-since-last",
+            help="Re-evaluate with facts recorded since (late facts) and list who changed.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate every person as of a date: monthly score, quarterly grade (信用评价)."""
+    from fpcredit.evaluate.changes import changes_since_last
+    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.evaluate.run import evaluate as run_evaluate
+    from fpcredit.service import open_ready_store
+
+    with _errors():
+        settings = _settings()
+        day = _parse_day(as_of)
+        store = open_ready_store(settings)
+        loaded = load_policy(policy)
+        if changes:
+            report = changes_since_last(store, settings.home, loaded, day)
+        else:
+            run = run_evaluate(store, settings.home, loaded, day)
+            report = {"evaluation": run.id, **_run_header(run, loaded), **run.summary}
+    if as_json:
+        _print_json(report)
+        return
+    _print_evaluation(report)
+
+
+def _run_header(run: Any, loaded: Any) -> dict[str, Any]:
+    return {
+        "kind": run.kind,
+        "as_of": run.as_of.isoformat(),
+        "score_date": run.score_date.isoformat(),
+        "grade_date": run.grade_date.isoformat(),
+        "policy": {
+            "id": loaded.policy.id,
+            "version": loaded.policy.version,
+            "sha256": loaded.sha256,
+        },
+    }
+
+
+def _print_evaluation(report: dict[str, Any]) -> None:
+    if "changes" in report:
+        _print_changes(report)
+        return
+    p = report["policy"]
+    out.print(
+        f"evaluation {report['evaluation']}: {report['persons']} persons as of {report['as_of']}"
+        f" (score {report['score_date']}, grade {report['grade_date']}),"
+        f" policy {p['id']} {p['version']}"
+    )
+    total = max(report["persons"], 1)
+    out.print(
+        "grades: " + ", ".join(f"{g} {n} ({n / total:.1%})" for g, n in report["grades"].items())
+    )
+    for by in ("group", "occupation"):
+        table = Table(title=f"A-rate by {by}", title_justify="left")
+        for col in (by, "persons", "A-rate", "ratio to best", "≥ 4/5"):
+            table.add_column(col)
+        for row in report[f"by_{by}"]:
+            rate = next(v for k, v in row.items() if k.endswith("_rate"))
+            ratio = row["ratio_to_best"]
+            table.add_row(
+                str(row[by]), str(row["persons"]), f"{rate:.3f}",
+                "—" if ratio is None else f"{ratio:.3f}", "yes" if row["four_fifths"] else "NO",
+            )  # fmt: skip
+        out.print(table)
+
+
+def _print_changes(report: dict[str, Any]) -> None:
+    out.print(
+        f"as of {report['as_of']}: evaluation {report['previous']} (known at"
+        f" {report['previous_known_at']}) → {report['evaluation']} (known at {report['known_at']})"
+    )
+    out.print(f"{len(report['changes'])} persons changed")
+    for c in report["changes"][:50]:
+        out.print(
+            f"  person {c['person_id']}: {c['before']['total']} {c['before']['grade']}"
+            f" → {c['after']['total']} {c['after']['grade']}; late facts:"
+        )
+        for f in c["late_facts"]:
+            out.print(
+                f"    {f['source']} {f['kind']} {f['record_key']} event {f['event_date']}"
+                f" recorded {f['recorded_at']}"
+            )
+
+
+@app.command()
+def explain(
+    person_id: Annotated[int, typer.Argument(help="Person id (from the person index).")],
+    as_of: AsOfOpt,
+    policy: PolicyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain one person's credit line by line, and what would raise the grade."""
+    from fpcredit.evaluate.explain import explain as run_explain
+    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.service import open_ready_store
+
+    with _errors():
+        settings = _settings()
+        store = open_ready_store(settings)
+        report = run_explain(store, load_policy(policy), person_id, _parse_day(as_of))
+    if as_json:
+        _print_json(report)
+        return
+    _print_explanation(report)
+
+
+def _print_explanation(r: dict[str, Any]) -> None:
+    out.print(
+        f"person {r['person_id']} as of {r['as_of']}: total {r['total']} (score date"
+        f" {r['score_date']}), grade {r['grade']} (grade date {r['grade_date']}),"
+        f" points {r['points']}; policy {r['policy']['id']} {r['policy']['version']}"
+    )
+    table = Table(title_justify="left")
+    for col in ("indicator", "name", "status", "value", "points", "weight", "counted", "contrib."):
+        table.add_column(col)
+    for line in r["indicators"]:
+        value = "" if line["value"] is None else f"{line['num']}/{line['den']}"
+        counted = "yes" if line["included"] else ("not raising" if line["bonus"] else "")
+        table.add_row(
+            line["indicator"], line["name"], line["status"], value,
+            "" if line["points"] is None else str(line["points"]), f"{line['weight']:.2f}",
+            counted if line["status"] == "scored" else "", f"{line['contribution']:.2f}",
+        )  # fmt: skip
+    out.print(table)
+    for d in r["dimensions"]:
+        out.print(f"  {d['name']}: {d['score'] or '—'} (weight {d['weight']:.2f})")
+    nxt = r["to_raise_grade"]
+    if nxt["already_best"]:
+        out.print("already the best grade")
+    elif not nxt.get("reachable"):
+        out.print("no achievable action raises the grade this quarter")
+    else:
+        out.print(f"to reach {nxt['grade']} ({nxt['total']}):")
+        for a in nxt["actions"]:
+            out.print(f"  • {a['action']} [{a['indicator']}]")
+
+
+@export_app.command("scores")
+def export_scores_cmd(
+    as_of: AsOfOpt,
+    output: Annotated[Path, typer.Option("--out", help="CSV file, or .parquet for Parquet.")],
+    policy: PolicyOpt = None,
+) -> None:
+    """Write the stored evaluation as of a date, one row per person."""
+    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.evaluate.report import export_scores
+    from fpcredit.evaluate.run import latest
+    from fpcredit.service import open_ready_store
+
+    with _errors():
+        settings = _settings()
+        store = open_ready_store(settings)
+        loaded = load_policy(policy) if policy else None
+        run = latest(store, settings.home, _parse_day(as_of), loaded)
+        n = export_scores(run, output)
+    out.print(f"{n} persons (evaluation {run.id}) → {output}")
 
 
 def main() -> None:

@@ -7,7 +7,9 @@
     ├── FeedError                      a whole input file cannot be read (encoding, truncation,
     │                                  missing column, empty); the store is left unchanged
     ├── StoreError                     the database is missing, not migrated or unreachable
-    └── CryptoError                    a value cannot be decrypted with any key in the keyring
+    ├── CryptoError                    a value cannot be decrypted with any key in the keyring
+    └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
+        └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 
 Messages are written for the person at the terminal; they never contain an identifier.
 """
@@ -21,7 +23,9 @@ __all__ = [
     "CryptoError",
     "FeedError",
     "FpcreditError",
+    "InconsistentMatrix",
     "InvalidIdNumber",
+    "PolicyError",
     "StandardError",
     "StoreError",
 ]
@@ -54,6 +58,25 @@ class StoreError(FpcreditError):
 
 class CryptoError(FpcreditError):
     """A stored value cannot be decrypted with any key in the keyring."""
+
+
+class PolicyError(FpcreditError):
+    """A policy file cannot be used. Each problem is (line or None, plain explanation)."""
+
+    def __init__(self, path: str, problems: list[tuple[int | None, str]]) -> None:
+        lines = [f"{path}:{line}: {why}" if line else f"{path}: {why}" for line, why in problems]
+        super().__init__("\n".join(lines))
+        self.path = path
+        self.problems = problems
+
+
+class InconsistentMatrix(PolicyError):  # noqa: N818 - reads as the condition it reports
+    """A pairwise-comparison matrix was rejected; `consistency_ratio` is None when not computed."""
+
+    def __init__(self, reason: str, consistency_ratio: float | None = None) -> None:
+        super().__init__("AHP", [(None, reason)])
+        self.reason = reason
+        self.consistency_ratio = consistency_ratio
 
 
 ID_REASONS: Final = {

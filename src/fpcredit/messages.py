@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["RULES", "Language", "label", "language", "rule_message", "set_language", "text"]
+__all__ = [
+    "RULES",
+    "Language",
+    "known",
+    "label",
+    "language",
+    "rule_message",
+    "set_language",
+    "text",
+]
 
 Language = Literal["zh", "en"]
 
@@ -44,6 +53,10 @@ RULES: Final[dict[str, tuple[str, str]]] = {
     "before_birth": ("服务日期早于当事人出生日期", "the service date is before the person's birth"),
     "mother_under_14": ("生育时母亲未满14周岁", "the mother was under 14 at the birth"),
     "recorded_before_event": ("记录时间早于发生日期", "recorded before the event happened"),
+    "valid_until_before_event": (
+        "有效期截止日期早于认定日期",
+        "the validity ends before the date of the decision",
+    ),
 }
 
 _TEXTS: Final[dict[str, tuple[str, str]]] = {
@@ -64,6 +77,54 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     "missing_column": ("缺少必需列“{column}”", "required column {column!r} is missing"),
     "no_rows": ("文件没有数据行", "the file has no data rows"),
     "reconciled": ("行数核对一致", "counts reconcile"),
+    # AHP weights (evaluate/ahp.py); rows and columns are counted from 1.
+    "ahp_empty": ("判断矩阵为空", "the comparison matrix is empty"),
+    "ahp_too_large": (
+        "判断矩阵有 {n} 阶，最多支持 {limit} 阶",
+        "the comparison matrix has {n} rows; at most {limit} are supported",
+    ),
+    "ahp_not_square": (
+        "判断矩阵不是方阵：第 {row} 行应有 {n} 个数",
+        "the comparison matrix is not square: row {row} should hold {n} numbers",
+    ),
+    "ahp_entry": (
+        "第 {row} 行第 {col} 列须为正的有限数（而不是 {value}）",
+        "row {row}, column {col} must be a positive finite number, not {value}",
+    ),
+    "ahp_diagonal": (
+        "对角线第 {row} 项须为 1（而不是 {value}）",
+        "diagonal entry {row} must be 1, not {value}",
+    ),
+    "ahp_not_reciprocal": (
+        "第 {row} 行第 {col} 列（{a}）与第 {col} 行第 {row} 列（{b}）不互为倒数",
+        "entry ({row}, {col}) = {a} and entry ({col}, {row}) = {b} are not reciprocals",
+    ),
+    "ahp_inconsistent": (
+        "判断矩阵的一致性比率 CR = {cr:.3f}，须小于 0.10；请修改相互矛盾的判断",
+        "the consistency ratio CR = {cr:.3f} is not below 0.10; revise the contradictory "
+        "judgements",
+    ),
+    "ahp_upper_shape": (
+        "上三角第 {row} 行应有 {expected} 个数（而不是 {count} 个）",
+        "row {row} of the upper triangle should hold {expected} numbers, not {count}",
+    ),
+    "ahp_upper_entry": (
+        "上三角第 {row} 行第 {col} 项“{value}”不是正数或分数（如 3、0.5、1/3）",
+        'upper-triangle entry ({row}, {col}) "{value}" is not a positive number or fraction '
+        "such as 3, 0.5 or 1/3",
+    ),
+    "ahp_blend_length": (
+        "专家权重有 {expert} 项，公众权重有 {public} 项，项数须相同",
+        "the expert weights have {expert} entries but the public weights {public}",
+    ),
+    "ahp_blend_share": (
+        "专家权重占比须在 0 到 1 之间（而不是 {share}）",
+        "the experts' share must be between 0 and 1, not {share}",
+    ),
+    "ahp_blend_weights": (
+        "权重须为非负的有限数且不能全为零",
+        "weights must be non-negative finite numbers, not all zero",
+    ),
     "store_not_ready": (
         "数据库尚未初始化或版本过旧，请先运行 `fpcredit init`",
         "the store is not initialised or not up to date; run `fpcredit init`",
@@ -220,6 +281,138 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "存储值不是本平台的密文格式",
         "stored value is not in the fpcredit ciphertext format",
     ),
+    # Evaluations (docs/policy.md, docs/evaluation.md).
+    "evaluation_missing": (
+        "没有 {as_of} 的评价结果，请先运行 `fpcredit evaluate --as-of {as_of}`",
+        "no evaluation as of {as_of}; run `fpcredit evaluate --as-of {as_of}` first",
+    ),
+    "evaluation_file_missing": (
+        "评价结果文件 {path} 不存在（FPCREDIT_HOME 是否正确？）",
+        "the evaluation's result file {path} is missing (is FPCREDIT_HOME right?)",
+    ),
+    "explain_no_person": ("人员索引中没有人员 {person}", "no person {person} in the person index"),
+    "explain_not_evaluated": (
+        "人员 {person} 在 {day} 不参加评价（未满评价年龄，或当时尚无其记录）",
+        "person {person} is not evaluated on {day} (under the evaluation age, or not yet known)",
+    ),
+    "action_count": ("再完成 {n} 次{kind}", "take up {kind} {n} more time(s)"),
+    "action_measure": ("落实避孕节育措施（{code}）", "take up a contraception measure ({code})"),
+    "action_schedule": (
+        "为 {birth} 出生的子女完成 {what} 第 {n} 次（{months} 月龄应完成）",
+        "complete {what} no. {n} for the child born {birth} (due at {months} months)",
+    ),
+    "action_payment": ("补缴 {period} 的生育保险", "pay the maternity insurance for {period}"),
+    "action_repair": (
+        "就 {day} 的信用事件申请信用修复（已过最短公示期）",
+        "apply for credit repair of the event of {day} (its minimum disclosure period has passed)",
+    ),
+    "action_flag_id_valid": (
+        "到户籍所在地派出所核验身份证号",
+        "have the ID number verified at the local police station",
+    ),
+    "action_flag_name_consistent": (
+        "申请核对并更正各部门登记的姓名",
+        "ask for the name held by the departments to be checked and corrected",
+    ),
+    "action_flag_birth_date_consistent": (
+        "申请核对并更正各部门登记的出生日期",
+        "ask for the birth date held by the departments to be checked and corrected",
+    ),
+    "action_flag_hukou_known": ("补充户籍地信息", "complete the hukou registration details"),
+    "action_flag_residence_known": ("办理居住登记", "register the place of residence"),
+    "action_flag_phone_known": ("登记联系电话", "register a contact phone number"),
+    # Policy files (docs/policy.md).
+    "policy_unreadable": ("无法读取政策文件：{why}", "cannot read the policy file: {why}"),
+    "policy_not_utf8": ("政策文件不是 UTF-8 编码", "the policy file is not UTF-8 text"),
+    "policy_yaml": ("YAML 格式错误：{why}", "not valid YAML: {why}"),
+    "policy_not_mapping": ("政策文件的顶层必须是键值映射", "the top level must be a mapping"),
+    "policy_field": ("{where}：{why}", "{where}: {why}"),
+    "policy_pydantic_missing": ("{where}：缺少必填项", "{where}: this field is required"),
+    "policy_pydantic_extra_forbidden": (
+        "{where}：不认识的字段（拼写错误？）",
+        "{where}: unknown field (a typo?)",
+    ),
+    "policy_pydantic_literal_error": (
+        "{where}：取值只能是 {expected}",
+        "{where}: must be one of {expected}",
+    ),
+    "policy_pydantic_greater_than_equal": (
+        "{where}：不能小于 {ge}",
+        "{where}: must be at least {ge}",
+    ),
+    "policy_pydantic_less_than_equal": (
+        "{where}：不能大于 {le}",
+        "{where}: must be at most {le}",
+    ),
+    "policy_pydantic_int_parsing": ("{where}：应为整数", "{where}: must be a whole number"),
+    "policy_pydantic_int_type": ("{where}：应为整数", "{where}: must be a whole number"),
+    "policy_pydantic_string_pattern_mismatch": (
+        "{where}：格式不符合要求（{pattern}）",
+        "{where}: does not have the required form ({pattern})",
+    ),
+    "policy_pydantic_union_tag_invalid": (
+        "{where}：未知的度量类型 {tag}，可用：{expected_tags}",
+        "{where}: unknown measure type {tag}; known: {expected_tags}",
+    ),
+    "policy_not_number": (
+        "“{value}”不是数字或 1/3 这样的分数",
+        "{value!r} is not a number or a fraction like 1/3",
+    ),
+    "policy_number_size": (
+        "{value} 过大或过于精细（分母不超过一百万）",
+        "{value} is too large or too fine (denominator at most one million)",
+    ),
+    "policy_band": (
+        "分档需要 at_least、at_most 或两者",
+        "a band needs at_least, at_most or both",
+    ),
+    "policy_duplicate": ("“{what}”重复出现", "{what!r} appears twice"),
+    "policy_unknown_dimension": (
+        "未知维度“{what}”；已定义：{known}",
+        "unknown dimension {what!r}; defined: {known}",
+    ),
+    "policy_unknown_grade": ("未知等级“{what}”", "unknown grade {what!r}"),
+    "policy_unknown_kind": (
+        "“{what}”不是数据元标准中的数据集",
+        "{what!r} is not a data set of the data element standard",
+    ),
+    "policy_unknown_attr": (
+        "“{what}”不是数据集 {kind} 的字段",
+        "{what!r} is not a field of the data set {kind}",
+    ),
+    "policy_weight_unit": (
+        "权重 {weight} 必须为正，且最多四位小数",
+        "weight {weight} must be positive with at most four decimals",
+    ),
+    "policy_weight_sum": (
+        "维度权重之和为 {total}，应为 1",
+        "the dimension weights sum to {total}, not 1",
+    ),
+    "policy_indicator_weight_sum": (
+        "维度 {what} 的指标权重之和为 {total}，应为 1",
+        "the indicator weights of dimension {what} sum to {total}, not 1",
+    ),
+    "policy_empty_dimension": ("维度 {what} 没有指标", "dimension {what} has no indicator"),
+    "policy_ahp_size": (
+        "判断矩阵为 {n} 阶，但有 {m} 个权重",
+        "the comparison matrix has order {n} but there are {m} weights",
+    ),
+    "policy_ahp_disagrees": (
+        "{member} 的权重 {stored} 与层次分析法推导的 {derived:.4f} 不一致",
+        "the weight {stored} of {member} disagrees with the AHP derivation {derived:.4f}",
+    ),
+    "policy_cutoff": (
+        "等级分数线 {value} 应在 0–100 之间且最多两位小数",
+        "grade cut-off {value} must be within 0–100 with at most two decimals",
+    ),
+    "policy_no_severities": (
+        "使用了信用事件指标，但未定义 severities",
+        "an events indicator needs the severities section",
+    ),
+    "policy_severity_order": (
+        "min_months 不能大于 max_months",
+        "min_months cannot exceed max_months",
+    ),
 }
 
 _language: Language = "zh"
@@ -241,6 +434,11 @@ def text(key: str, lang: Language | None = None, **values: object) -> str:
     zh, en = _TEXTS[key]
     lang = lang or _language
     return (zh if lang == "zh" else en).format(**values)
+
+
+def known(key: str) -> bool:
+    """Whether the catalogue has a sentence for `key`."""
+    return key in _TEXTS
 
 
 def label(key: str, lang: Language | None = None) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "evaluations",
     "facts",
     "ingestions",
     "link_decisions",
@@ -257,4 +258,27 @@ link_decisions = Table(
     Column("decided_by", String(64), nullable=False),
     Column("decided_at", DateTime, nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# A batch evaluation: the policy (id, version, content hash), the dates it was computed for and
+# what was known. `official` runs see only what was known at the end of each cut date;
+# `restatement` runs see everything known when they ran (late facts included). Per-person results
+# are a Parquet file under FPCREDIT_HOME (`path`, relative), one row per person.
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(12), nullable=False),  # official | restatement
+    Column("as_of", Date, nullable=False),
+    Column("score_date", Date, nullable=False),
+    Column("grade_date", Date, nullable=False),
+    Column("known_at", DateTime, nullable=False),
+    Column("policy_id", String(64), nullable=False),
+    Column("policy_version", String(32), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("persons", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: grade distribution, fairness
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "as_of", "policy_id"),
 )

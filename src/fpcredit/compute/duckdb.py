@@ -1,0 +1,35 @@
+"""The embedded batch engine: DuckDB in process, over Arrow tables (no server, no extension)."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from fpcredit.compute.base import Engine
+
+__all__ = ["DuckDBEngine"]
+
+
+class DuckDBEngine(Engine):
+    """One in-memory DuckDB connection; tables registered from Arrow without copying."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._con = duckdb.connect(":memory:")
+        if threads:
+            self._con.execute(f"SET threads = {int(threads)}")
+        # The frame is read once per statement; insertion order is not needed by any result.
+        self._con.execute("SET preserve_insertion_order = false")
+
+    def _register(self, name: str, table: pa.Table) -> None:
+        self._con.register(name, table)
+
+    def _materialise(self, name: str, sql: str) -> None:
+        self._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+
+    def _arrow(self, sql: str) -> pa.Table:
+        return self._con.sql(sql).to_arrow_table()
+
+    def _close(self) -> None:
+        self._con.close()

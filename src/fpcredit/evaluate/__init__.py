@@ -1,0 +1,1 @@
+"""Credit evaluation: the policy file, AHP weights, the SQL engine and explanations."""

@@ -1,0 +1,252 @@
+"""Batch evaluation as a service: dates, frames, engine, the per-person Parquet file, summary.
+
+`evaluate` is what `fpcredit evaluate --as-of D` runs. It computes the monthly score and the
+quarterly grade (docs/policy.md §1.8), writes one row per person to
+`FPCREDIT_HOME/evaluations/`, records the run in the `evaluations` table and returns counts, the
+grade distribution and each group's A-rate against the best group (four-fifths rule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from fpcredit.errors import FpcreditError
+from fpcredit.evaluate.engine import evaluate_frame
+from fpcredit.evaluate.frame import Frame, Outcome
+from fpcredit.evaluate.load import load_frame
+from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.messages import text
+from fpcredit.store import schema as s
+from fpcredit.store.db import Store, utc_now
+
+__all__ = [
+    "EvaluationError",
+    "Run",
+    "cut_dates",
+    "evaluate",
+    "latest",
+    "wide",
+]
+
+FOUR_FIFTHS = 0.8
+
+
+class EvaluationError(FpcreditError):
+    """No evaluation matches, or its result file is missing."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stored evaluation: its row in `evaluations` and the absolute path of its results."""
+
+    id: int
+    kind: str
+    as_of: dt.date
+    score_date: dt.date
+    grade_date: dt.date
+    known_at: dt.datetime
+    policy_sha256: str
+    path: Path
+    summary: dict[str, Any]
+
+
+def month_end(day: dt.date) -> dt.date:
+    """The last day of `day`'s month."""
+    following = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def cut_dates(policy: LoadedPolicy, as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """(score date, grade date): the last month end and quarter end on or before `as_of`."""
+    sched = policy.policy.schedule
+    score = as_of
+    if sched.score == "monthly" and month_end(as_of) != as_of:
+        score = dt.date(as_of.year, as_of.month, 1) - dt.timedelta(days=1)
+    grade = score
+    if sched.grade == "quarterly" and not (score.month % 3 == 0 and month_end(score) == score):
+        grade = dt.date(score.year, score.month - (score.month - 1) % 3, 1) - dt.timedelta(days=1)
+    return score, grade
+
+
+def _outcome(
+    store: Store, policy: LoadedPolicy, cut: dt.date, known: dt.datetime | None
+) -> tuple[Frame, Outcome]:
+    frame = load_frame(store, cut, policy.policy.attributes(), known=known)
+    return frame, evaluate_frame(policy.policy, frame, cut)
+
+
+def wide(
+    policy: LoadedPolicy,
+    score: tuple[Frame, Outcome],
+    grade: tuple[Frame, Outcome],
+    dates: tuple[dt.date, dt.date],
+) -> pa.Table:
+    """One row per person: totals, grade, points, provenance, then dimensions and indicators."""
+    con = duckdb.connect(":memory:")
+    try:
+        frame, out = score
+        con.register("persons", frame.persons)
+        con.register("res", out.results)
+        con.register("dims", out.dimensions)
+        con.register("inds", out.indicators)
+        con.register("graded", grade[1].results)
+        p = policy.policy
+        dim_cols = "".join(
+            f", max(CASE WHEN dimension = '{d.id}' THEN score_centi END) * 0.01 AS \"dim_{d.id}\""
+            for d in p.dimensions
+        )
+        ind_cols = "".join(
+            f", max(CASE WHEN indicator = '{i.id}' THEN points END) AS \"{i.id}_score\""
+            f", max(CASE WHEN indicator = '{i.id}' THEN CAST(num AS DOUBLE) / den END)"
+            f' AS "{i.id}_value"'
+            f", max(CASE WHEN indicator = '{i.id}' THEN status END) AS \"{i.id}_status\""
+            for i in p.indicators
+        )
+        sql = f"""
+        WITH d AS (SELECT person_id{dim_cols} FROM dims GROUP BY person_id),
+             i AS (SELECT person_id{ind_cols} FROM inds GROUP BY person_id)
+        SELECT r.person_id, r.total_centi * 0.01 AS total, g.grade, CAST(r.points AS BIGINT)
+                 AS points,
+               '{p.version}' AS policy_version, '{p.id}' AS policy_id,
+               '{policy.sha256}' AS policy_sha256, DATE '{dates[0]}' AS score_date,
+               DATE '{dates[1]}' AS grade_date, g.total_centi * 0.01 AS graded_total,
+               r.grade AS score_grade, pe."group", pe.occupation, d.* EXCLUDE (person_id),
+               i.* EXCLUDE (person_id)
+        FROM res r JOIN persons pe USING (person_id) JOIN d USING (person_id)
+        JOIN i USING (person_id) LEFT JOIN graded g USING (person_id)
+        ORDER BY r.person_id
+        """
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+
+
+def summarise(table: pa.Table, grades: list[str]) -> dict[str, Any]:
+    """Counts, grade distribution, and A-rates by group and occupation vs the best group."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("t", table)
+        best = grades[0]
+        dist = dict(con.sql("SELECT grade, count(*) FROM t GROUP BY grade").fetchall())
+        summary: dict[str, Any] = {
+            "persons": table.num_rows,
+            "grades": {g: int(dist.get(g, 0)) for g in grades},
+            "ungraded": int(dist.get(None, 0)),
+        }
+        for by in ("group", "occupation"):
+            rows = con.sql(
+                f"SELECT coalesce(\"{by}\", 'unknown') AS k, count(*) AS n,"
+                f" avg(CASE WHEN grade = '{best}' THEN 1 ELSE 0 END) AS rate"
+                f" FROM t GROUP BY k ORDER BY k"
+            ).fetchall()
+            top = max((r[2] for r in rows), default=0.0)
+            summary[f"by_{by}"] = [
+                {
+                    by: k,
+                    "persons": n,
+                    f"{best}_rate": round(rate, 6),
+                    "ratio_to_best": round(rate / top, 6) if top else None,
+                    "four_fifths": bool(top == 0 or rate / top >= FOUR_FIFTHS),
+                }
+                for k, n, rate in rows
+            ]
+        return summary
+    finally:
+        con.close()
+
+
+def evaluate(
+    store: Store,
+    home: Path,
+    policy: LoadedPolicy,
+    as_of: dt.date,
+    restate: bool = False,
+) -> Run:
+    """Evaluate everyone as of `as_of`; `restate` sees facts recorded since (late facts)."""
+    score_date, grade_date = cut_dates(policy, as_of)
+    known = utc_now().replace(tzinfo=None) if restate else None
+    score = _outcome(store, policy, score_date, known)
+    grade = score if grade_date == score_date else _outcome(store, policy, grade_date, known)
+    table = wide(policy, score, grade, (score_date, grade_date))
+    summary = summarise(table, policy.policy.grade_order)
+    known_at = known or dt.datetime.combine(score_date + dt.timedelta(days=1), dt.time())
+    kind = "restatement" if restate else "official"
+    dates = (score_date, grade_date)
+    return _store(store, home, policy, kind, as_of, dates, known_at, table, summary)
+
+
+def _store(
+    store: Store,
+    home: Path,
+    policy: LoadedPolicy,
+    kind: str,
+    as_of: dt.date,
+    dates: tuple[dt.date, dt.date],
+    known_at: dt.datetime,
+    table: pa.Table,
+    summary: dict[str, Any],
+) -> Run:
+    folder = home / "evaluations"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
+    name = f"{as_of}_{policy.policy.id}-{policy.policy.version}_{policy.sha256[:8]}_{stamp}.parquet"
+    pq.write_table(table, folder / name, compression="zstd")
+    row = {
+        "kind": kind,
+        "as_of": as_of,
+        "score_date": dates[0],
+        "grade_date": dates[1],
+        "known_at": known_at,
+        "policy_id": policy.policy.id,
+        "policy_version": policy.policy.version,
+        "policy_sha256": policy.sha256,
+        "persons": table.num_rows,
+        "path": f"evaluations/{name}",
+        "summary": json.dumps(summary, ensure_ascii=False),
+        "created_at": utc_now(),
+    }
+    with store.engine.begin() as conn:
+        key = conn.execute(sa.insert(s.evaluations).values(**row)).inserted_primary_key
+        assert key is not None
+        new_id = key[0]
+    return Run(
+        int(new_id), kind, as_of, dates[0], dates[1], known_at, policy.sha256, home / row["path"],
+        summary,
+    )  # fmt: skip
+
+
+def latest(
+    store: Store,
+    home: Path,
+    as_of: dt.date,
+    policy: LoadedPolicy | None = None,
+    kinds: tuple[str, ...] = ("official",),
+    before: int | None = None,
+) -> Run:
+    """The most recent stored evaluation for `as_of` (of this policy text, when given)."""
+    e = s.evaluations
+    query = sa.select(e).where(e.c.as_of == as_of, e.c.kind.in_(kinds))
+    if policy is not None:
+        query = query.where(e.c.policy_sha256 == policy.sha256)
+    if before is not None:
+        query = query.where(e.c.id < before)
+    with store.engine.connect() as conn:
+        row = conn.execute(query.order_by(e.c.id.desc()).limit(1)).mappings().first()
+    if row is None:
+        raise EvaluationError(text("evaluation_missing", as_of=as_of.isoformat()))
+    path = home / row["path"]
+    if not path.exists():
+        raise EvaluationError(text("evaluation_file_missing", path=row["path"]))
+    return Run(
+        int(row["id"]), row["kind"], row["as_of"], row["score_date"], row["grade_date"],
+        row["known_at"], row["policy_sha256"], path, json.loads(row["summary"]),
+    )  # fmt: skip
