@@ -111,6 +111,8 @@ def test_demo_links_the_province_it_ingests_and_prints_no_library_noise(tmp_path
     assert result.returncode == 0, result.stderr
     assert "4. linked every record to one person" in result.stdout
     assert "quality vs truth" in result.stdout
+    assert "5. evaluated everyone under the default policy" in result.stdout
+    assert "A-rate by group" in result.stdout
     # Splink's notebook warnings (e.g. untrained levels in a small province) stay out of sight.
     assert "WARNING" not in result.stderr and "predict()" not in result.stderr
     status = json.loads(_run(tmp_path, "status", "--json").stdout)

@@ -187,7 +187,7 @@ def demo(
     people: Annotated[int, typer.Option(help="Size of the synthetic population.", min=100)] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic province.")] = 1,
 ) -> None:
-    """Synthetic province → init → ingest every feed → link, printing each step's counts."""
+    """Synthetic province → init → ingest every feed → link → evaluate, with each step's counts."""
     from fpcredit.service import feed_path, ingest_paths, initialise, open_ready_store
     from fpcredit.synth import generate
 
@@ -223,8 +223,27 @@ def demo(
             f"{counts['quarantined']} quarantined · see `fpcredit quality list`"
         )
         report = _demo_link(feeds)
-    out.print("4. linked every record to one person (一人一档):")
-    _print_link(report)
+        out.print("4. linked every record to one person (一人一档):")
+        _print_link(report)
+        evaluation = _demo_evaluate(settings)
+    out.print("5. evaluated everyone under the default policy (信用评价):")
+    _print_evaluation(evaluation)
+    out.print(
+        f"explain anyone: fpcredit explain PERSON_ID --as-of {evaluation['as_of']}"
+        f" · export: fpcredit export scores --as-of {evaluation['as_of']} --out scores.csv"
+    )
+
+
+def _demo_evaluate(settings: Settings) -> dict[str, Any]:
+    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.evaluate.run import evaluate as run_evaluate
+    from fpcredit.service import open_ready_store
+
+    loaded = load_policy()
+    with _progress(True) as bar:
+        bar.add_task("evaluate", total=None)
+        run = run_evaluate(open_ready_store(settings), settings.home, loaded, dt.date.today())
+    return {"evaluation": run.id, **_run_header(run, loaded), **run.summary}
 
 
 def _demo_link(feeds: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ class DuckDBEngine(Engine):
 
     def __init__(self, threads: int | None = None) -> None:
         self._con = duckdb.connect(":memory:")
+        self._tables: dict[str, pa.Table] = {}
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
         # The frame is read once per statement; insertion order is not needed by any result.
@@ -26,7 +27,11 @@ class DuckDBEngine(Engine):
         self._con.register(name, table)
 
     def _materialise(self, name: str, sql: str) -> None:
-        self._con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        # Held as Arrow rather than a temp table: DuckDB compresses every column of a table it
+        # stores, which costs more than the query for the wide per-person rows.
+        table = self._con.sql(sql).to_arrow_table()
+        self._tables[name] = table
+        self._con.register(name, table)
 
     def _arrow(self, sql: str) -> pa.Table:
         return self._con.sql(sql).to_arrow_table()

@@ -20,8 +20,9 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
-from fpcredit.evaluate.engine import evaluate_frame
-from fpcredit.evaluate.frame import Frame, Outcome
+from fpcredit.evaluate.compile import STATUS
+from fpcredit.evaluate.engine import evaluate_wide
+from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.messages import text
@@ -79,51 +80,41 @@ def cut_dates(policy: LoadedPolicy, as_of: dt.date) -> tuple[dt.date, dt.date]:
 
 def _outcome(
     store: Store, policy: LoadedPolicy, cut: dt.date, known: dt.datetime | None
-) -> tuple[Frame, Outcome]:
+) -> tuple[Frame, pa.Table]:
     frame = load_frame(store, cut, policy.policy.attributes(), known=known)
-    return frame, evaluate_frame(policy.policy, frame, cut)
+    return frame, evaluate_wide(policy.policy, frame, cut)
 
 
 def wide(
     policy: LoadedPolicy,
-    score: tuple[Frame, Outcome],
-    grade: tuple[Frame, Outcome],
+    score: tuple[Frame, pa.Table],
+    grade: tuple[Frame, pa.Table],
     dates: tuple[dt.date, dt.date],
 ) -> pa.Table:
     """One row per person: totals, grade, points, provenance, then dimensions and indicators."""
     con = duckdb.connect(":memory:")
     try:
-        frame, out = score
+        frame, scored = score
         con.register("persons", frame.persons)
-        con.register("res", out.results)
-        con.register("dims", out.dimensions)
-        con.register("inds", out.indicators)
-        con.register("graded", grade[1].results)
+        con.register("w", scored)
+        con.register("g", grade[1].select(["person_id", "total_centi", "grade"]))
         p = policy.policy
-        dim_cols = "".join(
-            f", max(CASE WHEN dimension = '{d.id}' THEN score_centi END) * 0.01 AS \"dim_{d.id}\""
-            for d in p.dimensions
-        )
-        ind_cols = "".join(
-            f", max(CASE WHEN indicator = '{i.id}' THEN points END) AS \"{i.id}_score\""
-            f", max(CASE WHEN indicator = '{i.id}' THEN CAST(num AS DOUBLE) / den END)"
-            f' AS "{i.id}_value"'
-            f", max(CASE WHEN indicator = '{i.id}' THEN status END) AS \"{i.id}_status\""
+        dims = "".join(f', w."dim_{d.id}" * 0.01 AS "dim_{d.id}"' for d in p.dimensions)
+        inds = "".join(
+            f', w."p_{i.id}" AS "{i.id}_score"'
+            f', CASE WHEN w."st_{i.id}" = 0 THEN CAST(w."num_{i.id}" AS DOUBLE) / w."den_{i.id}"'
+            f' END AS "{i.id}_value"'
+            f', {STATUS.format(col=f"w.{chr(34)}st_{i.id}{chr(34)}")} AS "{i.id}_status"'
             for i in p.indicators
         )
         sql = f"""
-        WITH d AS (SELECT person_id{dim_cols} FROM dims GROUP BY person_id),
-             i AS (SELECT person_id{ind_cols} FROM inds GROUP BY person_id)
-        SELECT r.person_id, r.total_centi * 0.01 AS total, g.grade, CAST(r.points AS BIGINT)
-                 AS points,
+        SELECT w.person_id, w.total_centi * 0.01 AS total, g.grade, w.points,
                '{p.version}' AS policy_version, '{p.id}' AS policy_id,
                '{policy.sha256}' AS policy_sha256, DATE '{dates[0]}' AS score_date,
                DATE '{dates[1]}' AS grade_date, g.total_centi * 0.01 AS graded_total,
-               r.grade AS score_grade, pe."group", pe.occupation, d.* EXCLUDE (person_id),
-               i.* EXCLUDE (person_id)
-        FROM res r JOIN persons pe USING (person_id) JOIN d USING (person_id)
-        JOIN i USING (person_id) LEFT JOIN graded g USING (person_id)
-        ORDER BY r.person_id
+               w.grade AS score_grade, pe."group", pe.occupation{dims}{inds}
+        FROM w JOIN persons pe USING (person_id) LEFT JOIN g USING (person_id)
+        ORDER BY w.person_id
         """
         return con.sql(sql).to_arrow_table()
     finally:
