@@ -117,3 +117,9 @@ def test_cli_policy_check(tmp_path: Path) -> None:
     line = _line_of(bad.read_text(encoding="utf-8"), "wieght")
     assert f"bad.yaml:{line}:" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_docs_list_every_default_indicator() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
+    for ind in load_policy().policy.indicators:
+        assert f"| {ind.id} | {ind.name.zh} / {ind.name.en} |" in docs, ind.id
