@@ -22,7 +22,7 @@ from tests.collect.test_ingest import _dump
 pytestmark = pytest.mark.slow
 # The acceptance size of the foundation issue; set lower for a quick local run.
 PEOPLE = int(os.environ.get("FPCREDIT_PROVINCE_PEOPLE", "20000"))
-SOURCES = ("police", "civil", "health", "hrss", "cdc", "mch")
+SOURCES = ("police", "civil", "health", "hrss", "cdc", "mch", "credit")
 CJK_UTF8 = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
 DETECTABLE = {"id_check_digit", "event_date_impossible", "code_unknown", "births_gt_pregnancies"}
 

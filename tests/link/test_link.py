@@ -25,7 +25,7 @@ from fpcredit.synth import generate
 
 pytestmark = pytest.mark.slow
 PEOPLE = 3000
-SOURCES = ("police", "civil", "health", "hrss", "cdc", "mch")
+SOURCES = ("police", "civil", "health", "hrss", "cdc", "mch", "credit")
 EARLY = dt.date(2023, 6, 30)
 
 
@@ -106,6 +106,12 @@ def test_quality_beats_the_exact_id_join(linked: tuple[Store, Vault], province: 
     assert q["overall"]["recall"] >= 0.98 > base["overall"]["recall"]
     assert q["without_valid_id"]["precision"] >= 0.99
     assert q["without_valid_id"]["recall"] >= 0.95 > base["without_valid_id"]["recall"]
+
+
+def test_credit_decisions_link_to_their_person(linked: tuple[Store, Vault], province: Path) -> None:
+    # The credit office's decisions name one person, 5 % of them without an ID number.
+    credit = _quality(linked[0], province)["by_source"]["credit"]
+    assert credit["precision"] >= 0.99 and credit["records_right"] >= 0.98
 
 
 def test_persons_carry_best_values_with_their_source(linked: tuple[Store, Vault]) -> None:

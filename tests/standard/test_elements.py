@@ -30,6 +30,8 @@ def test_standard_covers_the_spec_data_sets() -> None:
         "infant_care",
         "maternity_insurance_payment",
         "subsidy_grant",
+        "credit_event",
+        "difficulty",
     }
     assert wanted <= set(std.datasets)
     for ds in std.datasets.values():
@@ -43,7 +45,8 @@ def test_docs_standard_md_is_current() -> None:
 
 
 def test_every_source_has_an_adapter_and_a_valid_mapping() -> None:
-    assert set(sources()) == set(ADAPTERS) == {"health", "police", "civil", "hrss", "cdc", "mch"}
+    departments = {"health", "police", "civil", "hrss", "cdc", "mch", "credit"}
+    assert set(sources()) == set(ADAPTERS) == departments
     for source in sources():
         assert load_mapping(source).source == source
 

@@ -23,7 +23,10 @@ FILES = {
     "hrss": "hrss.csv",
     "cdc": "cdc.jsonl",
     "mch": "mch.parquet",
+    "credit": "credit.csv",
 }
+# Feeds too small in `run` (2000 people) to check row by row; their checks use `large`.
+SMALL = frozenset({"credit"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 def early(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """An earlier `until`, same seed."""
     return _run(tmp_path_factory.mktemp("synth_early"), EARLY)
+
+
+@pytest.fixture(scope="session")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """20,000 people to the horizon: enough rows of the small feeds (credit) to measure."""
+    return _run(tmp_path_factory.mktemp("synth_large"), LATE, 20_000)
+
+
+def run_for(request: pytest.FixtureRequest, source: str) -> Run:
+    """`large` for the small feeds, else the default `run`."""
+    run: Run = request.getfixturevalue("large" if source in SMALL else "run")
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,9 @@ class Spec:
     recorded: tuple[str, str]
     code: tuple[str, frozenset[str]]
     codes: dict[str, frozenset[str]] = field(default_factory=dict)  # other coded columns
+    # ID columns normally filled but empty on some clean rows, so that an injected `id_missing`
+    # looks like a normal absence (credit: some decisions name no ID number).
+    sometimes_empty: frozenset[str] = frozenset()
 
 
 ISO = "%Y-%m-%d"
@@ -92,6 +95,23 @@ SPECS = {
         code=("fwlx", frozenset({"01", "02", "03", "04", "05"})),
         codes={"dxxb": frozenset({"1", "2"}),
                "jycs": frozenset({"", "01", "02", "03", "04", "05", "06", "07", "99"})},
+    ),
+    "credit": Spec(
+        columns=("记录编号", "类别", "姓名", "身份证号", "性别", "出生日期", "事件类型", "严重程度",
+                 "困难范围", "困难原因", "有效期至", "认定日期", "认定地区划", "录入时间"),
+        key="记录编号", key_pattern=r"C\d{12}",
+        ids={"身份证号": "self"}, optional_ids=frozenset(),
+        names={"姓名": "self"}, births={"出生日期": ("self", ISO)},
+        event=("认定日期", ISO), recorded=("录入时间", TIME),
+        code=("类别", frozenset({"信用事件", "客观困难"})),
+        codes={"性别": frozenset({"男", "女"}),
+               "事件类型": frozenset({"", "虚假申报", "数据造假", "冒用身份"}),
+               "严重程度": frozenset({"", "轻微", "一般", "严重"}),
+               "困难范围": frozenset({"", "避孕节育", "生育保险缴费", "健康检查", "预防接种",
+                                      "婴幼儿照护"}),
+               "困难原因": frozenset({"", "疾病", "残疾", "自然灾害", "外出务工", "收入困难",
+                                      "其他"})},
+        sometimes_empty=frozenset({"身份证号"}),
     ),
 }  # fmt: skip
 

@@ -9,14 +9,20 @@ import pytest
 
 from fpcredit.errors import InvalidIdNumber
 from fpcredit.standard import idcard, regions
-from tests.synth.conftest import FILES, LATE, Run
+from tests.synth.conftest import FILES, LATE, run_for
 from tests.synth.rows import Row, rows
 from tests.synth.spec import SPECS, Spec, parse_date, parse_time
 
 REGION_COLUMNS = {
     "health": ("户籍地区划", "登记地区划"), "police": ("hjdz_xzqh", "jzd_xzqh"),
     "civil": ("reg_org",), "hrss": ("AAB301",), "cdc": ("jzdw",), "mch": ("jgdm",),
+    "credit": ("认定地区划",),
 }  # fmt: skip
+# Which columns a credit row fills, by its 类别.
+CREDIT_FIELDS = {
+    "信用事件": ("事件类型", "严重程度"),
+    "客观困难": ("困难范围", "困难原因", "有效期至"),
+}
 
 
 def _id_problems(spec: Spec, row: Row) -> list[str]:
@@ -25,7 +31,8 @@ def _id_problems(spec: Spec, row: Row) -> list[str]:
         value, person = row.values[column], row.who.get(role)
         if not value:
             child = person is not None and person["birth_date"] >= "2016"
-            if column not in spec.optional_ids and not (column == "dxsfz" and child):
+            normal = column in spec.optional_ids or column in spec.sometimes_empty
+            if not normal and not (column == "dxsfz" and child):
                 problems.append(f"{column} empty")
             continue
         if person is None or _normal(value) != person["id_number"]:
@@ -83,7 +90,21 @@ def _rule_problems(source: str, row: Row) -> list[str]:
         return [] if v["fwrq"].replace("-", "") >= v["dxcsrq"] else ["service before birth"]
     if source == "hrss":
         return [] if re.fullmatch(r"\d+\.\d\d", v["AAE019"]) else ["amount"]
+    if source == "credit":
+        return _credit_problems(v)
     return []
+
+
+def _credit_problems(v: dict[str, str]) -> list[str]:
+    """Exactly the columns of the row's kind are filled; an exemption ends after its decision."""
+    filled = CREDIT_FIELDS.get(v["类别"], ())
+    others = [c for fields in CREDIT_FIELDS.values() for c in fields if c not in filled]
+    problems = [f"{c} empty" for c in filled if not v[c]]
+    problems += [f"{c} filled" for c in others if v[c]]
+    until = v["有效期至"]
+    if until and not (parse_date(until, "%Y-%m-%d") and until >= v["认定日期"]):
+        problems.append(f"valid until {until} before {v['认定日期']}")
+    return problems
 
 
 def problems(source: str, row: Row) -> list[str]:
@@ -96,9 +117,9 @@ def problems(source: str, row: Row) -> list[str]:
 
 
 @pytest.mark.parametrize("source", list(FILES))
-def test_rows_without_an_error_kind_are_clean(run: Run, source: str) -> None:
+def test_rows_without_an_error_kind_are_clean(request: pytest.FixtureRequest, source: str) -> None:
     checked, bad = 0, []
-    for row in rows(run, source):
+    for row in rows(run_for(request, source), source):
         if row.kind in ("", "duplicate"):
             checked += 1
             bad += [(row.values[SPECS[source].key], p) for p in problems(source, row)]
@@ -107,9 +128,11 @@ def test_rows_without_an_error_kind_are_clean(run: Run, source: str) -> None:
 
 
 @pytest.mark.parametrize("source", list(FILES))
-def test_recorded_time_is_never_before_the_event(run: Run, source: str) -> None:
+def test_recorded_time_is_never_before_the_event(
+    request: pytest.FixtureRequest, source: str
+) -> None:
     spec = SPECS[source]
-    for row in rows(run, source):
+    for row in rows(run_for(request, source), source):
         event = parse_date(row.values[spec.event[0]], spec.event[1])
         if row.kind == "" and event is not None:
             assert parse_time(row.values[spec.recorded[0]], spec.recorded[1]).date() >= event

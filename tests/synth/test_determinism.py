@@ -23,7 +23,7 @@ def test_same_inputs_give_byte_identical_files(tmp_path: Path) -> None:
     generate(700, 11, tmp_path / "a", until=until)
     generate(700, 11, tmp_path / "b", until=until)
     first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
-    assert len(first) == 9
+    assert len(first) == 10
     assert first == second
 
 
@@ -38,7 +38,7 @@ def _lines(path: Path, encoding: str = "utf-8") -> Counter[str]:
     return Counter(path.read_bytes().decode(encoding).splitlines())
 
 
-@pytest.mark.parametrize("source", ["health", "police", "hrss", "cdc"])
+@pytest.mark.parametrize("source", ["health", "police", "hrss", "cdc", "credit"])
 def test_every_earlier_line_is_in_the_later_file(early: Run, run: Run, source: str) -> None:
     encoding = "gb18030" if source == "health" else "utf-8"
     before = _lines(early.out / FILES[source], encoding)

@@ -28,6 +28,10 @@ def test_hrss_is_utf8(run: Run) -> None:
     assert (run.out / "hrss.csv").read_bytes().decode("utf-8").startswith("AAZ220,AAC002,")
 
 
+def test_credit_is_utf8(run: Run) -> None:
+    assert (run.out / "credit.csv").read_bytes().decode("utf-8").startswith("记录编号,类别,姓名,")
+
+
 @pytest.mark.parametrize("source", ["civil", "mch"])
 def test_parquet_columns_are_strings(run: Run, source: str) -> None:
     schema = pq.read_schema(run.out / FILES[source])

@@ -23,14 +23,15 @@ def test_progress_is_reported_a_few_times_in_order(tmp_path: Path) -> None:
     assert 3 <= len(calls) <= 20
     assert [done for _, done, _ in calls] == sorted(done for _, done, _ in calls)
     assert calls[-1][1] == calls[-1][2]
-    assert set(summary.paths) >= {"health", "police", "civil", "hrss", "cdc", "mch", "records"}
+    sources = {"health", "police", "civil", "hrss", "cdc", "mch", "credit"}
+    assert set(summary.paths) >= sources | {"records"}
     assert all(path.exists() for path in summary.paths.values())
 
 
 def test_a_handful_of_people_still_gives_every_file(tmp_path: Path) -> None:
     summary = generate(3, 1, tmp_path)
     assert summary.people >= 3
-    assert len(list(tmp_path.rglob("*.*"))) == 9
+    assert len(list(tmp_path.rglob("*.*"))) == 10
 
 
 def test_people_must_be_positive(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""R9 realism: fertility, birth spacing, pregnancies, vaccinations, checks and insurance gaps."""
+"""R9 realism: births, spacing, pregnancies, vaccinations, checks, insurance, credit decisions."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import datetime as dt
 from collections import defaultdict
 
 import numpy as np
+import polars as pl
 import pytest
 
-from fpcredit.synth.clock import YEAR_DAYS, day_number, ymd
+from fpcredit.synth.clock import YEAR_DAYS, add_years, day_number, ymd
+from fpcredit.synth.feeds import credit
 from fpcredit.synth.feeds.cdc import SCHEDULE
 from fpcredit.synth.world import World, build_world
 from tests.synth.conftest import Run
@@ -112,3 +114,79 @@ def test_children_are_registered_with_the_police(late: Run) -> None:
     }
     children = {row.who["child"]["person_key"] for row in rows(late, "health")}
     assert len(children & police) >= 0.95 * len(children)
+
+
+@pytest.fixture(scope="module")
+def decisions(world: World) -> pl.DataFrame:
+    """Every credit decision to the horizon, with its person's group."""
+    frame = credit.rows(world, 9)
+    persons = world.persons
+    person = frame["_self"].to_numpy()
+    group = np.where(
+        persons.migrant[person], "migrant", np.where(persons.urban[person], "urban", "rural")
+    )
+    return frame.with_columns(pl.Series("group", group))
+
+
+def _groups(world: World) -> dict[str, int]:
+    persons = world.persons
+    base = np.arange(world.n_base)
+    migrant, urban = persons.migrant[base], persons.urban[base]
+    return {
+        "migrant": int(migrant.sum()),
+        "urban": int((urban & ~migrant).sum()),
+        "rural": int((~urban & ~migrant).sum()),
+    }
+
+
+def test_credit_events_befall_one_and_a_half_percent_of_adults(decisions: pl.DataFrame) -> None:
+    events = decisions.filter(pl.col("_kind") == 0)
+    assert events["_self"].n_unique() == events.height  # one each
+    assert 0.012 <= events.height / 20_000 <= 0.018
+    severity = events["_severity"].value_counts(normalize=True).sort("_severity")["proportion"]
+    assert 0.50 <= severity[0] <= 0.70 and 0.22 <= severity[1] <= 0.38
+    assert 0.05 <= severity[2] <= 0.15
+    assert 0.62 <= (events["_type"] == 0).mean() <= 0.78  # false declarations
+
+
+def test_difficulties_befall_rural_people_and_migrants_twice_as_often(
+    world: World, decisions: pl.DataFrame
+) -> None:
+    difficulties = decisions.filter(pl.col("_kind") == 1)
+    assert 0.026 <= difficulties.height / 20_000 <= 0.034
+    size = _groups(world)
+    rate = {g: difficulties.filter(group=g).height / n for g, n in size.items()}
+    assert 1.5 <= rate["rural"] / rate["urban"] <= 2.7
+    assert 1.5 <= rate["migrant"] / rate["urban"] <= 2.7
+    scopes = np.bincount(difficulties["_scope"].to_numpy(), minlength=5) / difficulties.height
+    assert scopes[0] == scopes.max() and scopes[0] + scopes[1] >= 0.55
+
+
+def test_difficulties_last_six_to_twenty_four_months(decisions: pl.DataFrame) -> None:
+    difficulties = decisions.filter(pl.col("_kind") == 1)
+    days = (difficulties["_valid_until"] - difficulties["_day"]).to_numpy()
+    assert days.min() >= 181 and days.max() <= 731
+    assert days.min() < 200 and days.max() > 700
+    migrant_work = difficulties.filter(pl.col("_reason") == 3)
+    assert (migrant_work["group"] != "urban").mean() >= 0.8
+
+
+def test_decisions_concern_adults_in_the_window_and_are_keyed_within_days(
+    world: World, decisions: pl.DataFrame
+) -> None:
+    day = decisions["_day"].to_numpy()
+    born = world.persons.birth[decisions["_self"].to_numpy()]
+    assert (day >= add_years(born, 18)).all()
+    assert day.min() >= day_number(dt.date(2016, 1, 1))
+    assert day.max() <= day_number(dt.date(2030, 12, 31))
+    lag = decisions["_recorded"].to_numpy() / 86_400 - day
+    assert lag.min() >= 1 and 2 <= np.median(lag) <= 8
+
+
+def test_vaccination_and_infant_care_difficulties_only_for_parents(
+    world: World, decisions: pl.DataFrame
+) -> None:
+    parents = set(world.children.mother) | set(world.children.father)
+    childcare = decisions.filter(pl.col("_kind") == 1, pl.col("_scope") >= 3)
+    assert childcare.height > 0
+    assert set(childcare["_self"].to_list()) <= parents

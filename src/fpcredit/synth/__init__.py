@@ -1,6 +1,6 @@
 """The synthetic province (R9): a deterministic population of 浙江 and each department's feed.
 
-generate(people, seed, out, until) writes out/<source>.<ext> for the six departments and
+generate(people, seed, out, until) writes out/<source>.<ext> for the seven department sources and
 out/truth/{persons,records,mentions}.csv; see docs/synth.md.
 """
 

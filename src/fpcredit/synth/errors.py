@@ -5,7 +5,8 @@ be applied (a swap needs a day ≤ 12 that differs from the month; an ID error n
 its share is then spread over the other kinds of its group (dates 45 %, the rest 55 %).
 `duplicate` counts among the errors: the original row stays clean and a verbatim copy follows
 it. `id_15` (the legacy form, not an error once upgraded) comes on top, on 4 % of the clean
-rows that mention someone born before 1985.
+rows that mention someone born before 1985. A feed of carefully keyed formal decisions (credit)
+scales both rates down (`Slots.error_scale`); the kinds and their shares stay the same.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ _WEIGHTS: Final = {
     "duplicate": 0.05,
 }
 KINDS: Final = (*_WEIGHTS, "id_15")
-# Duplicates add rows: select a little more so that errors / all rows stays at RATE.
-_SELECT: Final = RATE / (1 - RATE * _WEIGHTS["duplicate"])
 # Digits a slip may hit: not the province (2) nor the birth year (4), so that the number still
 # looks local and plausible and only its check digit gives it away.
 _DIGITS: Final = (2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16)
@@ -63,11 +62,19 @@ class Draws:
     params: npt.NDArray[np.float64]  # per row: (kind, slot, a, b); NaN when not needed
 
 
-def draw(rng: np.random.Generator, n: int) -> Draws:
-    """Draws for `n` rows, in row order."""
+def _thresholds(scale: float) -> tuple[float, float]:
+    """A row's `select` draw below the first bound gets an error; below the second, id_15."""
+    rate = RATE * scale
+    # Duplicates add rows: select a little more so that errors / all rows stays at the rate.
+    error = rate / (1 - rate * _WEIGHTS["duplicate"])
+    return error, error + ID15_RATE * scale
+
+
+def draw(rng: np.random.Generator, n: int, scale: float = 1.0) -> Draws:
+    """Draws for `n` rows, in row order, for a feed whose error rate is `scale` × the seed's."""
     select = rng.random(n)
     params = np.full((n, 4), np.nan)
-    wanted = select < _SELECT + ID15_RATE
+    wanted = select < _thresholds(scale)[1]
     params[wanted] = rng.random((int(wanted.sum()), 4))
     return Draws(select, params)
 
@@ -86,12 +93,12 @@ def inject(frame: pl.DataFrame, slots: Slots, draws: Draws) -> tuple[pl.DataFram
     """The frame with errors (and duplicate rows) injected, and each row's error kind."""
     kinds = [""] * frame.height
     patches: dict[str, dict[int, str]] = {}
-    chosen = np.flatnonzero(draws.select < _SELECT)
+    error, legacy_bound = _thresholds(slots.error_scale)
+    chosen = np.flatnonzero(draws.select < error)
     for index, row in zip(chosen, _rows(frame, slots, chosen), strict=True):
         kinds[index], change = _error(slots, row, draws.params[index])
         _patch(patches, int(index), change)
-    spare = (draws.select >= _SELECT) & (draws.select < _SELECT + ID15_RATE)
-    legacy = np.flatnonzero(spare)
+    legacy = np.flatnonzero((draws.select >= error) & (draws.select < legacy_bound))
     for index, row in zip(legacy, _rows(frame, slots, legacy), strict=True):
         change = _legacy(slots, row, draws.params[index])
         if change:

@@ -125,7 +125,7 @@ def build_feed(
     """
     raw = feed.rows(world, seed)
     raw = raw[np.argsort(raw["_recorded"].to_numpy(), kind="stable")]
-    draws = errors.draw(stream(seed, feed.source, "errors"), raw.height)
+    draws = errors.draw(stream(seed, feed.source, "errors"), raw.height, feed.slots.error_scale)
     keep = (raw["_recorded"].to_numpy() // DAY_SECONDS) <= until_day
     raw, draws = raw.filter(pl.Series(keep)), errors.subset(draws, keep)
     for start in range(0, max(raw.height, 1), _CHUNK):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fpcredit.collect.adapters.base import Adapter
 from fpcredit.collect.adapters.cdc import CdcAdapter
 from fpcredit.collect.adapters.civil import CivilAdapter
+from fpcredit.collect.adapters.credit import CreditAdapter
 from fpcredit.collect.adapters.health import HealthAdapter
 from fpcredit.collect.adapters.hrss import HrssAdapter
 from fpcredit.collect.adapters.mch import MchAdapter
@@ -23,6 +24,7 @@ ADAPTERS: dict[str, Adapter] = {
         HrssAdapter(),
         CdcAdapter(),
         MchAdapter(),
+        CreditAdapter(),
     )
 }
 

@@ -1,8 +1,8 @@
-"""The six department feeds, in the order they are written."""
+"""The department feeds, in the order they are written."""
 
 from __future__ import annotations
 
-from fpcredit.synth.feeds import cdc, civil, health, hrss, mch, police
+from fpcredit.synth.feeds import cdc, civil, credit, health, hrss, mch, police
 from fpcredit.synth.feeds.base import Feed
 
 __all__ = ["FEEDS", "Feed"]
@@ -14,4 +14,5 @@ FEEDS: tuple[Feed, ...] = (
     hrss.FEED,
     cdc.FEED,
     mch.FEED,
+    credit.FEED,
 )

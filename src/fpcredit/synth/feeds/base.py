@@ -71,6 +71,7 @@ class Slots:
     unknown_codes: tuple[str, ...]
     order: tuple[str, str] | None = None  # (孩次, 孕次) columns
     id_missing_weight: float = 1.0
+    error_scale: float = 1.0  # times the seed's error rate (and the id_15 rate) for this feed
 
 
 @dataclass(frozen=True)
