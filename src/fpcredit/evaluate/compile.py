@@ -89,6 +89,50 @@ def _sum(terms: list[str]) -> str:
     return "(" + " + ".join(terms) + ")" if terms else "0"
 
 
+@dataclass(frozen=True)
+class _Agg:
+    """A per-person aggregate of the facts pass: computed per kind, then combined."""
+
+    kinds: tuple[str, ...]
+    expr: str
+    combine: str  # sum | max | min | bit_or: how the per-kind results combine
+    name: str
+    post: str = ""  # e.g. "> 0", applied to the combined value
+
+
+def _bits(lo: str, hi: str, first: int) -> str:
+    """The months lo…hi as bits of a 64-bit integer (bit 0 = month `first`); 0 when empty."""
+    return (
+        f"CASE WHEN ({hi}) >= ({lo}) THEN ((CAST(1 AS BIGINT) << (({hi}) - ({lo}) + 1)) - 1)"
+        f" << (({lo}) - {first}) ELSE CAST(0 AS BIGINT) END"
+    )
+
+
+def _schedule_groups(m: ScheduleMeasure) -> dict[str, int]:
+    """Each distinct filter of a schedule's items, numbered."""
+    groups: dict[str, int] = {}
+    for item in m.items:
+        groups.setdefault(_where("f", item.where), len(groups))
+    return groups
+
+
+def _schedule_terms(ind_id: str, m: ScheduleMeasure) -> tuple[str, str]:
+    """(done, due) for one child row `k` joined to its fact counts `c`."""
+    groups = _schedule_groups(m)
+    ranked: dict[str, int] = {}
+    due_terms, done_terms = [], []
+    for i in sorted(range(len(m.items)), key=lambda i: (m.items[i].due_months, i)):
+        item = m.items[i]
+        cond = _where("f", item.where)
+        ranked[cond] = ranked.get(cond, 0) + 1
+        due = f"k.age_months >= {item.due_months + m.grace_months}"
+        due_terms.append(f"CAST({due} AS BIGINT)")
+        done_terms.append(
+            f'CAST({due} AND coalesce(c."{ind_id}_{groups[cond]}", 0) >= {ranked[cond]} AS BIGINT)'
+        )
+    return _sum(done_terms), _sum(due_terms)
+
+
 class _Compiler:
     def __init__(self, policy: Policy, cut: dt.date) -> None:
         self.p = policy
@@ -137,72 +181,98 @@ class _Compiler:
         cond = f"{_in('f', 'kind', m.kinds)} AND {_where('f', m.where)}"
         return f"count(*) FILTER (WHERE {cond} AND {self.window('f', m.window_months)})"
 
-    def own(self) -> str:
-        """One pass over the person's own facts: counts, events, exemptions, caps, points."""
-        cols = ["f.person_id"]
+    def _aggregates(self) -> list[_Agg]:
+        """Every per-person aggregate over the facts, with the kinds it can read."""
+        out: list[_Agg] = []
         for ind in self.p.indicators:
-            m = ind.measure
-            if isinstance(m, CountMeasure) and m.of == "self":
-                cols.append(f'{self._counted(m)} AS "n_{ind.id}"')
+            m, i = ind.measure, ind.id
+            if isinstance(m, CountMeasure):
+                out.append(_Agg(tuple(m.kinds), self._counted(m), "sum", f"n_{i}"))
             if isinstance(m, EventsMeasure):
                 types = _in("f", "credit_event_type", m.event_types)
-                cols.append(
-                    f'count(*) FILTER (WHERE {self.active("f")} AND {types}) AS "n_{ind.id}"'
+                cond = f"{self.active('f')} AND {types}"
+                out.append(
+                    _Agg(("credit_event",), f"count(*) FILTER (WHERE {cond})", "sum", f"n_{i}")
                 )
+            if isinstance(m, CoverageMeasure):
+                out += self.coverage_aggregates(ind, m)
+            if isinstance(m, ScheduleMeasure):
+                for cond, g in _schedule_groups(m).items():
+                    expr = f"count(*) FILTER (WHERE f.kind = {_quote(m.kind)} AND {cond})"
+                    out.append(_Agg((m.kind,), expr, "sum", f"{i}_{g}"))
         for kind in self._has_fact_kinds():
-            cols.append(f'count(*) FILTER (WHERE f.kind = {_quote(kind)}) > 0 AS "has_{kind}"')
+            out.append(_Agg((kind,), "count(*)", "sum", f"has_{kind}", "> 0"))
         for scope in self._scopes():
-            cols.append(
-                f"count(*) FILTER (WHERE f.kind = 'difficulty' AND f.difficulty_scope ="
-                f" {_quote(scope)} AND TRY_CAST(f.valid_until AS DATE) >= {self.c}) > 0"
-                f' AS "ex_{scope}"'
+            cond = (
+                f"f.difficulty_scope = {_quote(scope)}"
+                f" AND TRY_CAST(f.valid_until AS DATE) >= {self.c}"
             )
-        caps = self.p.grades.caps
-        if not caps:
-            cols.append("0 AS cap_rank")
-        else:
-            order = self.p.grade_order
-            rank = " ".join(
-                f"WHEN {_quote(s)} THEN {order.index(g)}" for s, g in sorted(caps.items())
-            )
-            cols.append(
-                f"max(CASE WHEN {self.active('f')} THEN CASE f.severity {rank} ELSE 0 END END)"
-                " AS cap_rank"
-            )
+            out.append(_Agg(("difficulty",), f"count(*) FILTER (WHERE {cond})", "sum",
+                            f"ex_{scope}", "> 0"))  # fmt: skip
+        out.append(_Agg(("credit_event",), self._cap_rank(), "max", "cap_rank"))
         for k, rule in enumerate(self.p.points.rules):
-            if rule.of == "self":
-                cond = f"f.kind = {_quote(rule.kind)} AND {_where('f', rule.where)}"
-                cols.append(f'count(*) FILTER (WHERE {cond}) AS "r_{k}"')
+            cond = f"f.kind = {_quote(rule.kind)} AND {_where('f', rule.where)}"
+            out.append(_Agg((rule.kind,), f"count(*) FILTER (WHERE {cond})", "sum", f"r_{k}"))
         sev = " ".join(
             f"WHEN {_quote(s)} THEN {r.points}" for s, r in sorted(self.p.severities.items())
         )
         if sev:
-            cols.append(
-                f"sum(CASE WHEN {self.active('f')} THEN CASE f.severity {sev} ELSE 0 END END)"
-                " AS sev_points"
-            )
-        return (
-            f"SELECT {', '.join(cols)} FROM facts f WHERE f.event_date <= {self.c}"
-            f" AND f.person_id IN (SELECT person_id FROM pop) GROUP BY f.person_id"
-        )
+            expr = f"sum(CASE WHEN {self.active('f')} THEN CASE f.severity {sev} ELSE 0 END END)"
+            out.append(_Agg(("credit_event",), expr, "sum", "sev_points"))
+        return out
 
-    def theirs(self) -> str | None:
-        """One pass over the children's facts: child counts and child point rules."""
+    def facts_pass(self) -> str:
+        """The facts, aggregated per person they are about, one kind of fact at a time.
+
+        For an adult these are their own counts (indicators, events, exemptions, caps,
+        points); for a child, the counts their parents' child measures and schedules sum up.
+        Each kind is aggregated over its own rows with only its own aggregates, then the kinds
+        are combined per person: the cost grows with rows, not rows × aggregates.
+        """
+        aggs = self._aggregates()
+        kinds = sorted({k for a in aggs for k in a.kinds})
+        parts = []
+        for kind in kinds:
+            cols = [a.expr if kind in a.kinds else "NULL" for a in aggs]
+            named = ", ".join(f'{c} AS "{a.name}"' for c, a in zip(cols, aggs, strict=True))
+            parts.append(
+                f"SELECT f.person_id, {named} FROM facts f"
+                f" WHERE f.kind = {_quote(kind)} AND f.event_date <= {self.c} GROUP BY f.person_id"
+            )
+        combined = ", ".join(
+            f'{a.combine}("{a.name}") {a.post} AS "{a.name}"'.replace("  ", " ") for a in aggs
+        )
+        union = " UNION ALL ".join(parts) if parts else "SELECT NULL AS person_id WHERE FALSE"
+        return f"SELECT person_id, {combined} FROM ({union}) GROUP BY person_id"
+
+    def _cap_rank(self) -> str:
+        caps = self.p.grades.caps
+        if not caps:
+            return "0"
+        order = self.p.grade_order
+        rank = " ".join(f"WHEN {_quote(s)} THEN {order.index(g)}" for s, g in sorted(caps.items()))
+        return f"max(CASE WHEN {self.active('f')} THEN CASE f.severity {rank} ELSE 0 END END)"
+
+    def children_sums(self) -> str | None:
+        """Per parent: the children's counts, and each schedule's due and done items."""
         cols = []
         for ind in self.p.indicators:
             m = ind.measure
             if isinstance(m, CountMeasure) and m.of == "children":
-                cols.append(f'{self._counted(m)} AS "n_{ind.id}"')
+                cols.append(f'sum(c."n_{ind.id}") AS "n_{ind.id}"')
+            if isinstance(m, ScheduleMeasure):
+                done, due = _schedule_terms(ind.id, m)
+                cols += [f'sum({done}) AS "n_{ind.id}"', f'sum({due}) AS "d_{ind.id}"']
+            if isinstance(m, CoverageMeasure) and m.buffer and self.p.buffer.months_after_birth:
+                cols.append(self.buffer_bits(ind, m))
         for k, rule in enumerate(self.p.points.rules):
             if rule.of == "children":
-                cond = f"f.kind = {_quote(rule.kind)} AND {_where('f', rule.where)}"
-                cols.append(f'count(*) FILTER (WHERE {cond}) AS "r_{k}"')
+                cols.append(f'sum(c."r_{k}") AS "r_{k}"')
         if not cols:
             return None
         return (
             f"SELECT k.parent_id AS person_id, {', '.join(cols)} FROM kids k"
-            f" JOIN facts f ON f.person_id = k.child_id WHERE f.event_date <= {self.c}"
-            f" GROUP BY k.parent_id"
+            f" LEFT JOIN agg c ON c.person_id = k.child_id GROUP BY k.parent_id"
         )
 
     def family(self) -> str:
@@ -217,113 +287,77 @@ class _Compiler:
         return f"SELECT {', '.join(cols)} FROM kids GROUP BY parent_id"
 
     def spacing(self) -> str:
+        """Per parent: intervals between consecutive births, and those long enough."""
         gap = _months_between("prev", "birth_date")
+        counts = "".join(
+            f', sum(CASE WHEN {gap} >= {i.measure.min_months} THEN 1 ELSE 0 END) AS "n_{i.id}"'
+            for i in self.p.indicators
+            if isinstance(i.measure, SpacingMeasure)
+        )
         return (
-            f"SELECT parent_id AS person_id, min({gap}) AS gap FROM ("
+            f"SELECT parent_id AS person_id, count(*) AS gaps{counts} FROM ("
             f"SELECT parent_id, birth_date, lag(birth_date) OVER"
             f" (PARTITION BY parent_id ORDER BY birth_date) AS prev"
             f" FROM (SELECT DISTINCT parent_id, birth_date FROM kids))"
             f" WHERE prev IS NOT NULL GROUP BY parent_id"
         )
 
-    def schedules(self) -> str | None:
-        """Per child: matching facts per (schedule, filter); per parent: due and done."""
-        counts, sums = [], []
-        for ind in self.p.indicators:
-            m = ind.measure
-            if not isinstance(m, ScheduleMeasure):
-                continue
-            groups: dict[str, int] = {}
-            ranked: dict[str, int] = {}
-            due_terms, done_terms = [], []
-            for i in sorted(range(len(m.items)), key=lambda i: (m.items[i].due_months, i)):
-                item = m.items[i]
-                cond = _where("f", item.where)
-                g = groups.setdefault(cond, len(groups))
-                ranked[cond] = ranked.get(cond, 0) + 1
-                due = f"k.age_months >= {item.due_months + m.grace_months}"
-                due_terms.append(f"CASE WHEN {due} THEN 1 ELSE 0 END")
-                done_terms.append(
-                    f'CASE WHEN {due} AND coalesce(c."{ind.id}_{g}", 0) >= {ranked[cond]}'
-                    " THEN 1 ELSE 0 END"
-                )
-            for cond, g in groups.items():
-                counts.append(
-                    f"count(*) FILTER (WHERE f.kind = {_quote(m.kind)} AND {cond})"
-                    f' AS "{ind.id}_{g}"'
-                )
-            sums.append(f'sum({_sum(done_terms)}) AS "n_{ind.id}"')
-            sums.append(f'sum({_sum(due_terms)}) AS "d_{ind.id}"')
-        if not sums:
-            return None
-        per_child = (
-            f"SELECT f.person_id AS child_id, {', '.join(counts)} FROM facts f"
-            f" WHERE f.event_date <= {self.c} AND f.person_id IN (SELECT child_id FROM kids)"
-            f" GROUP BY f.person_id"
-        )
-        return (
-            f"SELECT k.parent_id AS person_id, {', '.join(sums)} FROM kids k"
-            f" LEFT JOIN ({per_child}) c ON c.child_id = k.child_id GROUP BY k.parent_id"
-        )
-
-    def coverage(self, ind: Indicator, m: CoverageMeasure) -> str:
-        """(person_id, num, den) for every evaluated person."""
+    def _window_months(self, m: CoverageMeasure) -> tuple[int, int]:
         last = self.cut.year * 12 + self.cut.month
-        first = last - m.window_months + 1
+        return last - m.window_months + 1, last
+
+    def _span(self, m: CoverageMeasure) -> tuple[str, str]:
+        """(first month, months covered; 0 = every month on) of a fact `f`."""
         if m.month_from == "period":
             digits = "replace(f.period, '-', '')"
             start = (
                 f"TRY_CAST(substr({digits}, 1, 4) AS BIGINT) * 12"
                 f" + TRY_CAST(substr({digits}, 5, 2) AS BIGINT)"
             )
-            length = "1"
-        else:
-            start = "year(f.event_date) * 12 + month(f.event_date)"
-            length = self._duration(m)
-        spans = (
-            f"SELECT f.person_id, {start} AS s, {length} AS d FROM facts f"
-            f" WHERE f.event_date <= {self.c} AND f.kind = {_quote(m.kind)}"
-            f" AND {_where('f', m.where)} AND f.person_id IN (SELECT person_id FROM pop)"
-        )
-        months = f"SELECT range AS m FROM range({first}, {last + 1})"
-        # Eligible months: the window cut to [lo, hi], less the uncovered buffer months.
-        lo = f"CASE WHEN b.s0 > {first} THEN b.s0 ELSE {first} END" if m.since_first else str(first)
-        hi = f"CASE WHEN b.s1 < {last} THEN b.s1 ELSE {last} END" if m.until_last else str(last)
-        ctes = [
-            f"sp AS (SELECT * FROM ({spans}) WHERE s IS NOT NULL)",
-            # A payment covers one month: no range join needed.
-            f"cov AS (SELECT DISTINCT person_id, s AS m FROM sp WHERE s BETWEEN {first} AND {last})"
-            if m.month_from == "period"
-            else f"cov AS (SELECT DISTINCT sp.person_id, w.m FROM sp JOIN ({months}) w"
-            f" ON w.m >= sp.s AND (sp.d = 0 OR w.m < sp.s + sp.d))",
-            f"bnd AS (SELECT person_id, min(s) AS s0, CASE WHEN bool_or(d = 0) THEN {last}"
-            f" ELSE max(s + d - 1) END AS s1 FROM sp GROUP BY person_id)",
-            "num AS (SELECT person_id, count(*) AS n FROM cov GROUP BY person_id)",
+            return start, "1"
+        return "year(f.event_date) * 12 + month(f.event_date)", self._duration(m)
+
+    def coverage_aggregates(self, ind: Indicator, m: CoverageMeasure) -> list[_Agg]:
+        """In the facts pass: the window months covered, as bits, and the first and last month
+        any matching fact covers (a duration of 0 covers every month on)."""
+        first, last = self._window_months(m)
+        s, d = self._span(m)
+        end = f"CASE WHEN {d} = 0 THEN 99999999 ELSE {s} + {d} - 1 END"
+        match = f"{_where('f', m.where)} AND {s} IS NOT NULL"
+        bits = _bits(f"greatest({s}, {first})", f"least({end}, {last})", first)
+        kinds = (m.kind,)
+        return [
+            _Agg(kinds, f"bit_or({bits}) FILTER (WHERE {match})", "bit_or", f"cm_{ind.id}"),
+            _Agg(kinds, f"min({s}) FILTER (WHERE {match})", "min", f"c0_{ind.id}"),
+            _Agg(kinds, f"max({end}) FILTER (WHERE {match})", "max", f"c1_{ind.id}"),
         ]
+
+    def buffer_bits(self, ind: Indicator, m: CoverageMeasure) -> str:
+        """Per parent (over `kids`): the window months inside a child's buffer period."""
+        first, last = self._window_months(m)
+        bm = "(year(k.birth_date) * 12 + month(k.birth_date))"
+        hi = f"least({bm} + {self.p.buffer.months_after_birth - 1}, {last})"
+        return f'bit_or({_bits(f"greatest({bm}, {first})", hi, first)}) AS "bm_{ind.id}"'
+
+    def coverage(self, ind: Indicator, m: CoverageMeasure) -> tuple[str, str]:
+        """(num, den) over the facts pass (ow) and the children's sums (th)."""
+        first, last = self._window_months(m)
+        i = ind.id
+        cm, s0, s1 = f'coalesce(ow."cm_{i}", 0)', f'ow."c0_{i}"', f'ow."c1_{i}"'
+        lo = f"greatest({s0}, {first})" if m.since_first else str(first)
+        hi = f"least({s1}, {last})" if m.until_last else str(last)
+        eligible = _bits(lo, hi, first)
         buffered = "0"
         if m.buffer and self.p.buffer.occupations and self.p.buffer.months_after_birth:
-            occs = _in("p", "occupation", self.p.buffer.occupations)
-            bm = "year(k.birth_date) * 12 + month(k.birth_date)"
-            ctes.append(
-                f"buf AS (SELECT k.parent_id AS person_id, count(DISTINCT w.m) AS n FROM kids k"
-                f" JOIN pop p ON p.person_id = k.parent_id AND {occs}"
-                f" JOIN ({months}) w ON w.m >= {bm}"
-                f" AND w.m < {bm} + {self.p.buffer.months_after_birth}"
-                f" LEFT JOIN bnd b ON b.person_id = k.parent_id"
-                f" LEFT JOIN cov c ON c.person_id = k.parent_id AND c.m = w.m"
-                f" WHERE c.m IS NULL AND w.m >= {lo} AND w.m <= {hi} GROUP BY k.parent_id)"
+            occs = _in("pop", "occupation", self.p.buffer.occupations)
+            buffered = (
+                f'bit_count(CASE WHEN {occs} THEN coalesce(th."bm_{i}", 0) ELSE 0 END'
+                f" & ~{cm} & {eligible})"
             )
-            buffered = "coalesce(u.n, 0)"
-        bounded = m.since_first or m.until_last
-        span = f"greatest(0, {hi} - {lo} + 1)"
-        den = f"CASE WHEN b.s0 IS NULL THEN 0 ELSE {span} END" if bounded else span
-        buf_join = " LEFT JOIN buf u ON u.person_id = p.person_id" if buffered != "0" else ""
-        return (
-            f"WITH {', '.join(ctes)} SELECT p.person_id, coalesce(n.n, 0) AS num,"
-            f" {den} - {buffered} AS den FROM pop p"
-            f" LEFT JOIN bnd b ON b.person_id = p.person_id"
-            f" LEFT JOIN num n ON n.person_id = p.person_id{buf_join}"
-        )
+        den = f"bit_count({eligible}) - {buffered}"
+        if m.since_first or m.until_last:
+            den = f"CASE WHEN {s0} IS NULL THEN 0 ELSE {den} END"
+        return f"bit_count({cm})", den
 
     def _duration(self, m: CoverageMeasure) -> str:
         if not m.duration_attr or not m.durations:
@@ -347,13 +381,13 @@ class _Compiler:
             alias = "th" if isinstance(m, CountMeasure) and m.of == "children" else "ow"
             return f'coalesce({alias}."n_{i}", 0)', "1"
         if isinstance(m, ScheduleMeasure):
-            return f'sc."n_{i}"', f'sc."d_{i}"'
+            return f'th."n_{i}"', f'th."d_{i}"'
         if isinstance(m, TimelinessMeasure):
             return f'fa."n_{i}"', "fa.n_kids"
         if isinstance(m, SpacingMeasure):
-            return "sp.gap", "CASE WHEN sp.gap IS NULL THEN NULL ELSE 1 END"
+            return f'sp."n_{i}"', "CASE WHEN sp.gaps > 0 THEN 1 END"
         assert isinstance(m, CoverageMeasure)
-        return f'"cv_{i}".num', f'"cv_{i}".den'
+        return self.coverage(ind, m)
 
     def applies(self, ind: Indicator) -> str:
         a = ind.applies
@@ -387,9 +421,12 @@ class _Compiler:
         )
 
     def points(self, ind: Indicator) -> str:
-        """Points of the first band the value satisfies (over columns num_X, den_X)."""
+        """Points of the first band the value satisfies; 0 when not scored (see `h_`)."""
         bands = " ".join(f"WHEN {self._band(ind, b)} THEN {b.points}" for b in ind.scoring.bands)
-        return f'CASE WHEN "st_{ind.id}" = 0 THEN CASE {bands} ELSE {ind.scoring.otherwise} END END'
+        return (
+            f'CASE WHEN "st_{ind.id}" <> 0 THEN 0'
+            f" ELSE CASE {bands} ELSE {ind.scoring.otherwise} END END"
+        )
 
     def _band(self, ind: Indicator, band: Band) -> str:
         num, den = f'"num_{ind.id}"', f'"den_{ind.id}"'
@@ -458,9 +495,13 @@ def _greedy(
 def compile_policy(policy: Policy, cut: dt.date) -> Plan:
     """The SQL that evaluates `policy` at `cut` over the frame tables."""
     c = _Compiler(policy, cut)
-    steps: list[tuple[str, str]] = [("pop", c.pop()), ("kids", c.kids()), ("own", c.own())]
-    joins = ["LEFT JOIN own ow ON ow.person_id = pop.person_id"]
-    theirs = c.theirs()
+    steps: list[tuple[str, str]] = [
+        ("pop", c.pop()),
+        ("kids", c.kids()),
+        ("agg", c.facts_pass()),
+    ]
+    joins = ["LEFT JOIN agg ow ON ow.person_id = pop.person_id"]
+    theirs = c.children_sums()
     if theirs:
         steps.append(("theirs", theirs))
         joins.append("LEFT JOIN theirs th ON th.person_id = pop.person_id")
@@ -468,22 +509,35 @@ def compile_policy(policy: Policy, cut: dt.date) -> Plan:
     joins.append("LEFT JOIN fam fa ON fa.person_id = pop.person_id")
     steps.append(("spc", c.spacing()))
     joins.append("LEFT JOIN spc sp ON sp.person_id = pop.person_id")
-    sched = c.schedules()
-    if sched:
-        steps.append(("sched", sched))
-        joins.append("LEFT JOIN sched sc ON sc.person_id = pop.person_id")
-    for ind in policy.indicators:
-        if isinstance(ind.measure, CoverageMeasure):
-            steps.append((f"cv_{ind.id}", c.coverage(ind, ind.measure)))
-            joins.append(f'LEFT JOIN "cv_{ind.id}" ON "cv_{ind.id}".person_id = pop.person_id')
     steps.extend(_wide(c, policy, joins))
     return Plan(tuple(steps), _results(), _dimensions(policy), _indicators(policy))
+
+
+def _ranked(members: list[tuple[str, int, bool]]) -> list[str]:
+    """For each bonus indicator k: the weight `W_k` and weighted points `S_k` of the base and of
+    the bonus indicators ranked before it (higher points, or equal points and an earlier id)."""
+    base = [(k, w) for k, w, bonus in members if not bonus]
+    base_w = [_when(f'"h_{k}"', str(w)) for k, w in base]
+    base_s = [_when(f'"h_{k}"', f'{w} * "v_{k}"') for k, w in base]
+    cols = []
+    for k, _, bonus in members:
+        if not bonus:
+            continue
+        before = [
+            (k2, w2, f'("h_{k2}" AND "v_{k2}" {">=" if k2 < k else ">"} "v_{k}")')
+            for k2, w2, b2 in members
+            if b2 and k2 != k
+        ]
+        cols.append(f'{_sum(base_w + [_when(c, str(w2)) for _, w2, c in before])} AS "W_{k}"')
+        points = [_when(c, f'{w2} * "v_{k2}"') for k2, w2, c in before]
+        cols.append(f'{_sum(base_s + points)} AS "S_{k}"')
+    return cols
 
 
 def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> list[tuple[str, str]]:
     """Staged, each stage materialised: later stages refer to a column many times, and an
     inlined expression would be recomputed at every reference."""
-    # Stage 1: values and statuses from the joined passes.
+    # Stage 1: values and statuses from the joined passes; points (v_) and whether scored (h_).
     values = []
     for ind in policy.indicators:
         num, den = c.value(ind)
@@ -493,32 +547,46 @@ def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> list[tuple[str, str
             f'CAST({den} AS BIGINT) AS "den_{i}"',
             f'{c.status(ind, den)} AS "st_{i}"',
         ]
-    points = [_points_balance(c)]
     stage1 = (
         f'SELECT pop.person_id, pop."group", coalesce(ow.cap_rank, 0) AS cap_rank,'
-        f" {', '.join(points)} AS points, {', '.join(values)}"
+        f" {_points_balance(c)} AS points, {', '.join(values)}"
         f" FROM pop {' '.join(joins)}"
     )
-    # Stage 2: points per indicator.
-    stage2 = "SELECT *, " + ", ".join(f'{c.points(i)} AS "p_{i.id}"' for i in policy.indicators)
-    stage2 += " FROM s1"
-    # Stage 3: inclusion inside each dimension, then dimension scores.
+    scored = ", ".join(
+        f'{c.points(i)} AS "v_{i.id}", "st_{i.id}" = 0 AS "h_{i.id}"' for i in policy.indicators
+    )
+    stage2 = f"WITH s1 AS ({stage1}) SELECT *, {scored} FROM s1"
+    # Stage 3: ranks of the bonus indicators inside each dimension.
+    groups = [
+        (
+            d,
+            [
+                (i.id, int(i.weight * WEIGHT_UNIT), i.only_raises)
+                for i in policy.indicators_of(d.id)
+            ],
+        )
+        for d in policy.dimensions
+    ]
+    ranks = [col for _, members in groups for col in _ranked(members)]
+    stage3 = f"SELECT *, {', '.join(ranks)} FROM s2" if ranks else "SELECT * FROM s2"
+    # Stage 4: inclusion (a bonus counts when it raises the score), dimension scores.
     inc_cols, dim_cols = [], []
-    for d in policy.dimensions:
-        members = [
-            (i.id, int(i.weight * WEIGHT_UNIT), str(i.only_raises).upper())
-            for i in policy.indicators_of(d.id)
-        ]
-        cols, weight, total = _greedy(members, '"p_{k}"', "inc_{k}")
-        inc_cols += cols
-        base = _sum([_when(f'"inc_{k}"', str(w)) for k, w, b in members if b == "FALSE"])
+    for d, members in groups:
+        for k, _, bonus in members:
+            raises = f'("W_{k}" = 0 OR "v_{k}" * "W_{k}" > "S_{k}")'
+            inc_cols.append(f'"h_{k}" AND {raises if bonus else "TRUE"} AS "inc_{k}"')
+        weight = _sum([_when(f'"inc_{k}"', str(w)) for k, w, _ in members])
+        total = _sum([_when(f'"inc_{k}"', f'{w} * "v_{k}"') for k, w, _ in members])
+        base = _sum([_when(f'"inc_{k}"', str(w)) for k, w, bonus in members if not bonus])
         dim_cols += [
             f"CASE WHEN {weight} = 0 THEN NULL ELSE (200 * {total} + {weight}) // (2 * {weight})"
             f' END AS "dim_{d.id}"',
             f'{base} = 0 AS "dbonus_{d.id}"',
         ]
-    stage3 = f"SELECT *, {', '.join(inc_cols)} FROM s2"
-    stage4 = f"SELECT *, {', '.join(dim_cols)} FROM s3"
+    stage4 = (
+        f"WITH s3i AS (SELECT *, {', '.join(inc_cols)} FROM s3)"
+        f" SELECT *, {', '.join(dim_cols)} FROM s3i"
+    )
     # Stage 5: dimensions into the total, by the same rule; then the grade.
     dims = [(d.id, int(d.weight * WEIGHT_UNIT), f'"dbonus_{d.id}"') for d in policy.dimensions]
     cols, weight, total = _greedy(dims, '"dim_{k}"', "dinc_{k}")
@@ -527,10 +595,14 @@ def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> list[tuple[str, str
         f"CASE WHEN {weight} = 0 THEN NULL ELSE (2 * {total} + {weight}) // (2 * {weight}) END"
     )
     stage6 = f"SELECT *, CAST({total_sql} AS BIGINT) AS total_centi FROM s5"
-    stage7 = f"SELECT *, {_grade(policy)} AS grade FROM s6"
+    points = ", ".join(
+        f'CASE WHEN "h_{i.id}" THEN "v_{i.id}" END AS "p_{i.id}"' for i in policy.indicators
+    )
+    stage7 = f"SELECT *, {_grade(policy)} AS grade, {points} FROM s6"
     return [
-        ("s2", f"WITH s1 AS ({stage1}) {stage2}"),
-        ("s4", f"WITH s3 AS ({stage3}) {stage4}"),
+        ("s2", stage2),
+        ("s3", stage3),
+        ("s4", stage4),
         ("wide", f"WITH s5 AS ({stage5}), s6 AS ({stage6}) {stage7}"),
     ]
 

@@ -155,13 +155,15 @@ class TimelinessMeasure(_Model):
 
 class SpacingMeasure(_Model):
     type: Literal["birth_spacing"]
+    min_months: int = Field(ge=1, le=120)
 
 
 class CoverageMeasure(_Model):
     type: Literal["coverage"]
     kind: str
     where: Where = {}
-    window_months: int = Field(ge=1, le=120)
+    # At most 60: a window's months are the bits of one 64-bit integer in the engine.
+    window_months: int = Field(ge=1, le=60)
     month_from: Literal["period", "event_date"] = "event_date"
     duration_attr: str | None = None
     durations: dict[str, int] = {}
