@@ -742,6 +742,8 @@ def _print_explanation(r: dict[str, Any]) -> None:
         table.add_column(col)
     for line in r["indicators"]:
         value = "" if line["value"] is None else f"{line['num']}/{line['den']}"
+        if line["den"] == 1:
+            value = str(line["num"])
         counted = "yes" if line["included"] else ("not raising" if line["bonus"] else "")
         table.add_row(
             line["indicator"], line["name"], line["status"], value,

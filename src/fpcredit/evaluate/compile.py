@@ -100,6 +100,18 @@ class _Agg:
     post: str = ""  # e.g. "> 0", applied to the combined value
 
 
+def _combine(how: str, parts: list[str]) -> str:
+    """One person's aggregate from its per-kind values (each NULL where the kind is absent)."""
+    if len(parts) == 1:
+        return parts[0]
+    if how == "sum":
+        return "(" + " + ".join(f"coalesce({p}, 0)" for p in parts) + ")"
+    if how == "bit_or":
+        return "(" + " | ".join(f"coalesce({p}, 0)" for p in parts) + ")"
+    # greatest/least skip NULLs: absent kinds do not count.
+    return f"{'greatest' if how == 'max' else 'least'}({', '.join(parts)})"
+
+
 def _bits(lo: str, hi: str, first: int) -> str:
     """The months lo…hi as bits of a 64-bit integer (bit 0 = month `first`); 0 when empty."""
     return (
@@ -221,29 +233,48 @@ class _Compiler:
             out.append(_Agg(("credit_event",), expr, "sum", "sev_points"))
         return out
 
-    def facts_pass(self) -> str:
+    def facts_passes(self) -> list[tuple[str, str]]:
         """The facts, aggregated per person they are about, one kind of fact at a time.
 
         For an adult these are their own counts (indicators, events, exemptions, caps,
         points); for a child, the counts their parents' child measures and schedules sum up.
-        Each kind is aggregated over its own rows with only its own aggregates, then the kinds
-        are combined per person: the cost grows with rows, not rows × aggregates.
+        Each kind is aggregated over its own rows with only its own aggregates (the cost grows
+        with rows, not rows × aggregates); `agg` then puts each person's kinds side by side.
         """
         aggs = self._aggregates()
         kinds = sorted({k for a in aggs for k in a.kinds})
-        parts = []
-        for kind in kinds:
-            cols = [a.expr if kind in a.kinds else "NULL" for a in aggs]
-            named = ", ".join(f'{c} AS "{a.name}"' for c, a in zip(cols, aggs, strict=True))
-            parts.append(
-                f"SELECT f.person_id, {named} FROM facts f"
-                f" WHERE f.kind = {_quote(kind)} AND f.event_date <= {self.c} GROUP BY f.person_id"
+        steps = []
+        for n, kind in enumerate(kinds):
+            named = ", ".join(f'{a.expr} AS "{a.name}"' for a in aggs if kind in a.kinds)
+            rows = (
+                f"(SELECT f.*{self._spans(kind)} FROM facts f"
+                f" WHERE f.kind = {_quote(kind)} AND f.event_date <= {self.c})"
             )
-        combined = ", ".join(
-            f'{a.combine}("{a.name}") {a.post} AS "{a.name}"'.replace("  ", " ") for a in aggs
+            steps.append(
+                (f"agg{n}", f"SELECT f.person_id, {named} FROM {rows} f GROUP BY f.person_id")
+            )
+        joins = "".join(
+            f" LEFT JOIN agg{n} k{n} ON k{n}.person_id = p.person_id" for n in range(len(kinds))
         )
-        union = " UNION ALL ".join(parts) if parts else "SELECT NULL AS person_id WHERE FALSE"
-        return f"SELECT person_id, {combined} FROM ({union}) GROUP BY person_id"
+        cols = []
+        for a in aggs:
+            parts = [f'k{n}."{a.name}"' for n, kind in enumerate(kinds) if kind in a.kinds]
+            cols.append(f'{_combine(a.combine, parts)} {a.post} AS "{a.name}"'.replace("  ", " "))
+        # Children need not be persons of the frame themselves; their facts still count.
+        ids = "(SELECT person_id FROM pop UNION SELECT child_id FROM kids)"
+        steps.append(("agg", f"SELECT p.person_id, {', '.join(cols)} FROM {ids} p{joins}"))
+        return steps
+
+    def _spans(self, kind: str) -> str:
+        """Columns `_s_X`, `_e_X`: first and last month each fact covers, for coverage X."""
+        cols = []
+        for ind in self.p.indicators:
+            m = ind.measure
+            if isinstance(m, CoverageMeasure) and m.kind == kind:
+                s, d = self._span(m)
+                end = f"CASE WHEN {d} = 0 THEN 99999999 ELSE {s} + {d} - 1 END"
+                cols.append(f', {s} AS "_s_{ind.id}", {end} AS "_e_{ind.id}"')
+        return "".join(cols)
 
     def _cap_rank(self) -> str:
         caps = self.p.grades.caps
@@ -309,10 +340,11 @@ class _Compiler:
     def _span(self, m: CoverageMeasure) -> tuple[str, str]:
         """(first month, months covered; 0 = every month on) of a fact `f`."""
         if m.month_from == "period":
-            digits = "replace(f.period, '-', '')"
+            # YYYY-MM, YYYYMM or YYYY-MM-DD: the month follows the year, after a dash or not.
+            month = "CASE WHEN substr(f.period, 5, 1) = '-' THEN 6 ELSE 5 END"
             start = (
-                f"TRY_CAST(substr({digits}, 1, 4) AS BIGINT) * 12"
-                f" + TRY_CAST(substr({digits}, 5, 2) AS BIGINT)"
+                f"TRY_CAST(substr(f.period, 1, 4) AS BIGINT) * 12"
+                f" + TRY_CAST(substr(f.period, {month}, 2) AS BIGINT)"
             )
             return start, "1"
         return "year(f.event_date) * 12 + month(f.event_date)", self._duration(m)
@@ -321,8 +353,8 @@ class _Compiler:
         """In the facts pass: the window months covered, as bits, and the first and last month
         any matching fact covers (a duration of 0 covers every month on)."""
         first, last = self._window_months(m)
-        s, d = self._span(m)
-        end = f"CASE WHEN {d} = 0 THEN 99999999 ELSE {s} + {d} - 1 END"
+        # The span is computed once per fact in the kind's projection (see facts_pass).
+        s, end = f'f."_s_{ind.id}"', f'f."_e_{ind.id}"'
         match = f"{_where('f', m.where)} AND {s} IS NOT NULL"
         bits = _bits(f"greatest({s}, {first})", f"least({end}, {last})", first)
         kinds = (m.kind,)
@@ -498,7 +530,7 @@ def compile_policy(policy: Policy, cut: dt.date) -> Plan:
     steps: list[tuple[str, str]] = [
         ("pop", c.pop()),
         ("kids", c.kids()),
-        ("agg", c.facts_pass()),
+        *c.facts_passes(),
     ]
     joins = ["LEFT JOIN agg ow ON ow.person_id = pop.person_id"]
     theirs = c.children_sums()
@@ -583,9 +615,13 @@ def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> list[tuple[str, str
             f' END AS "dim_{d.id}"',
             f'{base} = 0 AS "dbonus_{d.id}"',
         ]
+    # Each stage carries forward only what later stages read (W_, S_ stop here).
+    per = [f'"{c}_{i.id}"' for i in policy.indicators for c in ("num", "den", "st", "v", "h")]
+    keep = ", ".join(["person_id", '"group"', "cap_rank", "points", *per])
+    incs = ", ".join(f'"inc_{i.id}"' for i in policy.indicators)
     stage4 = (
-        f"WITH s3i AS (SELECT *, {', '.join(inc_cols)} FROM s3)"
-        f" SELECT *, {', '.join(dim_cols)} FROM s3i"
+        f"WITH s3i AS (SELECT {keep}, {', '.join(inc_cols)} FROM s3)"
+        f" SELECT {keep}, {incs}, {', '.join(dim_cols)} FROM s3i"
     )
     # Stage 5: dimensions into the total, by the same rule; then the grade.
     dims = [(d.id, int(d.weight * WEIGHT_UNIT), f'"dbonus_{d.id}"') for d in policy.dimensions]
@@ -598,7 +634,10 @@ def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> list[tuple[str, str
     points = ", ".join(
         f'CASE WHEN "h_{i.id}" THEN "v_{i.id}" END AS "p_{i.id}"' for i in policy.indicators
     )
-    stage7 = f"SELECT *, {_grade(policy)} AS grade, {points} FROM s6"
+    out = ["person_id", "points", "total_centi"]
+    out += [f'"{c}_{d.id}"' for d in policy.dimensions for c in ("dim", "dinc")]
+    out += [f'"{c}_{i.id}"' for i in policy.indicators for c in ("num", "den", "st", "inc")]
+    stage7 = f"SELECT {', '.join(out)}, {_grade(policy)} AS grade, {points} FROM s6"
     return [
         ("s2", stage2),
         ("s3", stage3),
