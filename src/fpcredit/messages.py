@@ -344,6 +344,18 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "{where}：不能大于 {le}",
         "{where}: must be at most {le}",
     ),
+    "policy_pydantic_string_type": (
+        '{where}：应为文本（数字请加引号，如 "1.0.0"）',
+        '{where}: must be text (quote numbers, e.g. "1.0.0")',
+    ),
+    "policy_pydantic_date_from_datetime_parsing": (
+        "{where}：不是 YYYY-MM-DD 格式的日期",
+        "{where}: not a date in YYYY-MM-DD form",
+    ),
+    "policy_pydantic_date_type": (
+        "{where}：不是 YYYY-MM-DD 格式的日期",
+        "{where}: not a date in YYYY-MM-DD form",
+    ),
     "policy_pydantic_int_parsing": ("{where}：应为整数", "{where}: must be a whole number"),
     "policy_pydantic_int_type": ("{where}：应为整数", "{where}: must be a whole number"),
     "policy_pydantic_string_pattern_mismatch": (
