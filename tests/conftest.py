@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.messages import language, set_language
 from fpcredit.store.db import Store, open_store
 from fpcredit.store.schema import metadata
 
@@ -76,3 +77,11 @@ def store(settings: Settings) -> Iterator[Store]:
 def vault(settings: Settings) -> Vault:
     create_keys(settings.keys_dir)
     return load_vault(settings.keys_dir)
+
+
+@pytest.fixture(autouse=True)
+def _keep_language() -> Iterator[None]:
+    """A CLI run with FPCREDIT_LANGUAGE=en switches the process's language; undo it after."""
+    before = language()
+    yield
+    set_language(before)
