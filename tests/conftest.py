@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.redact import JsonFormatter, RedactingFilter
 from fpcredit.messages import language, set_language
 from fpcredit.store.db import Store, open_store
 from fpcredit.store.schema import metadata
+from tests.leaks import leaks
 
 PG_ADMIN_URL = os.environ.get(
     "FPCREDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -85,3 +88,31 @@ def _keep_language() -> Iterator[None]:
     before = language()
     yield
     set_language(before)
+
+
+class _Written(logging.Handler):
+    """Keeps every log line as it would be written: through the redacting filter, as JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.addFilter(RedactingFilter())
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_identifier_in_any_log_line() -> Iterator[None]:
+    """The leak scan over the logs: no line written during the whole run holds an identifier."""
+    written = _Written()
+    root, ours = logging.getLogger(), logging.getLogger("fpcredit")
+    root.addHandler(written)
+    level = ours.level
+    ours.setLevel(logging.INFO)
+    yield
+    ours.setLevel(level)
+    root.removeHandler(written)
+    bad = [(line[:80], found) for line in written.lines if (found := leaks(line))]
+    assert not bad, f"{len(bad)} log lines hold identifiers, e.g. {bad[:3]}"

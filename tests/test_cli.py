@@ -107,7 +107,7 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_links_the_province_it_ingests_and_prints_no_library_noise(tmp_path: Path) -> None:
-    result = _run(tmp_path, "demo", "--people", "300", "--seed", "2")
+    result = _run(tmp_path, "demo", "--people", "300", "--seed", "2", "--no-serve")
     assert result.returncode == 0, result.stderr
     assert "4. linked every record to one person" in result.stdout
     assert "quality vs truth" in result.stdout

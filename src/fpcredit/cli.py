@@ -32,11 +32,19 @@ standard_app = typer.Typer(help="The data element standard (数据元标准).")
 review_app = typer.Typer(help="Clerical review of doubtful links (人工复核), merge and unmerge.")
 export_app = typer.Typer(help="Export data as files.")
 policy_app = typer.Typer(help="Credit policy files (评价政策): check them and print the AHP.")
+users_app = typer.Typer(help="Staff and auditor accounts, department clients (R26).")
+keys_app = typer.Typer(help="Encryption keys under FPCREDIT_HOME/keys (R29).")
+outbox_app = typer.Typer(help="Messages waiting in the outbox (SMS codes in development).")
+audit_app = typer.Typer(help="The tamper-evident trail (R30).")
 app.add_typer(quality_app, name="quality")
 app.add_typer(policy_app, name="policy")
 app.add_typer(standard_app, name="standard")
 app.add_typer(review_app, name="review")
 app.add_typer(export_app, name="export")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(audit_app, name="audit")
 
 # Piped output has no terminal width; 120 columns keep tables readable in logs.
 out = Console() if sys.stdout.isatty() else Console(width=120)
@@ -186,8 +194,12 @@ def _print_reports(reports: list[Any]) -> None:
 def demo(
     people: Annotated[int, typer.Option(help="Size of the synthetic population.", min=100)] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic province.")] = 1,
+    port: Annotated[int, typer.Option(help="Port the API listens on (127.0.0.1).")] = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API when the demo is done.")
+    ] = True,
 ) -> None:
-    """Synthetic province → init → ingest every feed → link → evaluate, with each step's counts."""
+    """Synthetic province → init → ingest → link → evaluate → serve the API on 127.0.0.1."""
     from fpcredit.service import feed_path, ingest_paths, initialise, open_ready_store
     from fpcredit.synth import generate
 
@@ -232,6 +244,14 @@ def demo(
         f"explain anyone: fpcredit explain PERSON_ID --as-of {evaluation['as_of']}"
         f" · export: fpcredit export scores --as-of {evaluation['as_of']} --out scores.csv"
     )
+    if serve_api:
+        out.print(
+            f"6. serving the API on http://127.0.0.1:{port} (docs: /docs, health: /healthz)."
+            " Accounts: fpcredit users add --role county --region CODE --username NAME"
+            " (docs/security.md). Ctrl-C stops it."
+        )
+        with _errors():
+            _serve(settings, "127.0.0.1", port, None, None)
 
 
 def _demo_evaluate(settings: Settings) -> dict[str, Any]:
@@ -785,9 +805,284 @@ def export_scores_cmd(
     out.print(f"{n} persons (evaluation {run.id}) → {output}")
 
 
+def _accounts() -> tuple[Settings, Any]:
+    from fpcredit.service import open_ready_store
+
+    settings = _settings()
+    return settings, open_ready_store(settings)
+
+
+def _print_enrolment(made: Any, as_json: bool) -> None:
+    data = {
+        "username": made.user.username,
+        "role": made.user.role.value,
+        "region": made.user.region,
+        "password": made.password,
+        "must_change_password": made.user.must_change,
+        "totp_secret": made.totp_secret,
+        "totp_uri": made.provisioning_uri,
+    }
+    if as_json:
+        _print_json(data)
+        return
+    from fpcredit.messages import text
+
+    out.print(text("users.enrolled", **data), highlight=False, soft_wrap=True)
+
+
+@users_app.command("add")
+def users_add(
+    role: Annotated[str, typer.Option(help="national, province, city, county or auditor.")],
+    region: Annotated[str, typer.Option(help="6-digit region code (national: 000000).")],
+    username: Annotated[str, typer.Option(help="Unique account name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a staff or auditor account; prints its one-time password and TOTP secret ONCE."""
+    from fpcredit.guard.accounts import add_user
+
+    settings, store = _accounts()
+    with _errors():
+        made = add_user(store, role, region, username, settings=settings)
+    _print_enrolment(made, as_json)
+
+
+@users_app.command("reset")
+def users_reset(
+    username: Annotated[str, typer.Argument(help="The account.")], as_json: JsonOpt = False
+) -> None:
+    """New one-time password and TOTP secret (printed once); unlocks and re-enables."""
+    from fpcredit.guard.accounts import reset_user
+
+    settings, store = _accounts()
+    with _errors():
+        made = reset_user(store, username, settings=settings)
+    _print_enrolment(made, as_json)
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
+    """Disable an account; its sessions close at once."""
+    from fpcredit.guard.accounts import disable_user
+
+    store = _accounts()[1]
+    with _errors():
+        user = disable_user(store, username)
+    out.print(f"{user.username}: disabled")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """Accounts and department clients, without any secret."""
+    from fpcredit.guard.accounts import list_clients, list_users
+
+    store = _accounts()[1]
+    with _errors():
+        users, clients = list_users(store), list_clients(store)
+    data: dict[str, list[dict[str, Any]]] = {
+        "users": [
+            {
+                "username": u.username,
+                "role": u.role.value,
+                "region": u.region,
+                "last_login_at": u.last_login_at,
+                "locked_until": u.locked_until,
+                "disabled": u.disabled_reason,
+            }
+            for u in users
+        ],
+        "clients": [
+            {"client_id": c.client_id, "source": c.source, "purposes": sorted(c.purposes),
+             "disabled": c.disabled_at is not None}
+            for c in clients
+        ],
+    }  # fmt: skip
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("username", "role", "region", "last login", "locked until", "disabled")
+    for u in data["users"]:
+        table.add_row(*(str(u[k] or "") for k in u))
+    out.print(table)
+    for c in data["clients"]:
+        out.print(f"client {c['client_id']} ({c['source']}): {', '.join(c['purposes'])}")
+
+
+@users_app.command("client")
+def users_client(
+    source: Annotated[str, typer.Argument(help="The department: health, police, civil, …")],
+    purpose: Annotated[
+        list[str] | None, typer.Option("--purpose", help="Allowed purpose (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a department system (client credentials); prints its secret ONCE."""
+    from fpcredit.guard.access import ROLE_PURPOSES, Role
+    from fpcredit.guard.accounts import add_client
+
+    settings, store = _accounts()
+    with _errors():
+        purposes = purpose or sorted(ROLE_PURPOSES[Role.DEPARTMENT])
+        client_id, secret = add_client(store, source, purposes, settings=settings)
+    allowed = ", ".join(sorted(purposes))
+    if as_json:
+        _print_json({"client_id": client_id, "client_secret": secret, "purposes": sorted(purposes)})
+        return
+    from fpcredit.messages import text
+
+    message = text("users.client_enrolled", client_id=client_id, client_secret=secret,
+                   purposes=allowed)  # fmt: skip
+    out.print(message, highlight=False, soft_wrap=True)
+
+
+@outbox_app.command("list")
+def outbox_list(as_json: JsonOpt = False) -> None:
+    """Messages in the outbox (development SMS channel), recipients masked."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.guard.sms import list_outbox
+
+    settings, store = _accounts()
+    with _errors():
+        messages = list_outbox(store, load_vault(settings.keys_dir))
+    if as_json:
+        _print_json(messages)
+        return
+    for m in messages:
+        out.print(f"#{m['id']} {m.get('created_at', '')} → {m['recipient']}: {m['text']}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonOpt = False) -> None:
+    """New data key; every stored identifier re-encrypted online; old keys retired when unused."""
+    from fpcredit.guard.rotate import rotate_keys
+
+    settings, store = _accounts()
+    with _errors(), _progress(not as_json) as bar:
+        task = bar.add_task("keys", total=None)
+        report = rotate_keys(settings, store, lambda m: bar.update(task, description=m))
+    if as_json:
+        _print_json(report)
+        return
+    rows = sum(report["tables"].values())
+    out.print(f"active key {report['key_id']}: {rows} values re-encrypted"
+              f" ({', '.join(f'{k} {v}' for k, v in report['tables'].items() if v)})")  # fmt: skip
+    if report["retired"]:
+        out.print(f"retired: {', '.join(report['retired'])}")
+    if report["kept"]:
+        out.print(f"still in use, run again: {report['kept']}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    verifier_key: Annotated[
+        str | None, typer.Option(help="Pin the checkpoint key (name+hash+key); default: ours.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the trail from the tables; exit 1 naming the first bad entry if it fails."""
+    from fpcredit.guard.ledger import verify
+
+    settings, store = _accounts()
+    with _errors():
+        report = verify(store, settings, verifier_key=verifier_key)
+    if as_json:
+        _print_json(report)
+    elif report["ok"]:
+        out.print(
+            f"ok: {report['entries']} entries, covering {', '.join(report['covered_tables'])}"
+        )
+    else:
+        err.print(f"[red]trail broken[/red] at entry {report['first_bad']} of {report['entries']}")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the trail now and print it (C2SP signed note) for witnesses."""
+    from fpcredit.guard.ledger import Ledger
+
+    settings, store = _accounts()
+    with _errors():
+        ledger = Ledger(store, settings)
+        note = ledger.checkpoint()
+    sys.stdout.write(note)
+    err.print(f"verifier key: {ledger.verifier_key()}", highlight=False, soft_wrap=True)
+
+
+HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
+
+
+@app.command()
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    plain_http: Annotated[
+        bool,
+        typer.Option(help="Allow plain HTTP on a non-loopback address (behind a TLS proxy)."),
+    ] = False,
+) -> None:
+    """Run the HTTP API (OpenAPI at /openapi.json, /healthz, /metrics, routes under /v1/)."""
+    settings = _settings()
+    with _errors():
+        _serve(settings, host, port, tls_cert, tls_key, plain_http)
+
+
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    plain_http: bool = False,
+) -> None:
+    import ipaddress
+
+    import uvicorn
+
+    from fpcredit.errors import ConfigError
+    from fpcredit.guard.redact import configure_logging
+    from fpcredit.messages import text
+    from fpcredit.web.app import create_app
+
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError(text("serve.tls_pair"))
+    loopback = host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
+    if not tls_cert and not loopback and not plain_http:
+        raise ConfigError(text("serve.plain_refused", host=host))
+    configure_logging(json=True, level=logging.INFO)
+    web = create_app(settings)
+    scheme = "https" if tls_cert else "http"
+    err.print(text("serve.listening", url=f"{scheme}://{host}:{port}"), highlight=False)
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        log_config=None,  # our redacting JSON logging, not uvicorn's own
+        access_log=False,  # requests are logged by the app, by route template
+        server_header=False,
+    )
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def main() -> None:
     """Console-script entry point: no traceback ever reaches the user."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from fpcredit.guard.redact import configure_logging
+
+    configure_logging(json=False, level=logging.WARNING)
     try:
         app()
     except (KeyboardInterrupt, BrokenPipeError):

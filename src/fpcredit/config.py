@@ -37,6 +37,80 @@ class Settings(BaseSettings):
         description="How long a write waits for another writer (SQLite) before giving up.",
     )
 
+    # Identities and authentication (SPEC R26; GB/T 22239-2019 level 3, §8.1.4).
+    session_idle_s: int = Field(
+        default=900,
+        ge=60,
+        le=1800,
+        description="A session unused for this many seconds is closed (10–30 min by GB/T 22239).",
+    )
+    token_lifetime_s: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="Lifetime of an access token; a live session gets a new one by refreshing.",
+    )
+    lockout_failures: int = Field(
+        default=5,
+        ge=1,
+        le=5,
+        description="Consecutive failed logins (password or TOTP) after which an account locks.",
+    )
+    lockout_s: int = Field(
+        default=900, ge=60, description="How long a locked account stays locked, in seconds."
+    )
+    account_idle_days: int = Field(
+        default=90,
+        ge=1,
+        description="A staff account not used for this many days is disabled at its next login.",
+    )
+    otp_lifetime_s: int = Field(
+        default=300, ge=60, le=900, description="Lifetime of a citizen's one-time login code."
+    )
+    otp_max_attempts: int = Field(
+        default=5, ge=1, le=10, description="Wrong entries after which a one-time code is burnt."
+    )
+    otp_resend_s: int = Field(
+        default=60,
+        ge=0,
+        description="Minimum seconds between two codes sent to one person (against SMS flooding).",
+    )
+    sms_channel: Literal["outbox"] = Field(
+        default="outbox",
+        description=(
+            "How citizens' one-time codes are sent. `outbox`: written, encrypted, to the outbox "
+            "table (development; `fpcredit outbox list`)."
+        ),
+    )
+    totp_issuer: str = Field(
+        default="fpcredit",
+        min_length=1,
+        max_length=64,
+        description="Issuer name shown by authenticator apps for staff TOTP secrets.",
+    )
+    argon2_time_cost: int = Field(
+        default=3, ge=1, description="Argon2id passes; changing it rehashes passwords at login."
+    )
+    argon2_memory_kib: int = Field(
+        default=65536,
+        ge=8,
+        description="Argon2id memory in KiB (RFC 9106 low-memory profile: 65536).",
+    )
+    argon2_parallelism: int = Field(default=4, ge=1, description="Argon2id lanes.")
+
+    # The HTTP service (docs/security.md).
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest request body the API accepts (413 above)."
+    )
+    rate_limit_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second each client address may make (0 turns the limit off).",
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests a client address may make in a burst."
+    )
+
     @property
     def url(self) -> str:
         """The effective database URL."""

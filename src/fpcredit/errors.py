@@ -8,6 +8,10 @@
     │                                  missing column, empty); the store is left unchanged
     ├── StoreError                     the database is missing, not migrated or unreachable
     ├── CryptoError                    a value cannot be decrypted with any key in the keyring
+    ├── LedgerError                    the audit trail refuses an operation, or a proof, note or
+    │                                  key of it is malformed or does not verify
+    ├── AuthError                      a login, token or account operation is refused; `.code`
+    │                                  says why (locked, bad_credentials, expired, …)
     └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
         └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 
@@ -16,15 +20,18 @@ Messages are written for the person at the terminal; they never contain an ident
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Final
 
 __all__ = [
+    "AuthError",
     "ConfigError",
     "CryptoError",
     "FeedError",
     "FpcreditError",
     "InconsistentMatrix",
     "InvalidIdNumber",
+    "LedgerError",
     "PolicyError",
     "StandardError",
     "StoreError",
@@ -58,6 +65,26 @@ class StoreError(FpcreditError):
 
 class CryptoError(FpcreditError):
     """A stored value cannot be decrypted with any key in the keyring."""
+
+
+class AuthError(FpcreditError):
+    """Authentication or an account operation was refused.
+
+    `code` is stable (APIs and the CLI branch on it); `until` is when a lock ends; `reason`
+    refines `weak_password` (too_short, too_long, characters, classes, username, reused).
+    """
+
+    def __init__(
+        self, code: str, message: str, *, until: dt.datetime | None = None, reason: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.until = until
+        self.reason = reason
+
+
+class LedgerError(FpcreditError):
+    """The audit trail refused an operation, or a proof, note or key of it is invalid."""
 
 
 class PolicyError(FpcreditError):

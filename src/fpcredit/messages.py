@@ -60,6 +60,98 @@ RULES: Final[dict[str, tuple[str, str]]] = {
 }
 
 _TEXTS: Final[dict[str, tuple[str, str]]] = {
+    # The audit trail (guard/tlog.py, guard/ledger.py) and what `verify` reports (docs/trail.md).
+    "ledger.index_out_of_range": (
+        "条目序号 {index} 超出日志范围（共 {size} 条）",
+        "entry {index} is outside a log of {size} entries",
+    ),
+    "ledger.sizes_invalid": (
+        "无法证明日志从 {old} 条到 {new} 条的一致性（须 0 ≤ 旧大小 ≤ 新大小）",
+        "cannot prove consistency from size {old} to size {new} (need 0 ≤ old ≤ new)",
+    ),
+    "ledger.tree_damaged": (
+        "日志树缺少或损坏了节点（层 {level}，序号 {index}）",
+        "the log's tree lacks or has a damaged node (level {level}, index {index})",
+    ),
+    "ledger.checkpoint_malformed": ("检查点格式不正确", "the checkpoint is malformed"),
+    "ledger.verifier_key_malformed": (
+        "验证公钥字符串格式不正确或密钥编号不符",
+        "the verifier key string is malformed or its key id does not match",
+    ),
+    "ledger.signer_key_malformed": ("签名私钥格式不正确", "the signing key is malformed"),
+    "ledger.key_name_invalid": (
+        "密钥名称“{name}”无效（不能为空，不能含空白或加号）",
+        "the key name {name!r} is invalid (empty, or has a space or '+')",
+    ),
+    "ledger.note_malformed": ("签名文本格式不正确", "the signed note is malformed"),
+    "ledger.note_bad_signature": (
+        "签名文本上 {name} 的签名无效",
+        "the signature of {name} on the note is invalid",
+    ),
+    "ledger.note_unverified": (
+        "签名文本没有任何可信密钥的有效签名",
+        "the note carries no valid signature of a known key",
+    ),
+    "ledger.inconsistent": (
+        "日志当前的树（{size} 条）与上次签名的检查点（{old} 条）不一致，拒绝签名",
+        "the stored tree ({size} entries) is inconsistent with the last signed checkpoint "
+        "({old} entries); refusing to sign",
+    ),
+    "ledger.table_not_covered": (
+        "表“{table}”不在留痕范围内（可用：{tables}）",
+        "table {table!r} is not covered by the trail (covered: {tables})",
+    ),
+    "ledger.range_invalid": (
+        "编号范围 {first}–{last} 无效",
+        "the id range {first}–{last} is invalid",
+    ),
+    "ledger.code_invalid": (
+        "留痕字段 {field} 只能是代码（字母、数字和 ._:/@+-，至多 64 个字符，"
+        "不含 11 位以上的数字串），不能是个人信息",
+        "the trail's {field} must be a code (letters, digits, ._:/@+-, at most 64 characters, no "
+        "run of 11 or more digits), never personal data",
+    ),
+    "ledger.key_damaged": ("留痕密钥文件 {name} 已损坏", "the trail key file {name} is damaged"),
+    "audit.entry_missing": (
+        "留痕条目编号不连续：缺少第 {idx} 条",
+        "trail entry {idx} is missing (entries must be numbered 0, 1, 2, …)",
+    ),
+    "audit.entry_altered": (
+        "留痕条目 {idx} 与其叶哈希不符（被修改或移动）",
+        "trail entry {idx} does not match its leaf hash (altered or moved)",
+    ),
+    "audit.node_bad": (
+        "日志树节点（层 {level}，序号 {index}）与条目不符或缺失",
+        "the log tree node (level {level}, index {index}) is missing or does not match the entries",
+    ),
+    "audit.checkpoint_bad": (
+        "大小为 {size} 的签名检查点与日志不符，或签名无效",
+        "the signed checkpoint of size {size} does not match the log, or its signature is invalid",
+    ),
+    "audit.no_verifier_key": (
+        "没有验证公钥，无法检查签名检查点",
+        "there is no verifier key to check the signed checkpoints with",
+    ),
+    "audit.rows_changed": (
+        "表 {table} 编号 {first}–{last} 的行与留痕条目 {idx} 不符",
+        "rows {first}–{last} of {table} no longer match trail entry {idx}",
+    ),
+    "audit.rows_overlap": (
+        "留痕条目 {idx} 覆盖的表 {table} 的行已被之前的条目覆盖",
+        "trail entry {idx} covers rows of {table} that an earlier entry already covers",
+    ),
+    "audit.rows_uncovered": (
+        "表 {table} 编号 {id} 的行没有留痕条目覆盖",
+        "row {id} of {table} is covered by no trail entry",
+    ),
+    "audit.fact_state": (
+        "事实 {id} 的异议状态与留痕记录不符",
+        "the disputed state of fact {id} disagrees with the trail",
+    ),
+    "audit.superseded": (
+        "事实 {id} 的失效时间与其后续版本不符",
+        "superseded_at of fact {id} disagrees with its later versions",
+    ),
     "quarantined": ("已隔离", "quarantined"),
     "flagged": ("已标记", "flagged"),
     "file_not_found": ("文件不存在", "file not found"),
@@ -417,14 +509,205 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "等级分数线 {value} 应在 0–100 之间且最多两位小数",
         "grade cut-off {value} must be within 0–100 with at most two decimals",
     ),
+    # Key rotation (docs/keys.md).
+    "keys.rotate_started": (
+        "新数据密钥 {kid} 已启用，开始重新加密存量密文",
+        "data key {kid} is active; re-encrypting stored values",
+    ),
+    "keys.rotate_resumed": (
+        "继续上次未完成的密钥轮换（数据密钥 {kid}）",
+        "resuming the unfinished rotation (data key {kid})",
+    ),
+    "keys.rotate_progress": ("{table}：已重新加密 {rows} 行", "{table}: {rows} rows re-encrypted"),
+    "keys.rotate_counting": ("统计各密钥仍在使用的密文", "counting the values each key seals"),
+    "keys.rotate_kept": (
+        "旧密钥 {kid} 仍有 {count} 个密文在用，暂不退役；请稍后再次运行 `fpcredit keys rotate`",
+        "old key {kid} still seals {count} values and is kept; run `fpcredit keys rotate` again",
+    ),
+    "keys.rotate_done": (
+        "密钥轮换完成：当前数据密钥 {kid}，已退役 {retired}",
+        "key rotation done: data key {kid} is active, retired {retired}",
+    ),
+    "keys.cannot_reencrypt": (
+        "无法重新加密 {table}.{column}：密钥环中没有能解密它的密钥",
+        "cannot re-encrypt {table}.{column}: no key in the keyring decrypts it",
+    ),
+    "keys.composite_key": (
+        "表 {table} 没有单列主键，无法分批重新加密",
+        "table {table} has no single-column primary key to re-encrypt it in batches",
+    ),
     "policy_no_severities": (
         "使用了信用事件指标，但未定义 severities",
         "an events indicator needs the severities section",
     ),
+    # The HTTP service (docs/security.md).
+    "serve.tls_pair": ("--tls-cert 与 --tls-key 须同时给出", "give both --tls-cert and --tls-key"),
+    "serve.plain_refused": (
+        "拒绝在非本机地址 {host} 上以明文 HTTP 提供服务：请给出 --tls-cert/--tls-key，"
+        "或在 TLS 反向代理之后使用 --plain-http",
+        "refusing plain HTTP on the non-loopback address {host}: give --tls-cert/--tls-key, "
+        "or --plain-http behind a TLS-terminating proxy",
+    ),
+    "serve.listening": (
+        "服务已启动：{url}（API 文档 {url}/docs）",
+        "serving on {url} (API docs at {url}/docs)",
+    ),
+    "users.enrolled": (
+        "账号 {username}（{role}，辖区 {region}）已创建。以下内容只显示这一次，请当面交给本人：\n"
+        "  一次性密码：{password}（首次登录须修改）\n"
+        "  TOTP 密钥：{totp_secret}\n"
+        "  验证器链接：{totp_uri}",
+        "account {username} ({role}, region {region}) created. Shown this once only; hand it to "
+        "the holder in person:\n"
+        "  one-time password: {password} (must be changed at the first login)\n"
+        "  TOTP secret: {totp_secret}\n"
+        "  authenticator URI: {totp_uri}",
+    ),
+    "users.client_enrolled": (
+        "部门客户端已登记：client_id={client_id}\n  client_secret={client_secret}"
+        "（只显示这一次）\n  允许用途：{purposes}",
+        "department client registered: client_id={client_id}\n  client_secret={client_secret}"
+        " (shown this once only)\n  allowed purposes: {purposes}",
+    ),
+    "ledger.unavailable": (
+        "访问留痕暂时无法写入，为保护个人信息本次查询被拒绝，请稍后再试",
+        "the access trail cannot be written just now, so the read was refused; try again shortly",
+    ),
+    "web.too_large": (
+        "请求体过大（上限 {limit} 字节）",
+        "the request body is too large (limit {limit} bytes)",
+    ),
+    "web.rate_limited": ("请求过于频繁，请稍后再试", "too many requests; try again shortly"),
+    "web.internal": (
+        "服务内部错误，已记录（事件号 {incident}），请联系运维",
+        "internal error, logged as incident {incident}; please contact the operators",
+    ),
+    "web.route_without_rule": (
+        "路由 {route} 未在访问规则表（web/rules.py）中声明，服务拒绝启动",
+        "route {route} has no access rule in web/rules.py; the service refuses to start",
+    ),
+    "web.token_missing": (
+        "缺少访问令牌（Authorization: Bearer …）",
+        "missing access token (Authorization: Bearer …)",
+    ),
+    "web.purpose_unknown": (
+        "缺少或不认可的用途（purpose）；可用用途见 docs/security.md",
+        "missing or unknown purpose; see docs/security.md for the purposes",
+    ),
+    "web.purpose_refused": (
+        "您的角色不能以用途 {purpose} 查询个人信息",
+        "your role may not read personal data for purpose {purpose}",
+    ),
+    "web.role_refused": ("角色 {role} 无权访问此功能", "role {role} may not use this route"),
+    "web.region_refused": ("该人员不在您的辖区内", "this person is outside your region"),
+    "web.person_unknown": ("没有这个人员", "no such person"),
+    "web.not_evaluated": ("该人员尚无信用评价结果", "this person has no credit evaluation yet"),
+    "web.search_one_key": (
+        "请只提供身份证号或姓名之一",
+        "give either an ID number or a name, not both or neither",
+    ),
+    "web.id_invalid": ("身份证号无效：{reason}", "invalid ID number: {reason}"),
     "policy_severity_order": (
         "min_months 不能大于 max_months",
         "min_months cannot exceed max_months",
     ),
+    # Identities and authentication (guard/identity.py, docs/identities.md). `auth.*` answer a
+    # login or a token; `users.*` answer account administration.
+    "auth.bad_credentials": (
+        "用户名或密码（或动态口令）错误",
+        "wrong username, password or TOTP code",
+    ),
+    "auth.locked": (
+        "连续登录失败次数过多，账户已锁定至 {until}",
+        "too many failed logins: the account is locked until {until}",
+    ),
+    "auth.totp_required": (
+        "请输入身份验证器中的6位动态口令",
+        "enter the 6-digit code from your authenticator app",
+    ),
+    "auth.disabled": ("账户已停用，请联系管理员", "the account is disabled; ask an administrator"),
+    "auth.dormant": (
+        "账户已连续 {days} 天未使用，已停用；请管理员重置",
+        "the account was not used for {days} days and is disabled; ask for a reset",
+    ),
+    "auth.password_change_required": (
+        "首次登录须修改一次性密码，请同时提供新密码",
+        "this one-time password must be changed: give a new password as well",
+    ),
+    "auth.password_too_short": (
+        "密码至少需要 {min} 个字符",
+        "the password needs at least {min} characters",
+    ),
+    "auth.password_too_long": (
+        "密码不能超过 {max} 个字符",
+        "the password cannot be longer than {max} characters",
+    ),
+    "auth.password_characters": (
+        "密码只能包含英文字母、数字和英文标点符号（不含空格、全角字符或汉字）",
+        "the password may contain only ASCII letters, digits and punctuation (no spaces)",
+    ),
+    "auth.password_classes": (
+        "密码须包含小写字母、大写字母、数字、符号四类中的至少 {classes} 类",
+        "the password needs at least {classes} of: lower-case, upper-case, digit, symbol",
+    ),
+    "auth.password_username": ("密码不能包含用户名", "the password cannot contain the username"),
+    "auth.password_reused": ("新密码不能与原密码相同", "the new password must differ from the old"),
+    "auth.invalid_token": ("访问令牌无效", "the access token is invalid"),
+    "auth.expired": ("访问令牌已过期，请刷新或重新登录", "the access token has expired"),
+    "auth.session_closed": ("会话已结束，请重新登录", "the session has ended; log in again"),
+    "auth.session_idle": (
+        "会话超过 {minutes} 分钟未操作，已自动退出，请重新登录",
+        "the session was idle for {minutes} minutes and was closed; log in again",
+    ),
+    "auth.bad_code": (
+        "验证码错误或已失效，请重新获取",
+        "the code is wrong or no longer valid; request a new one",
+    ),
+    "auth.biometric_not_configured": (
+        "未配置生物特征核验服务",
+        "no biometric verification service is configured",
+    ),
+    "auth.sms_code": (
+        "【计生信用】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+        "[fpcredit] Your login code is {code}, valid for {minutes} minutes. Do not share it.",
+    ),
+    "users.bad_role": (
+        "角色“{role}”不能用于工作人员账户（可用：national、province、city、county、auditor）",
+        "role {role!r} is not a staff role (national, province, city, county, auditor)",
+    ),
+    "users.bad_region": (
+        "行政区划代码“{region}”与角色 {role} 不符（国家级为 000000，省级如 330000，"
+        "市级如 330100，县级如 330106）",
+        "region code {region!r} does not fit role {role} (national 000000, province e.g. "
+        "330000, city 330100, county 330106)",
+    ),
+    "users.bad_username": (
+        "用户名须为3–32个小写英文字母、数字或 . _ -，并以字母开头",
+        "the username needs 3–32 lower-case letters, digits or . _ -, starting with a letter",
+    ),
+    "users.reserved_username": (
+        "“{username}”像是默认或共用账户名，请使用个人的用户名",
+        "{username!r} looks like a default or shared account; use a personal name",
+    ),
+    "users.exists": ("用户名“{username}”已存在", "the username {username!r} is taken"),
+    "users.unknown": ("没有用户“{username}”", "there is no user {username!r}"),
+    "users.bad_source": (
+        "“{source}”不是数据元标准中的部门",
+        "{source!r} is not a department of the data element standard",
+    ),
+    "users.bad_purpose": (
+        "部门客户端不能使用用途“{purpose}”（可用：{allowed}）",
+        "a department client may not use purpose {purpose!r} (allowed: {allowed})",
+    ),
+    "users.no_purpose": (
+        "请至少指定一个用途（可用：{allowed}）",
+        "name at least one purpose (allowed: {allowed})",
+    ),
+    "users.client_exists": (
+        "部门 {source} 已有启用的客户端；请先停用它",
+        "department {source} already has an active client; disable it first",
+    ),
+    "users.unknown_client": ("没有客户端“{client_id}”", "there is no client {client_id!r}"),
 }
 
 _language: Language = "zh"

@@ -24,6 +24,7 @@ from fpcredit.collect.readers import FeedTable, read_feed
 from fpcredit.collect.validate import KEY, KIND, ROW, Validated, validate
 from fpcredit.errors import FeedError, StoreError
 from fpcredit.guard.crypto import Vault
+from fpcredit.guard.ledger import record_rows
 from fpcredit.messages import text
 from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
 from fpcredit.store import schema as s
@@ -303,9 +304,10 @@ def _write(
 ) -> None:
     m = adapter.mapping
     w = _Writer(conn, vault, m.source, ingestion_id)
-    acc = w.records(plan.accepted, next_id(conn, s.records))
+    first_record, first_fact = next_id(conn, s.records), next_id(conn, s.facts)
+    acc = w.records(plan.accepted, first_record)
     subjects = w.mentions(acc, m.roles(), m.subject, next_id(conn, s.mentions))
-    w.facts(acc, subjects, _fact_attrs(adapter), next_id(conn, s.facts))
+    w.facts(acc, subjects, _fact_attrs(adapter), first_fact)
     reasons = (
         plan.issues.filter(pl.col("action") == "quarantined")
         .unique(ROW, keep="first", maintain_order=True)
@@ -326,6 +328,12 @@ def _write(
     w.issues(new_issues, frame, next_id(conn, s.quality_issues))
     if plan.superseded_keys:
         _supersede(conn, m.source, plan.superseded_keys)
+    # The trail (R30): the new records and facts, hashed in the same transaction as written.
+    actor = f"ingest:{m.source}"
+    for table, first in ((s.records, first_record), (s.facts, first_fact)):
+        last = next_id(conn, table) - 1
+        if last >= first:
+            record_rows(conn, table.name, first, last, actor, "ingest")
     sync_sequences(conn, (s.records, s.mentions, s.facts, s.quarantine, s.quality_issues))
 
 

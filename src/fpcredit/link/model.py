@@ -454,9 +454,17 @@ def train(
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=t.u_max_pairs, seed=t.seed)
         for rule in t.em_blocks:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=False
-            )
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=False
+                )
+            except ValueError as e:
+                # Splink 5 refuses an m or u that EM drove below 1e-300 (a level no match in
+                # this block shows) instead of clamping it. EM works on a copy of the settings,
+                # so the block is skipped and the levels keep what earlier steps estimated.
+                if "below the minimum allowed" not in str(e):
+                    raise
+                log.warning("EM block %r skipped: a level's probability underflowed", rule)
         model: dict[str, Any] = linker.misc.save_model_to_json()
     if engine.dialect != _MODEL_DIALECT:
         # Write the stored model's SQL as the settings render it for DuckDB, rather than

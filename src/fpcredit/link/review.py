@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
 from fpcredit.guard.crypto import Vault
+from fpcredit.guard.masking import mask_name
 from fpcredit.link.features import compact
 from fpcredit.link.write import update_persons
 from fpcredit.messages import text
@@ -43,14 +44,9 @@ class ReviewError(FpcreditError):
     """A review or merge request that cannot be carried out (unknown id, already decided)."""
 
 
-def _mask(name: str | None) -> str | None:
-    if not name:
-        return name
-    return (
-        name[0] + "*" * (len(name) - 1)
-        if len(name) <= 2
-        else name[0] + "*" * (len(name) - 2) + name[-1]
-    )
+def _masked_name(name: str | None) -> str | None:
+    # The queue is a list a clerk scans: names masked (R28); `show_review` has the full pair.
+    return mask_name(name) if name else name
 
 
 @dataclass
@@ -96,7 +92,7 @@ def list_reviews(
             record_key=row.record_key,
             role=row.role,
             candidate_person_id=row.candidate_person_id,
-            name=_mask(vault.decrypt(row.name_enc, "name")),
+            name=_masked_name(vault.decrypt(row.name_enc, "name")),
         )
         for row in rows
     ]

@@ -26,19 +26,27 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "citizen_codes",
+    "clients",
     "evaluations",
     "facts",
     "ingestions",
+    "ledger_checkpoints",
+    "ledger_entries",
+    "ledger_nodes",
     "link_decisions",
     "link_models",
     "link_reviews",
     "link_runs",
     "mentions",
     "metadata",
+    "outbox",
     "persons",
     "quality_issues",
     "quarantine",
     "records",
+    "sessions",
+    "users",
 ]
 
 metadata = MetaData(
@@ -281,4 +289,126 @@ evaluations = Table(
     Column("summary", Text, nullable=False),  # JSON: grade distribution, fairness
     Column("created_at", DateTime, nullable=False),
     Index(None, "as_of", "policy_id"),
+)
+
+# Identities (SPEC R26, guard/identity.py). No secret is stored in a form that logs a person in:
+# passwords and client secrets as Argon2id hashes, TOTP secrets encrypted, one-time codes as
+# keyed hashes.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("must_change", Boolean, nullable=False),  # a one-time password was issued
+    Column("totp_secret_enc", LargeBinary, nullable=False),
+    Column("totp_last_step", BigInteger),  # the last accepted TOTP step: no code twice
+    Column("failed_logins", Integer, nullable=False),  # consecutive
+    Column("locked_until", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=False),  # login, reset or re-enable: dormancy
+    Column("last_login_at", DateTime),
+    Column("password_changed_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+    Column("disabled_reason", String(16)),  # admin | dormant
+)
+
+# Department systems (client-credentials), one per department source.
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("client_id", String(48), nullable=False, unique=True),
+    Column("source", String(32), nullable=False),
+    Column("purposes", Text, nullable=False),  # JSON list, within the department role's
+    Column("secret_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("created_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime),
+    Column("disabled_at", DateTime),
+)
+
+# The server side of access tokens: a token is good only while its session is open and in use.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("closed_at", DateTime),
+    Column("closed_reason", String(16)),  # logout | idle | disabled | reset
+    Index(None, "role", "subject"),
+)
+
+# Citizens' one-time login codes, as keyed hashes (the code itself is only in the message).
+citizen_codes = Table(
+    "citizen_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("salt", LargeBinary(16), nullable=False),
+    Column("code_hash", LargeBinary(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),  # wrong entries so far
+    Column("closed_at", DateTime),
+    Column("closed_reason", String(16)),  # used | burnt | replaced
+)
+
+# Messages waiting for (or, in development, instead of) an SMS gateway; number and text
+# encrypted with the vault.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("recipient_enc", LargeBinary, nullable=False),
+    Column("message_enc", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+)
+
+# The audit trail (SPEC R30, guard/ledger.py, docs/trail.md): a Merkle-tree log. Entries hold
+# codes and hashes, never personal data: the subject is a keyed hash, covered rows a SHA-256.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("idx", Id, primary_key=True, autoincrement=False),  # 0-based, dense: the leaf index
+    Column("at", DateTime, nullable=False),  # UTC
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("subject_hash", String(64), index=True),  # HMAC-SHA256 hex of the subject
+    Column("purpose", String(64)),
+    # Change entries: a covered table's rows first_id..last_id, their count and SHA-256.
+    Column("table_name", String(32)),
+    Column("first_id", BigInteger),
+    Column("last_id", BigInteger),
+    Column("row_count", BigInteger),
+    Column("rows_sha256", String(64)),
+    Column("state", String(16)),  # a fact's new disputed state: disputed | undisputed
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+
+# Hashes of the tree's complete subtrees above the leaves: (level ≥ 1, idx) covers leaves
+# idx·2^level .. (idx+1)·2^level − 1. Level 0 is ledger_entries.leaf_hash.
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed tree heads: a C2SP checkpoint in a signed note (Ed25519).
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("size", Id, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at", DateTime, nullable=False),
 )

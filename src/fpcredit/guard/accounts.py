@@ -1,0 +1,399 @@
+"""Staff and auditor accounts and department clients: creating, resetting, disabling them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+import sqlalchemy as sa
+
+from fpcredit.config import Settings
+from fpcredit.errors import AuthError
+from fpcredit.guard import passwords as pw
+from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, STAFF_ROLES, Purpose, Role
+from fpcredit.guard.crypto import Vault, load_vault
+from fpcredit.messages import text
+from fpcredit.standard import regions
+from fpcredit.standard.elements import load_standard
+from fpcredit.store import schema as s
+from fpcredit.store.db import Store, utc_now
+
+__all__ = [
+    "ACCOUNT_ROLES",
+    "TOTP_FIELD",
+    "Client",
+    "Enrolment",
+    "User",
+    "add_client",
+    "add_user",
+    "client_of",
+    "close_sessions",
+    "disable_client",
+    "disable_dormant_users",
+    "disable_user",
+    "enable_user",
+    "get_user",
+    "list_clients",
+    "list_users",
+    "locked",
+    "refuse",
+    "reset_user",
+]
+
+ACCOUNT_ROLES: Final = STAFF_ROLES | {Role.AUDITOR}
+TOTP_FIELD: Final = "totp_secret"  # the vault's associated data for the secret's column
+_USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,31}")
+# Names that suggest a default, shared or built-in account: GB/T 22239 wants every account
+# to belong to one person.
+_RESERVED: Final = frozenset(
+    {"admin", "administrator", "root", "system", "sysadmin", "test", "guest", "user", "default"}
+    | {"shared", "public", "operator", "manager", "service", "fpcredit", "demo", "anonymous"}
+)
+_LEVEL: Final = {Role.PROVINCE: "province", Role.CITY: "prefecture", Role.COUNTY: "county"}
+
+
+def refuse(code: str, key: str | None = None, **values: object) -> AuthError:
+    """AuthError `code` with the catalogue sentence `key` (default `auth.<code>`)."""
+    return AuthError(code, text(key or f"auth.{code}", None, **values))
+
+
+def locked(until: dt.datetime) -> AuthError:
+    """AuthError `locked`, saying until when (UTC)."""
+    return AuthError(
+        "locked", text("auth.locked", until=f"{until:%Y-%m-%d %H:%M} UTC"), until=until
+    )
+
+
+# --- staff accounts ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    """A staff or auditor account, without its secrets. Times are naive UTC."""
+
+    username: str
+    role: Role
+    region: str
+    must_change: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+    locked_until: dt.datetime | None
+    disabled_at: dt.datetime | None
+    disabled_reason: str | None  # admin | dormant
+
+
+class Enrolment(NamedTuple):
+    """What `add_user` and `reset_user` hand out once: show it to the holder, then forget it."""
+
+    user: User
+    totp_secret: str  # base32, for the holder's authenticator app
+    provisioning_uri: str  # otpauth:// URI of the same secret (QR code)
+    password: str | None  # the generated one-time password; None when the caller chose one
+
+
+def _user(row: sa.Row[Any]) -> User:
+    return User(
+        row.username,
+        Role(row.role),
+        row.region,
+        bool(row.must_change),
+        row.created_at,
+        row.last_login_at,
+        row.locked_until,
+        row.disabled_at,
+        row.disabled_reason,
+    )
+
+
+def _account_role(role: Role | str) -> Role:
+    try:
+        found = Role(role)
+    except ValueError:
+        found = None
+    if found not in ACCOUNT_ROLES:
+        raise refuse("bad_role", "users.bad_role", role=role)
+    assert found is not None
+    return found
+
+
+def _check_region(role: Role, region: str) -> str:
+    """The region a staff account is bound to, checked against GB/T 2260 as far as we know it."""
+    code = region.strip()
+    if code == NATIONAL_REGION:
+        ok = role in (Role.NATIONAL, Role.AUDITOR)
+    elif role is Role.NATIONAL or not re.fullmatch(r"\d{6}", code):
+        ok = False
+    else:
+        level = "province" if code[2:] == "0000" else "prefecture" if code[4:] == "00" else "county"
+        known = regions.lookup(code)
+        # The table is partial (every province, some prefectures and counties): a code it lacks
+        # passes on its shape, unless the table lists the counties of its prefecture.
+        listed = known is not None and known.level == level
+        unlisted = known is None and not (level == "county" and regions.counties(code[:4]))
+        ok = (
+            regions.lookup(code[:2] + "0000") is not None
+            and (role is Role.AUDITOR or _LEVEL[role] == level)
+            and (listed or unlisted)
+        )
+    if not ok:
+        raise refuse("bad_region", "users.bad_region", role=role.value, region=code)
+    return code
+
+
+def _username(name: str) -> str:
+    username = name.strip().lower()
+    if not _USERNAME.fullmatch(username):
+        raise refuse("bad_username", "users.bad_username")
+    if username in _RESERVED:
+        raise refuse("reserved_username", "users.reserved_username", username=username)
+    return username
+
+
+def _enrol(settings: Settings, vault: Vault, username: str, password: str | None) -> dict[str, Any]:
+    """Password hash and encrypted TOTP secret; the plaintexts go back under `_plain`."""
+    chosen = pw.generate_password() if password is None else password
+    pw.check_password(chosen, username)
+    secret = pw.new_totp_secret()
+    return {
+        "password_hash": pw.hash_password(pw.make_hasher(settings), chosen),
+        "must_change": password is None,
+        "totp_secret_enc": vault.encrypt(secret, TOTP_FIELD),
+        "totp_last_step": None,
+        "failed_logins": 0,
+        "locked_until": None,
+        "_plain": (secret, None if password is not None else chosen),
+    }
+
+
+def _enrolment(settings: Settings, user: User, plain: tuple[str, str | None]) -> Enrolment:
+    secret, password = plain
+    uri = pw.provisioning_uri(secret, user.username, settings.totp_issuer)
+    return Enrolment(user, secret, uri, password)
+
+
+def add_user(
+    store: Store,
+    role: Role | str,
+    region: str,
+    username: str,
+    password: str | None = None,
+    *,
+    settings: Settings | None = None,
+    vault: Vault | None = None,
+    now: dt.datetime | None = None,
+) -> Enrolment:
+    """Create a staff (national/province/city/county) or auditor account.
+
+    Without `password` a strong one-time password is generated, returned once and must be
+    changed at the first login. The TOTP secret is returned once and stored only encrypted.
+    """
+    settings = settings or Settings()
+    vault = vault or load_vault(settings.keys_dir)
+    now = now or utc_now()
+    account_role = _account_role(role)
+    bound = _check_region(account_role, region)
+    name = _username(username)
+    values = _enrol(settings, vault, name, password)
+    plain = values.pop("_plain")
+    row = {"username": name, "role": account_role.value, "region": bound, **values}
+    stamps = {"created_at": now, "last_used_at": now, "password_changed_at": now}
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(s.users.insert().values(**row, **stamps))
+    except sa.exc.IntegrityError as e:
+        raise refuse("user_exists", "users.exists", username=name) from e
+    return _enrolment(settings, get_user(store, name), plain)
+
+
+def get_user(store: Store, username: str) -> User:
+    """The account; AuthError `unknown_user` when there is none."""
+    name = username.strip().lower()
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(s.users).where(s.users.c.username == name)).first()
+    if row is None:
+        raise refuse("unknown_user", "users.unknown", username=name)
+    return _user(row)
+
+
+def list_users(store: Store) -> list[User]:
+    """Every account, by username."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.users).order_by(s.users.c.username)).all()
+    return [_user(r) for r in rows]
+
+
+def close_sessions(
+    conn: sa.Connection, role: str, subject: str, now: dt.datetime, why: str
+) -> None:
+    t = s.sessions
+    conn.execute(
+        t.update()
+        .where(t.c.role == role, t.c.subject == subject, t.c.closed_at.is_(None))
+        .values(closed_at=now, closed_reason=why)
+    )
+
+
+def _update_user(
+    store: Store, username: str, now: dt.datetime, why: str | None, **values: Any
+) -> User:
+    """Apply `values` to the account; close its open sessions with reason `why`."""
+    user = get_user(store, username)
+    with store.engine.begin() as conn:
+        conn.execute(s.users.update().where(s.users.c.username == user.username).values(**values))
+        if why:
+            close_sessions(conn, user.role.value, user.username, now, why)
+    return get_user(store, username)
+
+
+def disable_user(store: Store, username: str, *, now: dt.datetime | None = None) -> User:
+    """Disable an account and close its sessions (its tokens stop working at once)."""
+    now = now or utc_now()
+    return _update_user(store, username, now, "disabled", disabled_at=now, disabled_reason="admin")
+
+
+def enable_user(store: Store, username: str, *, now: dt.datetime | None = None) -> User:
+    """Re-enable a disabled account; its 90-day dormancy clock starts again."""
+    now = now or utc_now()
+    return _update_user(
+        store,
+        username,
+        now,
+        None,
+        disabled_at=None,
+        disabled_reason=None,
+        last_used_at=now,
+        failed_logins=0,
+        locked_until=None,
+    )
+
+
+def reset_user(
+    store: Store,
+    username: str,
+    *,
+    settings: Settings | None = None,
+    vault: Vault | None = None,
+    now: dt.datetime | None = None,
+) -> Enrolment:
+    """New one-time password and TOTP secret; unlocks, revives a dormant account, ends sessions.
+
+    An account disabled by an administrator stays disabled (`enable_user` undoes that).
+    """
+    settings = settings or Settings()
+    vault = vault or load_vault(settings.keys_dir)
+    now = now or utc_now()
+    user = get_user(store, username)
+    values = _enrol(settings, vault, user.username, None)
+    plain = values.pop("_plain")
+    if user.disabled_reason == "dormant":
+        values.update(disabled_at=None, disabled_reason=None)
+    changed = _update_user(
+        store, user.username, now, "reset", last_used_at=now, password_changed_at=now, **values
+    )
+    return _enrolment(settings, changed, plain)
+
+
+def disable_dormant_users(
+    store: Store, *, settings: Settings | None = None, now: dt.datetime | None = None
+) -> list[str]:
+    """Disable every account unused for `account_idle_days` (logins do this one by one)."""
+    settings = settings or Settings()
+    now = now or utc_now()
+    u = s.users
+    cutoff = now - dt.timedelta(days=settings.account_idle_days)
+    dormant = sa.and_(u.c.disabled_at.is_(None), u.c.last_used_at <= cutoff)
+    with store.engine.begin() as conn:
+        names = list(conn.scalars(sa.select(u.c.username).where(dormant).order_by(u.c.username)))
+        conn.execute(u.update().where(dormant).values(disabled_at=now, disabled_reason="dormant"))
+    return names
+
+
+# --- department clients --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Client:
+    """A department system's client-credentials account, without its secret."""
+
+    client_id: str
+    source: str
+    purposes: frozenset[Purpose]
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+    disabled_at: dt.datetime | None
+
+
+def client_of(row: sa.Row[Any]) -> Client:
+    purposes = frozenset(Purpose(p) for p in json.loads(row.purposes))
+    return Client(
+        row.client_id, row.source, purposes, row.created_at, row.last_login_at, row.disabled_at
+    )
+
+
+def add_client(
+    store: Store,
+    source: str,
+    purposes: Iterable[Purpose | str],
+    *,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[str, str]:
+    """Register the client of a department source: (client_id, client_secret), secret once.
+
+    One active client per department; purposes must be among the department role's.
+    """
+    settings = settings or Settings()
+    now = now or utc_now()
+    if source not in load_standard().departments:
+        raise refuse("bad_source", "users.bad_source", source=source)
+    allowed = ROLE_PURPOSES[Role.DEPARTMENT]
+    wanted: set[Purpose] = set()
+    for p in purposes:
+        if p not in {a.value for a in allowed}:
+            permitted = ", ".join(sorted(allowed))
+            raise refuse("bad_purpose", "users.bad_purpose", purpose=p, allowed=permitted)
+        wanted.add(Purpose(p))
+    if not wanted:
+        raise refuse("bad_purpose", "users.no_purpose", allowed=", ".join(sorted(allowed)))
+    c = s.clients
+    client_id = f"{source}-{secrets.token_hex(4)}"
+    secret = secrets.token_urlsafe(32)
+    with store.engine.begin() as conn:
+        active = sa.select(c.c.client_id).where(c.c.source == source, c.c.disabled_at.is_(None))
+        if conn.execute(active).first() is not None:
+            raise refuse("client_exists", "users.client_exists", source=source)
+        conn.execute(
+            c.insert().values(
+                client_id=client_id,
+                source=source,
+                purposes=json.dumps(sorted(p.value for p in wanted)),
+                secret_hash=pw.hash_password(pw.make_hasher(settings), secret),
+                created_at=now,
+            )
+        )
+    return client_id, secret
+
+
+def list_clients(store: Store) -> list[Client]:
+    """Every department client, by id."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.clients).order_by(s.clients.c.client_id)).all()
+    return [client_of(r) for r in rows]
+
+
+def disable_client(store: Store, client_id: str, *, now: dt.datetime | None = None) -> None:
+    """Retire a client (e.g. to rotate its secret: disable, then add a new one)."""
+    now = now or utc_now()
+    c = s.clients
+    with store.engine.begin() as conn:
+        done = conn.execute(
+            c.update().where(c.c.client_id == client_id).values(disabled_at=now)
+        ).rowcount
+        if not done:
+            raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
+        close_sessions(conn, Role.DEPARTMENT.value, client_id, now, "disabled")

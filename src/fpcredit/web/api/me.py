@@ -1,0 +1,107 @@
+"""The citizen's own file, credit, explanation and access log (who read my data, and why)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from fpcredit.link.file import person_file
+from fpcredit.messages import text
+from fpcredit.web.api.audit import signed_head
+from fpcredit.web.api.views import (
+    CreditView,
+    ExplanationView,
+    PersonView,
+    UtcTime,
+    credit_view,
+    person_view,
+)
+from fpcredit.web.deps import PROBLEMS, CurrentCaller, ServicesDep
+from fpcredit.web.explaining import explanation
+
+router = APIRouter(prefix="/v1/me", tags=["me"], responses=PROBLEMS)
+
+
+class Access(BaseModel):
+    """One read of the citizen's data, with its proof of inclusion in the signed log."""
+
+    index: int
+    at: UtcTime
+    actor: str
+    action: str
+    outcome: str
+    purpose: str | None
+    leaf_hash: str
+    inclusion_proof: list[str]
+
+
+class AccessLog(BaseModel):
+    tree_size: int
+    root_hash: str
+    checkpoint: str
+    entries: list[Access]
+
+
+@router.get("", response_model=PersonView)
+def me(caller: CurrentCaller, services: ServicesDep) -> PersonView:
+    """My file as the departments hold it."""
+    assert caller.person_id is not None
+    file = person_file(services.store, services.vault, caller.person_id)
+    if file is None:
+        raise HTTPException(404, text("web.person_unknown"))
+    return person_view(file, caller.principal.role, reveal=False)
+
+
+@router.get("/credit", response_model=CreditView)
+async def my_credit(caller: CurrentCaller, services: ServicesDep) -> CreditView:
+    """My total, grade and points in the latest official evaluation."""
+    assert caller.person_id is not None
+    row = services.results.person(caller.person_id)
+    if row is None:
+        raise HTTPException(404, text("web.not_evaluated"))
+    return credit_view(row)
+
+
+@router.get("/explanation", response_model=ExplanationView)
+def my_explanation(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    as_of: Annotated[dt.date | None, Query()] = None,
+) -> ExplanationView:
+    """Why my grade is what it is, and what would raise it."""
+    assert caller.person_id is not None
+    return explanation(services, caller.person_id, as_of)
+
+
+@router.get("/access-log", response_model=AccessLog)
+def access_log(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AccessLog:
+    """Who read my data and why, newest first, each entry with its inclusion proof."""
+    assert caller.person_id is not None
+    note, head = signed_head(services)
+    trail = services.ledger.for_subject(str(caller.person_id), size=head.size)
+    newest = sorted(trail.entries, key=lambda p: p.entry.idx, reverse=True)[:limit]
+    return AccessLog(
+        tree_size=trail.size,
+        root_hash=trail.root.hex(),
+        checkpoint=note,
+        entries=[
+            Access(
+                index=p.entry.idx,
+                at=p.entry.at,
+                actor=p.entry.actor,
+                action=p.entry.action,
+                outcome=p.entry.outcome,
+                purpose=p.entry.purpose,
+                leaf_hash=p.entry.leaf_hash.hex(),
+                inclusion_proof=[h.hex() for h in p.proof],
+            )
+            for p in newest
+        ],
+    )

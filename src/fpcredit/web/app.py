@@ -1,0 +1,138 @@
+"""The HTTP service: `create_app()` builds the app with its gate, limits, metrics and logs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from fpcredit.config import Settings
+from fpcredit.errors import ConfigError, FpcreditError
+from fpcredit.evaluate.results import Results
+from fpcredit.guard.crypto import load_vault
+from fpcredit.guard.groupcommit import GroupCommit
+from fpcredit.guard.identity import Authenticator
+from fpcredit.guard.ledger import Ledger
+from fpcredit.messages import text
+from fpcredit.service import open_ready_store
+from fpcredit.web.api import audit, auth, me, persons, system
+from fpcredit.web.deps import Services, enforce
+from fpcredit.web.limits import BodyLimit, RateLimit
+from fpcredit.web.metrics import Metrics, MetricsMiddleware
+from fpcredit.web.rules import rule_for
+
+__all__ = ["check_rules", "create_app", "declared_routes"]
+log = logging.getLogger("fpcredit.web")
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "effective_route_contexts"):
+            # FastAPI ≥ 0.120 keeps an included router as one node holding its routes.
+            yield from _api_routes(route.effective_route_contexts())
+        elif hasattr(route, "path_format") and hasattr(route, "dependant"):
+            yield route  # an included route's effective context
+
+
+def declared_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path template) the app answers with a route of its own.
+
+    The routes are walked, and the OpenAPI document is read as well, so a route hidden from
+    one of the two is still found. The OpenAPI and docs pages themselves are not API routes.
+    """
+    found = set()
+    for route in _api_routes(app.routes):
+        for method in (route.methods or set()) - {"HEAD", "OPTIONS"}:
+            found.add((method, route.path_format))
+    for path, operations in app.openapi().get("paths", {}).items():
+        found.update((method.upper(), path) for method in operations)
+    return found
+
+
+def check_rules(app: FastAPI) -> None:
+    """Refuse an app with a route that has no access rule (web/rules.py)."""
+    app.openapi_schema = None  # routes may have been added since the document was built
+    for method, path in sorted(declared_routes(app)):
+        if rule_for(method, path) is None:
+            raise ConfigError(text("web.route_without_rule", route=f"{method} {path}"))
+
+
+def _problem(request: Request, status: int, detail: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes the rejected input by default; it may hold an ID number or a phone.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return _problem(request, 422, errors)
+
+    @app.exception_handler(FpcreditError)
+    async def refused(request: Request, exc: FpcreditError) -> JSONResponse:
+        return _problem(request, 400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled error %s on %s", incident, request.method, exc_info=exc)
+        return _problem(request, 500, text("web.internal", incident=incident))
+
+
+def build_services(settings: Settings, metrics: Metrics) -> Services:
+    """Open the store, keys, trail and result cache once for the app's life."""
+    store = open_ready_store(settings)
+    vault = load_vault(settings.keys_dir)
+    ledger = Ledger(store, settings)
+    return Services(
+        settings=settings,
+        store=store,
+        vault=vault,
+        identity=Authenticator(store, settings, vault=vault),
+        ledger=ledger,
+        trail=GroupCommit(ledger),
+        results=Results(store, settings.home),
+        metrics=metrics,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The fpcredit service. Every route passes `enforce`; limits and metrics wrap the app."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_rules(app)  # also catches a route added after create_app returned
+        yield
+        app.state.services.trail.close()
+        app.state.services.store.engine.dispose()
+
+    app = FastAPI(
+        title="fpcredit",
+        version="1",
+        summary="计生信用信息平台 API",
+        dependencies=[Depends(enforce)],
+        lifespan=lifespan,
+    )
+    for module in (system, auth, persons, me, audit):
+        app.include_router(module.router)
+    check_rules(app)
+    _handlers(app)
+    app.add_middleware(RateLimit, rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.services = build_services(settings, metrics)
+    return app

@@ -1,0 +1,69 @@
+"""The access rule of every route, in one table: who may call it, and does it read personal data.
+
+`create_app` refuses to start when a route has no rule here, so a new route cannot be reached
+before someone has decided who may call it. A rule with `personal=True` needs a `purpose` the
+caller may name (fpcredit.guard.access) and every call — allowed or refused — is appended to the
+trail. `scope` says how the person a route reads is found, to check the caller's region:
+"person" = the `person_id` path parameter, "self" = the citizen's own person, None = no person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from fpcredit.guard.access import STAFF_ROLES, Role
+
+__all__ = ["PUBLIC", "RULES", "Rule", "rule_for"]
+
+PUBLIC: Final[frozenset[Role]] = frozenset()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route. An empty `roles` set means anyone, without a token."""
+
+    roles: frozenset[Role]
+    action: str
+    personal: bool = False
+    scope: Literal["person", "self"] | None = None
+
+    @property
+    def public(self) -> bool:
+        return not self.roles
+
+
+_STAFF = frozenset(STAFF_ROLES)
+_READERS = _STAFF | {Role.DEPARTMENT}
+_AUDIT = frozenset({Role.AUDITOR})
+_CITIZEN = frozenset({Role.CITIZEN})
+
+RULES: Final[dict[tuple[str, str], Rule]] = {
+    ("GET", "/healthz"): Rule(PUBLIC, "health"),
+    ("GET", "/metrics"): Rule(PUBLIC, "metrics"),
+    ("GET", "/v1/ping"): Rule(PUBLIC, "ping"),
+    ("POST", "/v1/auth/token"): Rule(PUBLIC, "login"),
+    ("POST", "/v1/auth/citizen-code"): Rule(PUBLIC, "citizen_code"),
+    ("POST", "/v1/auth/refresh"): Rule(_READERS | _AUDIT | _CITIZEN, "refresh"),
+    ("POST", "/v1/auth/logout"): Rule(_READERS | _AUDIT | _CITIZEN, "logout"),
+    ("POST", "/v1/persons/search"): Rule(_READERS, "person_search", personal=True),
+    ("GET", "/v1/persons/{person_id}"): Rule(_READERS, "person_read", True, "person"),
+    ("GET", "/v1/persons/{person_id}/credit"): Rule(_READERS, "credit_read", True, "person"),
+    ("GET", "/v1/persons/{person_id}/explanation"): Rule(
+        _STAFF, "explanation_read", True, "person"
+    ),
+    ("GET", "/v1/me"): Rule(_CITIZEN, "self_read", True, "self"),
+    ("GET", "/v1/me/credit"): Rule(_CITIZEN, "self_credit_read", True, "self"),
+    ("GET", "/v1/me/explanation"): Rule(_CITIZEN, "self_explanation_read", True, "self"),
+    ("GET", "/v1/me/access-log"): Rule(_CITIZEN, "self_access_log", True, "self"),
+    ("GET", "/v1/audit/checkpoint"): Rule(PUBLIC, "checkpoint"),
+    ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
+    ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),
+    ("GET", "/v1/audit/entries"): Rule(_AUDIT, "audit_read", personal=True),
+    ("GET", "/v1/audit/verify"): Rule(_AUDIT, "audit_verify"),
+}
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    """The rule of a route template (as FastAPI writes it, e.g. /v1/persons/{person_id})."""
+    return RULES.get((method.upper(), path))

@@ -1,0 +1,212 @@
+"""A small evaluated province served by the app, with a logged-in caller of every kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from fpcredit.collect.ingest import ingest_file
+from fpcredit.collect.mapping import sources
+from fpcredit.config import Settings
+from fpcredit.evaluate.policy import load_policy
+from fpcredit.evaluate.run import evaluate
+from fpcredit.guard import accounts
+from fpcredit.guard.access import ROLE_PURPOSES, Role
+from fpcredit.guard.crypto import load_vault
+from fpcredit.guard.passwords import totp_code
+from fpcredit.guard.sms import list_outbox
+from fpcredit.link.config import load_config
+from fpcredit.link.index import link
+from fpcredit.service import feed_path, initialise
+from fpcredit.store import schema as s
+from fpcredit.store.db import Store, open_store, utc_now
+from fpcredit.synth import generate
+from fpcredit.web.app import create_app
+from tests.leaks import KNOWN_NAMES, leaks
+
+PEOPLE = 300
+AS_OF = dt.date(2026, 6, 30)
+NEW_PASSWORD = "Fp-credit-2026"
+
+
+@dataclass
+class Person:
+    id: int
+    id_number: str
+    name: str
+    county: str  # hukou region
+
+
+@dataclass
+class Web:
+    settings: Settings
+    store: Store
+    client: TestClient
+    inside: Person  # evaluated, has a phone: the person every route reads
+    outside: Person  # another county, another city where the province has one
+    truth_names: set[str]
+    tokens: dict[str, str] = field(default_factory=dict)  # caller label → bearer token
+
+    def auth(self, label: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[label]}"}
+
+
+def _province(tmp: Path) -> tuple[Settings, Path]:
+    feeds = tmp / "feeds"
+    generate(people=PEOPLE, seed=23, out=feeds, until=AS_OF)
+    # Generous limits: the matrix and Schemathesis send thousands of requests from one address.
+    settings = Settings(home=tmp / "home", rate_limit_per_s=0)
+    initialise(settings)
+    store = open_store(settings)
+    vault = load_vault(settings.keys_dir)
+    for source in sources():
+        ingest_file(store, vault, source, feed_path(feeds, source))
+    link(store, vault, load_config())
+    evaluate(store, settings.home, load_policy(), AS_OF)
+    store.engine.dispose()
+    return settings, feeds
+
+
+def _pick(store: Store, settings: Settings) -> tuple[Person, Person]:
+    """An evaluated person with a phone and an ID number, and one in another city or county."""
+    vault = load_vault(settings.keys_dir)
+    p, m = s.persons, s.mentions
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(p.c.id, p.c.id_number_enc, p.c.name_enc, p.c.hukou_region)
+            .where(p.c.merged_into.is_(None), p.c.id_number_enc.is_not(None))
+            .where(p.c.hukou_region == p.c.residence_region)
+            .where(sa.exists().where(m.c.person_id == p.c.id, m.c.phone_enc.is_not(None)))
+            .order_by(p.c.id)
+        ).all()
+    people = [
+        Person(
+            int(r.id),
+            vault.decrypt(r.id_number_enc, "id_number") or "",
+            vault.decrypt(r.name_enc, "name") or "",
+            r.hukou_region,
+        )
+        for r in rows
+    ]
+    inside = people[0]
+    others = [x for x in people if x.county[:4] != inside.county[:4]]
+    others = others or [x for x in people if x.county != inside.county]
+    return inside, others[0]
+
+
+def _truth_names(feeds: Path) -> set[str]:
+    import csv
+
+    with (feeds / "truth" / "persons.csv").open(encoding="utf-8") as handle:
+        return {row["name"] for row in csv.DictReader(handle) if len(row["name"]) >= 2}
+
+
+def _login_staff(web: Web, label: str, role: Role, region: str) -> None:
+    enrolment = accounts.add_user(web.store, role, region, label, settings=web.settings)
+    response = web.client.post(
+        "/v1/auth/token",
+        json={
+            "grant_type": "password",
+            "username": label,
+            "password": enrolment.password,
+            "totp": totp_code(enrolment.totp_secret, utc_now()),
+            "new_password": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 200, response.text
+    web.tokens[label] = response.json()["access_token"]
+
+
+def _login_client(web: Web) -> None:
+    client_id, secret = accounts.add_client(
+        web.store, "health", ROLE_PURPOSES[Role.DEPARTMENT], settings=web.settings
+    )
+    response = web.client.post(
+        "/v1/auth/token",
+        json={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.text
+    web.tokens["department"] = response.json()["access_token"]
+
+
+def _login_citizen(web: Web) -> None:
+    number = web.inside.id_number
+    sent = web.client.post("/v1/auth/citizen-code", json={"id_number": number})
+    assert sent.status_code == 202, sent.text
+    message = list_outbox(web.store, load_vault(web.settings.keys_dir))[-1]["text"]
+    code = re.search(r"\d{6}", message)
+    assert code is not None
+    response = web.client.post(
+        "/v1/auth/token",
+        json={"grant_type": "citizen_code", "id_number": number, "code": code.group()},
+    )
+    assert response.status_code == 200, response.text
+    web.tokens["citizen"] = response.json()["access_token"]
+
+
+# Callers of the matrix: label → (role, region relative to the person read: in or out).
+STAFF_CALLERS: dict[str, tuple[Role, str]] = {
+    "national": (Role.NATIONAL, "in"),
+    "province_in": (Role.PROVINCE, "in"),
+    "province_out": (Role.PROVINCE, "out"),
+    "city_in": (Role.CITY, "in"),
+    "city_out": (Role.CITY, "out"),
+    "county_in": (Role.COUNTY, "in"),
+    "county_out": (Role.COUNTY, "out"),
+    "auditor": (Role.AUDITOR, "in"),
+}
+
+
+def _region(role: Role, where: str, inside: Person, outside: Person) -> str:
+    if role in (Role.NATIONAL, Role.AUDITOR):
+        return "000000"
+    if role is Role.PROVINCE:
+        return inside.county[:2] + "0000" if where == "in" else "110000"
+    person = inside if where == "in" else outside
+    return person.county[:4] + "00" if role is Role.CITY else person.county
+
+
+def revealed(url: str) -> bool:
+    """Whether a request asked for identifiers in clear (the only answers that may hold them)."""
+    return "reveal=true" in url.lower()
+
+
+def _sent(request: httpx.Request) -> str:
+    from urllib.parse import unquote
+
+    return unquote(str(request.url)) + request.content.decode("utf-8", "replace")
+
+
+def _scan(response: httpx.Response) -> None:
+    """The leak scan over responses: nothing but an explicit reveal shows an identifier."""
+    response.read()
+    if not revealed(str(response.request.url)):
+        request = response.request
+        found = leaks(response.text, sent=_sent(request))
+        assert not found, f"{response.request.method} {response.request.url.path}: {found}"
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    tmp = tmp_path_factory.mktemp("web")
+    settings, feeds = _province(tmp)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        client.event_hooks["response"] = [_scan]
+        store = app.state.services.store
+        inside, outside = _pick(store, settings)
+        w = Web(settings, store, client, inside, outside, _truth_names(feeds))
+        KNOWN_NAMES.update(w.truth_names)
+        for label, (role, where) in STAFF_CALLERS.items():
+            _login_staff(w, label, role, _region(role, where, inside, outside))
+        _login_client(w)
+        _login_citizen(w)
+        yield w
