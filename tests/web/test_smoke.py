@@ -30,3 +30,26 @@ def test_citizen_sees_own_credit_and_access_log(web: Web) -> None:
     log = web.client.get("/v1/me/access-log", headers=web.auth("citizen"))
     assert log.status_code == 200, log.text
     assert any(e["action"] == "person_read" for e in log.json()["entries"])
+
+
+def test_the_access_log_proofs_verify_against_the_signed_checkpoint(web: Web) -> None:
+    from fpcredit.guard import tlog
+    from fpcredit.guard.ledger import Ledger
+
+    web.client.get(
+        f"/v1/persons/{web.inside.id}/credit",
+        params={"purpose": "credit_evaluation"},
+        headers=web.auth("county_in"),
+    )
+    log = web.client.get("/v1/me/access-log", headers=web.auth("citizen")).json()
+    key = Ledger(web.store, web.settings).verifier_key()
+    body = tlog.open_note(log["checkpoint"], [tlog.NoteVerifier.from_key_string(key)])
+    head = tlog.Checkpoint.parse(body)
+    assert head.size == log["tree_size"] and head.root.hex() == log["root_hash"]
+    reads = [e for e in log["entries"] if e["action"] == "credit_read"]
+    assert reads and reads[0]["actor"] == "county:county_in"
+    for e in log["entries"]:
+        proof = [bytes.fromhex(h) for h in e["inclusion_proof"]]
+        assert tlog.verify_inclusion(
+            e["index"], head.size, bytes.fromhex(e["leaf_hash"]), proof, head.root
+        )

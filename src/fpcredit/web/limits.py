@@ -30,10 +30,6 @@ async def _reply(
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLargeError(Exception):
-    pass
-
-
 class BodyLimit:
     """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or streamed."""
 
@@ -51,27 +47,30 @@ class BodyLimit:
             await _reply(send, 413, text("web.too_large", limit=self.max_bytes))
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLargeError
+                if seen > self.max_bytes and not refused:
+                    # Answer now and tell the app the client left: a body parser would turn an
+                    # exception raised here into its own "cannot parse" error.
+                    refused = True
+                    if not started:
+                        await _reply(send, 413, text("web.too_large", limit=self.max_bytes))
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 has been sent; the app's own answer is dropped
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLargeError:
-            if not started:
-                await _reply(send, 413, text("web.too_large", limit=self.max_bytes))
+        await self.app(scope, counted, tracked)
 
 
 class RateLimit:
