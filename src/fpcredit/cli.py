@@ -246,7 +246,8 @@ def demo(
     )
     if serve_api:
         out.print(
-            f"6. serving the API on http://127.0.0.1:{port} (docs: /docs, health: /healthz)."
+            f"6. serving the API on http://127.0.0.1:{port}"
+            " (OpenAPI: /openapi.json, health: /healthz)."
             " Accounts: fpcredit users add --role county --region CODE --username NAME"
             " (docs/security.md). Ctrl-C stops it."
         )
@@ -1053,6 +1054,7 @@ def _serve(
     if not tls_cert and not loopback and not plain_http:
         raise ConfigError(text("serve.plain_refused", host=host))
     configure_logging(json=True, level=logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # not one line per health check
     web = create_app(settings)
     scheme = "https" if tls_cert else "http"
     err.print(text("serve.listening", url=f"{scheme}://{host}:{port}"), highlight=False)

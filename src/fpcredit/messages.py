@@ -549,8 +549,8 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "or --plain-http behind a TLS-terminating proxy",
     ),
     "serve.listening": (
-        "服务已启动：{url}（API 文档 {url}/docs）",
-        "serving on {url} (API docs at {url}/docs)",
+        "服务已启动：{url}（接口说明 {url}/openapi.json）",
+        "serving on {url} (API description at {url}/openapi.json)",
     ),
     "users.enrolled": (
         "账号 {username}（{role}，辖区 {region}）已创建。以下内容只显示这一次，请当面交给本人：\n"

@@ -137,6 +137,7 @@ class Authenticator:
         self._key = load_token_key(self.settings.keys_dir)
         # session id → when it was last found open (monotonic seconds, clock time)
         self._open_seen: dict[Any, tuple[float, dt.datetime]] = {}
+        self._verified: dict[str, Claims] = {}  # token → its claims, signature checked
         self._hasher = pw.make_hasher(self.settings)
 
     def __repr__(self) -> str:  # the token key must never reach a log through repr()
@@ -428,9 +429,20 @@ class Authenticator:
         )
         return IssuedToken(sign_token(self._key, claims), claims.expires_at, principal)
 
+    def _claims_of(self, token: str) -> Claims:
+        """The token's verified claims; a token once verified is not decoded again (its
+        claims cannot change; expiry and the session are still checked at every use)."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = read_token(self._key, token)
+            if len(self._verified) > 10_000:  # bounded: forget the lot rather than grow
+                self._verified.clear()
+            self._verified[token] = claims
+        return claims
+
     def _session(self, token: str, *, allow_expired: bool) -> Claims:
         """The token's claims if its session is open and in use (this use counts as activity)."""
-        claims = read_token(self._key, token)
+        claims = self._claims_of(token)
         now = self.clock()
         if not allow_expired and now >= claims.expires_at:
             raise refuse("expired")

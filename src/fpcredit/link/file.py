@@ -52,13 +52,17 @@ class Located:
     residence_region: str | None
 
 
+# Built once: the service runs it for every read of a person.
+_LOCATE = sa.select(
+    s.persons.c.id, s.persons.c.merged_into, s.persons.c.hukou_region, s.persons.c.residence_region
+).where(s.persons.c.id == sa.bindparam("pid"))
+
+
 def locate(store: Store, person_id: int) -> Located | None:
     """The live person an id names (following merges) with its regions, or None."""
-    p = s.persons
-    query = sa.select(p.c.id, p.c.merged_into, p.c.hukou_region, p.c.residence_region)
     with store.engine.connect() as conn:
         for _ in range(16):  # a merge chain is short; the bound guards against a cycle
-            row = conn.execute(query.where(p.c.id == person_id)).first()
+            row = conn.execute(_LOCATE, {"pid": person_id}).first()
             if row is None:
                 return None
             if row.merged_into is None:

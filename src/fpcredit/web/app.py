@@ -105,6 +105,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         trail=GroupCommit(ledger),
         results=Results(store, settings.home),
         metrics=metrics,
+        revision=store.revision(),
     )
 
 
@@ -125,6 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="计生信用信息平台 API",
         dependencies=[Depends(enforce)],
         lifespan=lifespan,
+        # The interactive docs pages load their scripts from a CDN, which a health commission's
+        # network does not reach; /openapi.json is served and any OpenAPI viewer reads it.
+        docs_url=None,
+        redoc_url=None,
     )
     for module in (system, auth, persons, me, audit):
         app.include_router(module.router)

@@ -58,6 +58,7 @@ class Services:
     trail: GroupCommit
     results: Results
     metrics: Metrics
+    revision: str | None = None  # the store's migration, read once at start
     checkpoint_every_s: float = 10.0
     _last_checkpoint: float = -float("inf")
 

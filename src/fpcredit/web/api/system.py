@@ -27,7 +27,7 @@ def healthz(services: ServicesDep, response: Response) -> Health:
     try:
         with services.store.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-        return Health(status="ok", database="ok", revision=services.store.revision())
+        return Health(status="ok", database="ok", revision=services.revision)
     except sa.exc.SQLAlchemyError:
         response.status_code = 503
         return Health(status="degraded", database="unreachable", revision=None)
