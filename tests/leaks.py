@@ -9,8 +9,9 @@ from typing import Any, Final
 
 from fpcredit.standard.idcard import is_valid
 
-ID18: Final = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
-MOBILE: Final = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+# Bounded by anything but an ASCII letter or digit: a run of digits inside a hex hash is no leak.
+ID18: Final = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+MOBILE: Final = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 # Full names of the synthetic people the running tests have created (fixtures add to it).
 KNOWN_NAMES: set[str] = set()
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 # Every kind of caller: anonymous, staff in and out of the person's region, auditor,
 # department, citizen.
 CALLERS = ["anonymous", "national", "county_in", "county_out", "auditor", "department", "citizen"]
-EXAMPLES = 10  # per operation and caller: 7 callers × 22 operations × ≤ 10 generated cases
+EXAMPLES = 16  # per operation and caller: 7 callers × 22 operations × ≤ 16 generated cases
 _SKIPPED = {("POST", "/v1/auth/logout")}  # closes the caller's session; test_auth covers it
 
 
@@ -57,4 +57,4 @@ def test_no_server_error_and_answers_fit_the_schema(web: Web, caller: str) -> No
             )
 
         check()
-    assert len(statuses) >= 150  # the generator really ran for this caller (7 × 150 ≥ 1,000)
+    assert len(statuses) >= 143  # the generator really ran for this caller (7 × 143 ≥ 1,000)

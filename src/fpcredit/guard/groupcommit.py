@@ -38,12 +38,21 @@ class GroupCommit:
         self.ledger = ledger
         self.timeout_s = timeout_s
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="trail-writer", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start the writer if it is not running (again after `close`: an app can restart)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="trail-writer", daemon=True)
+                self._thread.start()
 
     def append(self, event: Event) -> int:
         """Append one entry; returns its index once it is committed (LedgerError otherwise)."""
         pending = _Pending(event)
+        self.start()
         self._queue.put(pending)
         if not pending.done.wait(self.timeout_s):
             raise LedgerError(text("ledger.unavailable"))
@@ -54,8 +63,11 @@ class GroupCommit:
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer."""
-        self._queue.put(None)
-        self._thread.join(self.timeout_s)
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(self.timeout_s)
 
     def _run(self) -> None:
         while True:

@@ -560,12 +560,19 @@ class Ledger:
                 raise LedgerError(text("ledger.index_out_of_range", index=index, size=_size(conn)))
             return _entry(row)
 
-    def for_subject(self, subject: str, size: int | None = None) -> SubjectTrail:
-        """A subject's entries ("who read my data, and why"), each with its inclusion proof."""
+    def for_subject(
+        self, subject: str, size: int | None = None, limit: int | None = None
+    ) -> SubjectTrail:
+        """A subject's entries ("who read my data, and why"), each with its inclusion proof;
+        with `limit`, only the newest that many (newest first)."""
         h = self.subject_hash(subject)
         with self.store.engine.connect() as conn:
             n = self._size_or(conn, size)
-            query = sa.select(_E).where(_E.c.subject_hash == h, _E.c.idx < n).order_by(_E.c.idx)
+            query = sa.select(_E).where(_E.c.subject_hash == h, _E.c.idx < n)
+            if limit is None:
+                query = query.order_by(_E.c.idx)
+            else:
+                query = query.order_by(_E.c.idx.desc()).limit(limit)
             entries = [_entry(row) for row in conn.execute(query)]
             fetch = _fetcher(conn)
             wanted = list(

@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_rules(app)  # also catches a route added after create_app returned
+        app.state.services.trail.start()
         yield
         app.state.services.trail.close()
         app.state.services.store.engine.dispose()

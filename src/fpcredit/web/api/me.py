@@ -85,8 +85,8 @@ def access_log(
     """Who read my data and why, newest first, each entry with its inclusion proof."""
     assert caller.person_id is not None
     note, head = signed_head(services)
-    trail = services.ledger.for_subject(str(caller.person_id), size=head.size)
-    newest = sorted(trail.entries, key=lambda p: p.entry.idx, reverse=True)[:limit]
+    trail = services.ledger.for_subject(str(caller.person_id), size=head.size, limit=limit)
+    newest = trail.entries
     return AccessLog(
         tree_size=trail.size,
         root_hash=trail.root.hex(),
