@@ -36,17 +36,10 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 
-from fpcredit.collect.ingest import ingest_file
-from fpcredit.collect.mapping import sources
 from fpcredit.config import Settings
-from fpcredit.evaluate.policy import load_policy
-from fpcredit.evaluate.run import evaluate
 from fpcredit.guard import accounts
-from fpcredit.guard.crypto import load_vault
 from fpcredit.guard.passwords import totp_code
-from fpcredit.link.config import load_config
-from fpcredit.link.index import link
-from fpcredit.service import feed_path, initialise
+from fpcredit.service import load_province
 from fpcredit.store.db import open_store, utc_now
 from fpcredit.synth import generate
 
@@ -58,15 +51,7 @@ PASSWORD = "Bench-mark-2026"
 def build_home(home: Path, people: int) -> None:
     feeds = home.parent / "feeds"
     generate(people=people, seed=5, out=feeds, until=AS_OF)
-    settings = Settings(home=home)
-    initialise(settings)
-    store = open_store(settings)
-    vault = load_vault(settings.keys_dir)
-    for source in sources():
-        ingest_file(store, vault, source, feed_path(feeds, source))
-    link(store, vault, load_config())
-    evaluate(store, settings.home, load_policy(), AS_OF)
-    store.engine.dispose()
+    load_province(Settings(home=home), feeds, AS_OF)
 
 
 def _free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from fpcredit.config import Settings
 from fpcredit.guard.crypto import create_keys, load_vault
 from fpcredit.store.db import Store, open_store
 
-__all__ = ["feed_path", "ingest_paths", "initialise", "open_ready_store"]
+__all__ = ["feed_path", "ingest_paths", "initialise", "load_province", "open_ready_store"]
 log = logging.getLogger(__name__)
 
 
@@ -50,3 +51,24 @@ def ingest_paths(
 
         reports.append(ingest_file(store, vault, source, path, note))
     return reports
+
+
+def load_province(settings: Settings, feeds: Path, as_of: dt.date) -> None:
+    """Initialise the store, ingest every feed in `feeds`, link, and evaluate as of `as_of`:
+    a synthetic province made ready to serve (tests and benchmarks start from this)."""
+    from fpcredit.collect.mapping import sources
+    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.evaluate.run import evaluate
+    from fpcredit.link.config import load_config
+    from fpcredit.link.index import link
+
+    initialise(settings)
+    store = open_ready_store(settings)
+    try:
+        vault = load_vault(settings.keys_dir)
+        for source in sources():
+            ingest_file(store, vault, source, feed_path(feeds, source))
+        link(store, vault, load_config())
+        evaluate(store, settings.home, load_policy(), as_of)
+    finally:
+        store.engine.dispose()

@@ -14,21 +14,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from fpcredit.collect.ingest import ingest_file
-from fpcredit.collect.mapping import sources
 from fpcredit.config import Settings
-from fpcredit.evaluate.policy import load_policy
-from fpcredit.evaluate.run import evaluate
 from fpcredit.guard import accounts
 from fpcredit.guard.access import ROLE_PURPOSES, Role
 from fpcredit.guard.crypto import load_vault
 from fpcredit.guard.passwords import totp_code
 from fpcredit.guard.sms import list_outbox
-from fpcredit.link.config import load_config
-from fpcredit.link.index import link
-from fpcredit.service import feed_path, initialise
+from fpcredit.service import load_province
 from fpcredit.store import schema as s
-from fpcredit.store.db import Store, open_store, utc_now
+from fpcredit.store.db import Store, utc_now
 from fpcredit.synth import generate
 from fpcredit.web.app import create_app
 from tests.leaks import KNOWN_NAMES, leaks
@@ -77,14 +71,7 @@ def _province(tmp: Path) -> tuple[Settings, Path]:
     generate(people=PEOPLE, seed=23, out=feeds, until=AS_OF)
     # Generous limits: the matrix and Schemathesis send thousands of requests from one address.
     settings = Settings(home=tmp / "home", rate_limit_per_s=0)
-    initialise(settings)
-    store = open_store(settings)
-    vault = load_vault(settings.keys_dir)
-    for source in sources():
-        ingest_file(store, vault, source, feed_path(feeds, source))
-    link(store, vault, load_config())
-    evaluate(store, settings.home, load_policy(), AS_OF)
-    store.engine.dispose()
+    load_province(settings, feeds, AS_OF)
     return settings, feeds
 
 
