@@ -38,7 +38,10 @@ class Engine(ABC):
     @final
     def arrow(self, sql: str) -> pa.Table:
         """The result of a query as an Arrow table."""
-        return self._arrow(sql)
+        started = time.perf_counter()
+        table = self._arrow(sql)
+        log.debug("%s: %s in %.3f s", self.name, "query", time.perf_counter() - started)
+        return table
 
     @final
     def close(self) -> None:

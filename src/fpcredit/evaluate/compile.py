@@ -5,22 +5,23 @@ written in DuckDB's dialect; another engine translates it. Every number is an in
 in ten-thousandths, points 0–100, scores in hundredths, thresholds compared by
 cross-multiplication, so engines agree on every grade at a cut-off.
 
-The plan is wide: one row per person with one column group per indicator. Facts are read in a
-few grouped passes (the person's own facts, their children's, schedules, families, coverage),
-never once per indicator; the bonus rule ("counted only when it raises the score", §1.6) is a
-pairwise comparison inside the row, so no sort or window over 28 × persons rows is needed.
+The plan is wide: one row per person with one column group per indicator. Facts are read in
+one grouped pass per kind of fact (never once per indicator), then the children's sums,
+families and birth spacing; one last statement joins them to the persons and computes values,
+points, the bonus rule ("counted only when it raises the score", §1.6), dimension scores, the
+total and the grade in nested projections, so no stage of ~150 columns is stored, and no sort
+or window over 28 × persons rows is needed: the bonus rule is arithmetic inside the row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
 from fpcredit.evaluate.policy import (
     WEIGHT_UNIT,
-    Band,
     CountMeasure,
     CoverageMeasure,
     EventsMeasure,
@@ -74,30 +75,47 @@ def _months_between(start: str, end: str) -> str:
 
 def _where(alias: str, where: Where) -> str:
     """Canonical (sorted) so that equal filters give equal text: schedules group by it."""
-    parts = [
-        f'{alias}."{attr}" IN ({", ".join(_quote(v) for v in sorted(set(values)))})'
-        for attr, values in sorted(where.items())
-    ]
+    parts = [_in(alias, f'"{attr}"', sorted(set(values))) for attr, values in sorted(where.items())]
     return " AND ".join(parts) or "TRUE"
 
 
 def _in(alias: str, column: str, values: Iterable[str]) -> str:
-    return f"{alias}.{column} IN ({', '.join(_quote(v) for v in values)})"
+    listed = [_quote(v) for v in values]
+    if len(listed) == 1:  # cheaper than IN for DuckDB, which keeps a one-value IN as is
+        return f"{alias}.{column} = {listed[0]}"
+    return f"{alias}.{column} IN ({', '.join(listed)})"
 
 
 def _sum(terms: list[str]) -> str:
     return "(" + " + ".join(terms) + ")" if terms else "0"
 
 
+def _bigsum(expr: str, name: str) -> str:
+    """sum() as BIGINT (DuckDB widens sums of BIGINT to HUGEINT: slow to carry and to read)."""
+    return f'CAST(sum({expr}) AS BIGINT) AS "{name}"'
+
+
+def _and(*conds: str) -> str:
+    real = [c for c in conds if c != "TRUE"]
+    return " AND ".join(real) or "TRUE"
+
+
 @dataclass(frozen=True)
 class _Agg:
-    """A per-person aggregate of the facts pass: computed per kind, then combined."""
+    """A per-person aggregate of the facts pass: computed per kind, then combined.
+
+    `expr` aggregates the rows of ONE kind that meet `cond` (the pass filters on the kind, so
+    neither need): the same aggregate in one pass is computed once. `of` says whose row reads
+    it: the person's own (`self`, joined to `pop`) or a parent's through the children's sums
+    (`children`)."""
 
     kinds: tuple[str, ...]
     expr: str
     combine: str  # sum | max | min | bit_or: how the per-kind results combine
     name: str
     post: str = ""  # e.g. "> 0", applied to the combined value
+    of: str = "self"
+    cond: str = "TRUE"
 
 
 def _combine(how: str, parts: list[str]) -> str:
@@ -128,21 +146,21 @@ def _schedule_groups(m: ScheduleMeasure) -> dict[str, int]:
     return groups
 
 
-def _schedule_terms(ind_id: str, m: ScheduleMeasure) -> tuple[str, str]:
-    """(done, due) for one child row `k` joined to its fact counts `c`."""
+def _schedule_terms(ind_id: str, m: ScheduleMeasure, ref: Callable[[str], str]) -> tuple[str, str]:
+    """(done, due) for one child row `k`; `ref(name)` is the child's fact count `name`.
+
+    Items with the same filter are ranked by due month, so the due ones are the first
+    `due_g` of them, and the k-th is done when the count reaches k: `least(count, due_g)`."""
     groups = _schedule_groups(m)
-    ranked: dict[str, int] = {}
-    due_terms, done_terms = [], []
-    for i in sorted(range(len(m.items)), key=lambda i: (m.items[i].due_months, i)):
-        item = m.items[i]
-        cond = _where("f", item.where)
-        ranked[cond] = ranked.get(cond, 0) + 1
-        due = f"k.age_months >= {item.due_months + m.grace_months}"
-        due_terms.append(f"CAST({due} AS BIGINT)")
-        done_terms.append(
-            f'CAST({due} AND coalesce(c."{ind_id}_{groups[cond]}", 0) >= {ranked[cond]} AS BIGINT)'
+    due: dict[int, list[str]] = {g: [] for g in groups.values()}
+    for item in m.items:
+        due[groups[_where("f", item.where)]].append(
+            f"CAST(k.age_months >= {item.due_months + m.grace_months} AS BIGINT)"
         )
-    return _sum(done_terms), _sum(due_terms)
+    done = [
+        f"least(coalesce({ref(f'{ind_id}_{g}')}, 0), {_sum(terms)})" for g, terms in due.items()
+    ]
+    return _sum(done), _sum([t for terms in due.values() for t in terms])
 
 
 class _Compiler:
@@ -150,8 +168,13 @@ class _Compiler:
         self.p = policy
         self.cut = cut
         self.c = _date(cut)
-        self.steps: list[tuple[str, str]] = []
-        self.joins: list[str] = []
+        # Filled by `facts_passes`: each aggregate's SQL on a person's row (`own`, over `pop`
+        # joined to the kind passes as k0, k1, …) and on a child's row (`child`, over `kids`
+        # joined to them as c0, c1, …), and those joins.
+        self.own: dict[str, str] = {}
+        self.child: dict[str, str] = {}
+        self.own_joins: list[str] = []
+        self.child_joins: list[str] = []
 
     # -- grouped passes over the frame ---------------------------------------------------
     def pop(self) -> str:
@@ -189,29 +212,24 @@ class _Compiler:
             return "TRUE"
         return f"{alias}.event_date > {_date(add_months(self.cut, -months))}"
 
-    def _counted(self, m: CountMeasure) -> str:
-        cond = f"{_in('f', 'kind', m.kinds)} AND {_where('f', m.where)}"
-        return f"count(*) FILTER (WHERE {cond} AND {self.window('f', m.window_months)})"
-
     def _aggregates(self) -> list[_Agg]:
         """Every per-person aggregate over the facts, with the kinds it can read."""
         out: list[_Agg] = []
         for ind in self.p.indicators:
             m, i = ind.measure, ind.id
             if isinstance(m, CountMeasure):
-                out.append(_Agg(tuple(m.kinds), self._counted(m), "sum", f"n_{i}"))
+                cond = _and(_where("f", m.where), self.window("f", m.window_months))
+                out.append(_Agg(tuple(m.kinds), "count(*)", "sum", f"n_{i}", of=m.of, cond=cond))
             if isinstance(m, EventsMeasure):
-                types = _in("f", "credit_event_type", m.event_types)
-                cond = f"{self.active('f')} AND {types}"
-                out.append(
-                    _Agg(("credit_event",), f"count(*) FILTER (WHERE {cond})", "sum", f"n_{i}")
-                )
+                cond = f"{self.active('f')} AND {_in('f', 'credit_event_type', m.event_types)}"
+                out.append(_Agg(("credit_event",), "count(*)", "sum", f"n_{i}", cond=cond))
             if isinstance(m, CoverageMeasure):
                 out += self.coverage_aggregates(ind, m)
             if isinstance(m, ScheduleMeasure):
                 for cond, g in _schedule_groups(m).items():
-                    expr = f"count(*) FILTER (WHERE f.kind = {_quote(m.kind)} AND {cond})"
-                    out.append(_Agg((m.kind,), expr, "sum", f"{i}_{g}"))
+                    out.append(
+                        _Agg((m.kind,), "count(*)", "sum", f"{i}_{g}", of="children", cond=cond)
+                    )
         for kind in self._has_fact_kinds():
             out.append(_Agg((kind,), "count(*)", "sum", f"has_{kind}", "> 0"))
         for scope in self._scopes():
@@ -219,17 +237,17 @@ class _Compiler:
                 f"f.difficulty_scope = {_quote(scope)}"
                 f" AND TRY_CAST(f.valid_until AS DATE) >= {self.c}"
             )
-            out.append(_Agg(("difficulty",), f"count(*) FILTER (WHERE {cond})", "sum",
-                            f"ex_{scope}", "> 0"))  # fmt: skip
+            out.append(_Agg(("difficulty",), "count(*)", "sum", f"ex_{scope}", "> 0", cond=cond))
         out.append(_Agg(("credit_event",), self._cap_rank(), "max", "cap_rank"))
         for k, rule in enumerate(self.p.points.rules):
-            cond = f"f.kind = {_quote(rule.kind)} AND {_where('f', rule.where)}"
-            out.append(_Agg((rule.kind,), f"count(*) FILTER (WHERE {cond})", "sum", f"r_{k}"))
+            cond = _where("f", rule.where)
+            out.append(_Agg((rule.kind,), "count(*)", "sum", f"r_{k}", of=rule.of, cond=cond))
         sev = " ".join(
             f"WHEN {_quote(s)} THEN {r.points}" for s, r in sorted(self.p.severities.items())
         )
         if sev:
-            expr = f"sum(CASE WHEN {self.active('f')} THEN CASE f.severity {sev} ELSE 0 END END)"
+            points = f"CASE WHEN {self.active('f')} THEN CASE f.severity {sev} ELSE 0 END END"
+            expr = f"CAST(sum({points}) AS BIGINT)"  # not HUGEINT: the points balance adds it
             out.append(_Agg(("credit_event",), expr, "sum", "sev_points"))
         return out
 
@@ -239,42 +257,64 @@ class _Compiler:
         For an adult these are their own counts (indicators, events, exemptions, caps,
         points); for a child, the counts their parents' child measures and schedules sum up.
         Each kind is aggregated over its own rows with only its own aggregates (the cost grows
-        with rows, not rows × aggregates); `agg` then puts each person's kinds side by side.
+        with rows, not rows × aggregates), each distinct aggregate once. The passes are not
+        joined to each other: `pop` joins those with own aggregates, `kids` (in `family`) those
+        with the children's, and each aggregate combines its kinds there.
         """
         aggs = self._aggregates()
         kinds = sorted({k for a in aggs for k in a.kinds})
         steps = []
+        column: dict[tuple[int, str], str] = {}  # (pass, aggregate) -> its column in the pass
         for n, kind in enumerate(kinds):
-            named = ", ".join(f'{a.expr} AS "{a.name}"' for a in aggs if kind in a.kinds)
-            rows = (
-                f"(SELECT f.*{self._spans(kind)} FROM facts f"
-                f" WHERE f.kind = {_quote(kind)} AND f.event_date <= {self.c})"
-            )
+            named: dict[str, str] = {}  # aggregate -> column
+            for a in aggs:
+                if kind in a.kinds:
+                    expr = a.expr if a.cond == "TRUE" else f"{a.expr} FILTER (WHERE {a.cond})"
+                    column[n, a.name] = named.setdefault(expr, a.name)
+            cols = ", ".join(f'{expr} AS "{name}"' for expr, name in named.items())
+            rows = self._rows(kind)
             steps.append(
-                (f"agg{n}", f"SELECT f.person_id, {named} FROM {rows} f GROUP BY f.person_id")
+                (f"agg{n}", f"SELECT f.person_id, {cols} FROM {rows} GROUP BY f.person_id")
             )
-        joins = "".join(
-            f" LEFT JOIN agg{n} k{n} ON k{n}.person_id = p.person_id" for n in range(len(kinds))
-        )
-        cols = []
-        for a in aggs:
-            parts = [f'k{n}."{a.name}"' for n, kind in enumerate(kinds) if kind in a.kinds]
-            cols.append(f'{_combine(a.combine, parts)} {a.post} AS "{a.name}"'.replace("  ", " "))
-        # Children need not be persons of the frame themselves; their facts still count.
-        ids = "(SELECT person_id FROM pop UNION SELECT child_id FROM kids)"
-        steps.append(("agg", f"SELECT p.person_id, {', '.join(cols)} FROM {ids} p{joins}"))
+        for of, refs, joins, alias, on in (
+            ("self", self.own, self.own_joins, "k", "pop.person_id"),
+            ("children", self.child, self.child_joins, "c", "k.child_id"),
+        ):
+            used = sorted({n for n, kind in enumerate(kinds) for a in aggs
+                           if a.of == of and kind in a.kinds})  # fmt: skip
+            joins += [f"LEFT JOIN agg{n} {alias}{n} ON {alias}{n}.person_id = {on}" for n in used]
+            for a in aggs:
+                if a.of == of:
+                    parts = [
+                        f'{alias}{n}."{column[n, a.name]}"' for n in used if (n, a.name) in column
+                    ]
+                    ref = _combine(a.combine, parts)
+                    refs[a.name] = f"({ref} {a.post})" if a.post else ref
         return steps
 
-    def _spans(self, kind: str) -> str:
-        """Columns `_s_X`, `_e_X`: first and last month each fact covers, for coverage X."""
-        cols = []
+    def _rows(self, kind: str) -> str:
+        """The facts of one kind dated up to the cut, with columns `_s_X`, `_e_X`: the first
+        and last month each fact covers, for each coverage X of that kind (each computed
+        once: parsing a period is the costliest expression of the pass)."""
+        rows = f"SELECT f.* FROM facts f WHERE f.kind = {_quote(kind)} AND f.event_date <= {self.c}"
+        starts, ends = [], []
         for ind in self.p.indicators:
-            m = ind.measure
+            m, i = ind.measure, ind.id
             if isinstance(m, CoverageMeasure) and m.kind == kind:
                 s, d = self._span(m)
-                end = f"CASE WHEN {d} = 0 THEN 99999999 ELSE {s} + {d} - 1 END"
-                cols.append(f', {s} AS "_s_{ind.id}", {end} AS "_e_{ind.id}"')
-        return "".join(cols)
+                starts.append(f'{s} AS "_s_{i}"')
+                if d == "1":
+                    ends.append(f'"_s_{i}" AS "_e_{i}"')
+                    continue
+                starts.append(f'{d} AS "_d_{i}"')
+                ends.append(
+                    f'CASE WHEN "_d_{i}" = 0 THEN 99999999 ELSE "_s_{i}" + "_d_{i}" - 1 END'
+                    f' AS "_e_{i}"'
+                )
+        if starts:
+            rows = rows.replace("SELECT f.*", f"SELECT f.*, {', '.join(starts)}", 1)
+            rows = f"SELECT *, {', '.join(ends)} FROM ({rows}) f"
+        return f"({rows}) f"
 
     def _cap_rank(self) -> str:
         caps = self.p.grades.caps
@@ -284,44 +324,38 @@ class _Compiler:
         rank = " ".join(f"WHEN {_quote(s)} THEN {order.index(g)}" for s, g in sorted(caps.items()))
         return f"max(CASE WHEN {self.active('f')} THEN CASE f.severity {rank} ELSE 0 END END)"
 
-    def children_sums(self) -> str | None:
-        """Per parent: the children's counts, and each schedule's due and done items."""
-        cols = []
+    def family(self) -> str:
+        """Per parent, over their children (`kids`, each joined to its own facts passes): how
+        many and the youngest's age, timely registrations, the children's counts, each
+        schedule's due and done items, and the months of a child's buffer period."""
+        cols = ["k.parent_id AS person_id", "count(*) AS kids", "min(k.age_months) AS youngest"]
         for ind in self.p.indicators:
             m = ind.measure
+            if isinstance(m, TimelinessMeasure):
+                timely = f"CAST(k.registered_at AS DATE) - k.birth_date <= {m.within_days}"
+                cols.append(_bigsum(f"CASE WHEN {timely} THEN 1 ELSE 0 END", f"n_{ind.id}"))
             if isinstance(m, CountMeasure) and m.of == "children":
-                cols.append(f'sum(c."n_{ind.id}") AS "n_{ind.id}"')
+                cols.append(_bigsum(self.child[f"n_{ind.id}"], f"n_{ind.id}"))
             if isinstance(m, ScheduleMeasure):
-                done, due = _schedule_terms(ind.id, m)
-                cols += [f'sum({done}) AS "n_{ind.id}"', f'sum({due}) AS "d_{ind.id}"']
+                done, due = _schedule_terms(ind.id, m, self.child.__getitem__)
+                cols += [_bigsum(done, f"n_{ind.id}"), _bigsum(due, f"d_{ind.id}")]
             if isinstance(m, CoverageMeasure) and m.buffer and self.p.buffer.months_after_birth:
                 cols.append(self.buffer_bits(ind, m))
         for k, rule in enumerate(self.p.points.rules):
             if rule.of == "children":
-                cols.append(f'sum(c."r_{k}") AS "r_{k}"')
-        if not cols:
-            return None
+                cols.append(_bigsum(self.child[f"r_{k}"], f"r_{k}"))
+        # Children need not be persons of the frame themselves; their facts still count.
         return (
-            f"SELECT k.parent_id AS person_id, {', '.join(cols)} FROM kids k"
-            f" LEFT JOIN agg c ON c.person_id = k.child_id GROUP BY k.parent_id"
+            f"SELECT {', '.join(cols)} FROM kids k {' '.join(self.child_joins)}"
+            " GROUP BY k.parent_id"
         )
-
-    def family(self) -> str:
-        cols = ["parent_id AS person_id", "count(*) AS n_kids", "min(age_months) AS youngest"]
-        for ind in self.p.indicators:
-            m = ind.measure
-            if isinstance(m, TimelinessMeasure):
-                cols.append(
-                    f"sum(CASE WHEN CAST(registered_at AS DATE) - birth_date <= {m.within_days}"
-                    f' THEN 1 ELSE 0 END) AS "n_{ind.id}"'
-                )
-        return f"SELECT {', '.join(cols)} FROM kids GROUP BY parent_id"
 
     def spacing(self) -> str:
         """Per parent: intervals between consecutive births, and those long enough."""
         gap = _months_between("prev", "birth_date")
         counts = "".join(
-            f', sum(CASE WHEN {gap} >= {i.measure.min_months} THEN 1 ELSE 0 END) AS "n_{i.id}"'
+            ", "
+            + _bigsum(f"CASE WHEN {gap} >= {i.measure.min_months} THEN 1 ELSE 0 END", f"n_{i.id}")
             for i in self.p.indicators
             if isinstance(i.measure, SpacingMeasure)
         )
@@ -353,15 +387,21 @@ class _Compiler:
         """In the facts pass: the window months covered, as bits, and the first and last month
         any matching fact covers (a duration of 0 covers every month on)."""
         first, last = self._window_months(m)
-        # The span is computed once per fact in the kind's projection (see facts_pass).
+        # The span is computed once per fact in the kind's rows (see `_rows`).
         s, end = f'f."_s_{ind.id}"', f'f."_e_{ind.id}"'
-        match = f"{_where('f', m.where)} AND {s} IS NOT NULL"
-        bits = _bits(f"greatest({s}, {first})", f"least({end}, {last})", first)
+        match = _and(_where("f", m.where), f"{s} IS NOT NULL")
+        if self._span(m)[1] == "1":  # one month each: the same bits, more simply
+            bits = (
+                f"CASE WHEN {s} BETWEEN {first} AND {last}"
+                f" THEN CAST(1 AS BIGINT) << ({s} - {first}) ELSE CAST(0 AS BIGINT) END"
+            )
+        else:
+            bits = _bits(f"greatest({s}, {first})", f"least({end}, {last})", first)
         kinds = (m.kind,)
         return [
-            _Agg(kinds, f"bit_or({bits}) FILTER (WHERE {match})", "bit_or", f"cm_{ind.id}"),
-            _Agg(kinds, f"min({s}) FILTER (WHERE {match})", "min", f"c0_{ind.id}"),
-            _Agg(kinds, f"max({end}) FILTER (WHERE {match})", "max", f"c1_{ind.id}"),
+            _Agg(kinds, f"bit_or({bits})", "bit_or", f"cm_{ind.id}", cond=match),
+            _Agg(kinds, f"min({s})", "min", f"c0_{ind.id}", cond=match),
+            _Agg(kinds, f"max({end})", "max", f"c1_{ind.id}", cond=match),
         ]
 
     def buffer_bits(self, ind: Indicator, m: CoverageMeasure) -> str:
@@ -372,10 +412,11 @@ class _Compiler:
         return f'bit_or({_bits(f"greatest({bm}, {first})", hi, first)}) AS "bm_{ind.id}"'
 
     def coverage(self, ind: Indicator, m: CoverageMeasure) -> tuple[str, str]:
-        """(num, den) over the facts pass (ow) and the children's sums (th)."""
+        """(num, den) over the person's facts passes and their family's sums (fa)."""
         first, last = self._window_months(m)
         i = ind.id
-        cm, s0, s1 = f'coalesce(ow."cm_{i}", 0)', f'ow."c0_{i}"', f'ow."c1_{i}"'
+        own = self.own
+        cm, s0, s1 = f"coalesce({own[f'cm_{i}']}, 0)", own[f"c0_{i}"], own[f"c1_{i}"]
         lo = f"greatest({s0}, {first})" if m.since_first else str(first)
         hi = f"least({s1}, {last})" if m.until_last else str(last)
         eligible = _bits(lo, hi, first)
@@ -383,7 +424,7 @@ class _Compiler:
         if m.buffer and self.p.buffer.occupations and self.p.buffer.months_after_birth:
             occs = _in("pop", "occupation", self.p.buffer.occupations)
             buffered = (
-                f'bit_count(CASE WHEN {occs} THEN coalesce(th."bm_{i}", 0) ELSE 0 END'
+                f'bit_count(CASE WHEN {occs} THEN coalesce(fa."bm_{i}", 0) ELSE 0 END'
                 f" & ~{cm} & {eligible})"
             )
         den = f"bit_count({eligible}) - {buffered}"
@@ -408,14 +449,15 @@ class _Compiler:
         """(num, den) SQL over the joined row; den NULL or 0 means not applicable."""
         m, i = ind.measure, ind.id
         if isinstance(m, FlagMeasure):
-            return f'CASE WHEN pop."{m.field}" THEN 1 ELSE 0 END', "1"
+            return f'CAST(coalesce(pop."{m.field}", FALSE) AS INTEGER)', "1"
         if isinstance(m, CountMeasure | EventsMeasure):
-            alias = "th" if isinstance(m, CountMeasure) and m.of == "children" else "ow"
-            return f'coalesce({alias}."n_{i}", 0)', "1"
+            if isinstance(m, CountMeasure) and m.of == "children":
+                return f'coalesce(fa."n_{i}", 0)', "1"
+            return f"coalesce({self.own[f'n_{i}']}, 0)", "1"
         if isinstance(m, ScheduleMeasure):
-            return f'th."n_{i}"', f'th."d_{i}"'
+            return f'fa."n_{i}"', f'fa."d_{i}"'
         if isinstance(m, TimelinessMeasure):
-            return f'fa."n_{i}"', "fa.n_kids"
+            return f'fa."n_{i}"', "fa.kids"
         if isinstance(m, SpacingMeasure):
             return f'sp."n_{i}"', "CASE WHEN sp.gaps > 0 THEN 1 END"
         assert isinstance(m, CoverageMeasure)
@@ -435,93 +477,88 @@ class _Compiler:
         if a.occupations is not None:
             conds.append(_in("pop", "occupation", a.occupations))
         if a.has_children is not None:
-            conds.append("coalesce(fa.n_kids, 0) " + ("> 0" if a.has_children else "= 0"))
+            conds.append("coalesce(fa.kids, 0) " + ("> 0" if a.has_children else "= 0"))
         if a.child_under_months is not None:
             conds.append(f"fa.youngest < {a.child_under_months}")
         if a.has_fact:
-            conds.append("(" + " OR ".join(f'ow."has_{k}"' for k in a.has_fact) + ")")
+            conds.append("(" + " OR ".join(self.own[f"has_{k}"] for k in a.has_fact) + ")")
         return " AND ".join(f"coalesce({c}, FALSE)" for c in conds) or "TRUE"
 
     def exempt(self, ind: Indicator) -> str:
-        return " OR ".join(f'coalesce(ow."ex_{s}", FALSE)' for s in ind.exempt_by) or "FALSE"
-
-    def status(self, ind: Indicator, den: str) -> str:
-        """0 scored, 1 not applicable, 2 exempt (small integers: cheap in a wide row)."""
         return (
-            f"CASE WHEN NOT ({self.applies(ind)}) THEN 1 WHEN {self.exempt(ind)} THEN 2"
-            f" WHEN {den} IS NULL OR {den} = 0 THEN 1 ELSE 0 END"
+            " OR ".join(f"coalesce({self.own[f'ex_{s}']}, FALSE)" for s in ind.exempt_by) or "FALSE"
         )
 
-    def points(self, ind: Indicator) -> str:
-        """Points of the first band the value satisfies; 0 when not scored (see `h_`)."""
-        bands = " ".join(f"WHEN {self._band(ind, b)} THEN {b.points}" for b in ind.scoring.bands)
-        return (
-            f'CASE WHEN "st_{ind.id}" <> 0 THEN 0'
-            f" ELSE CASE {bands} ELSE {ind.scoring.otherwise} END END"
-        )
+    def status(self, ind: Indicator) -> str:
+        """1 not applicable, 2 exempt, else 0 — before the value (its denominator) is known.
 
-    def _band(self, ind: Indicator, band: Band) -> str:
-        num, den = f'"num_{ind.id}"', f'"den_{ind.id}"'
-        parts = []
-        if band.at_least is not None:
-            parts.append(self._at_least(ind, band.at_least, num, den))
-        if band.at_most is not None:
-            t = band.at_most
-            parts.append(f"{num} * {t.denominator} <= {t.numerator} * {den}")
-        return " AND ".join(parts)
+        The status `st_` is this, or 1 when the denominator is NULL or 0, else 0 (scored):
+        small integers, cheap in a wide row."""
+        applies, exempt = self.applies(ind), self.exempt(ind)
+        if applies == "TRUE" and exempt == "FALSE":
+            return "0"
+        return f"CASE WHEN NOT ({applies}) THEN 1 WHEN {exempt} THEN 2 ELSE 0 END"
 
-    def _at_least(self, ind: Indicator, t: Fraction, num: str, den: str) -> str:
-        def cond(c: Fraction) -> str:
-            q = t * c
-            return f"{num} * {q.denominator} >= {q.numerator} * {den}"
+    def points(self, ind: Indicator, always: bool) -> str:
+        """Points of the first band the value satisfies; NULL when not scored (`always`: the
+        status is known to be 0). A regional indicator's `at_least` thresholds are multiplied
+        by the coefficient of the person's class (`_cc`, 0 for a coefficient of 1)."""
+        classes = self.coefficient_classes() if ind.regional else []
+        points = self._bands(ind, Fraction(1))
+        if len(classes) == 1:
+            points = f'CASE WHEN "_cc" THEN {self._bands(ind, classes[0][0])} ELSE {points} END'
+        elif classes:
+            cases = " ".join(
+                f"WHEN {n} THEN {self._bands(ind, c)}" for n, (c, _) in enumerate(classes, start=1)
+            )
+            points = f'CASE "_cc" {cases} ELSE {points} END'
+        return points if always else f'CASE WHEN "st_{ind.id}" = 0 THEN {points} END'
 
-        if not ind.regional or not self.p.coefficients:
-            return cond(Fraction(1))
+    def _bands(self, ind: Indicator, coefficient: Fraction) -> str:
+        num = f'"num_{ind.id}"'
+        den = "1" if self.value(ind)[1] == "1" else f'"den_{ind.id}"'
+        bands = []
+        for band in ind.scoring.bands:
+            parts = []
+            if band.at_least is not None:
+                parts.append(_compare(num, ">=", band.at_least * coefficient, den))
+            if band.at_most is not None:
+                parts.append(_compare(num, "<=", band.at_most, den))
+            bands.append(f"WHEN {' AND '.join(parts)} THEN {band.points}")
+        return f"CASE {' '.join(bands)} ELSE {ind.scoring.otherwise} END"
+
+    def coefficient_classes(self) -> list[tuple[Fraction, list[str]]]:
+        """The regional coefficients other than 1, each with its groups."""
+        classes: dict[Fraction, list[str]] = {}
+        for g, c in sorted(self.p.coefficients.items()):
+            if c != 1:
+                classes.setdefault(c, []).append(g)
+        return sorted(classes.items())
+
+    def coefficient_class(self) -> str:
+        """`_cc`: which of `coefficient_classes` the person's group is in (1, 2, …; 0 for
+        none), or whether it is in the one class, when there is one."""
+        classes = self.coefficient_classes()
+        if len(classes) == 1:
+            return f"coalesce({_in('pop', chr(34) + 'group' + chr(34), classes[0][1])}, FALSE)"
         cases = " ".join(
-            f"WHEN {_quote(g)} THEN {cond(c)}" for g, c in sorted(self.p.coefficients.items())
+            f"WHEN {_quote(g)} THEN {n}" for n, (_, gs) in enumerate(classes, start=1) for g in gs
         )
-        return f'CASE "group" {cases} ELSE {cond(Fraction(1))} END'
+        return f'CASE pop."group" {cases} ELSE 0 END'
+
+
+def _compare(num: str, op: str, t: Fraction, den: str) -> str:
+    """num/den op t, by cross-multiplication (den > 0), without multiplying by a literal 1."""
+    left = num if t.denominator == 1 else f"{num} * {t.denominator}"
+    right = (
+        str(t.numerator) if den == "1" else den if t.numerator == 1 else f"{t.numerator} * {den}"
+    )
+    return f"{left} {op} {right}"
 
 
 def _when(cond: str, value: str) -> str:
-    """`value` where `cond` holds, else 0 — arithmetic, not CASE: a row holds hundreds."""
-    return f"({value}) * CAST({cond} AS BIGINT)"
-
-
-def _greedy(
-    members: list[tuple[str, int, str]], score: str, included: str
-) -> tuple[list[str], str, str]:
-    """Inclusion columns for one group: the indicators of a dimension, or the dimensions.
-
-    members: (key, weight, bonus) where bonus is an SQL boolean. A bonus member is included
-    when the base plus every bonus member ranked before it (a higher score, or an equal score
-    and an earlier key) weigh 0, or when its score times that weight exceeds their weighted
-    score (docs/policy.md §1.6). Evaluated pairwise inside the row, so nothing is sorted.
-    """
-    s = score.format
-    cols = []
-    have = {k: f"{s(k=k)} IS NOT NULL" for k, _, _ in members}
-    val = {k: f"coalesce({s(k=k)}, 0)" for k, _, _ in members}
-    base = [(k, w, f"({have[k]} AND NOT {b})") for k, w, b in members if b != "TRUE"]
-    base_w = _sum([_when(c, str(w)) for _, w, c in base])
-    base_s = _sum([_when(c, f"{w} * {val[k]}") for k, w, c in base])
-    for k, _, b in members:
-        if b == "FALSE":
-            cols.append(f'{have[k]} AS "{included.format(k=k)}"')
-            continue
-        before = [
-            (k2, w2, f"({have[k2]} AND {b2} AND {val[k2]} {'>=' if k2 < k else '>'} {val[k]})")
-            for k2, w2, b2 in members
-            if k2 != k and b2 != "FALSE"
-        ]
-        weight = _sum([base_w] + [_when(c, str(w2)) for _, w2, c in before])
-        total = _sum([base_s] + [_when(c, f"{w2} * {val[k2]}") for k2, w2, c in before])
-        raises = f"({weight} = 0 OR {val[k]} * {weight} > {total})"
-        cols.append(f'{have[k]} AND (NOT {b} OR {raises}) AS "{included.format(k=k)}"')
-    inc = included.format
-    weight = _sum([_when(f'"{inc(k=k)}"', str(w)) for k, w, _ in members])
-    total = _sum([_when(f'"{inc(k=k)}"', f"{w} * {val[k]}") for k, w, _ in members])
-    return cols, weight, total
+    """`value` where `cond` holds, else 0."""
+    return f"CASE WHEN {cond} THEN {value} ELSE 0 END"
 
 
 def compile_policy(policy: Policy, cut: dt.date) -> Plan:
@@ -532,118 +569,240 @@ def compile_policy(policy: Policy, cut: dt.date) -> Plan:
         ("kids", c.kids()),
         *c.facts_passes(),
     ]
-    joins = ["LEFT JOIN agg ow ON ow.person_id = pop.person_id"]
-    theirs = c.children_sums()
-    if theirs:
-        steps.append(("theirs", theirs))
-        joins.append("LEFT JOIN theirs th ON th.person_id = pop.person_id")
+    joins = list(c.own_joins)
     steps.append(("fam", c.family()))
     joins.append("LEFT JOIN fam fa ON fa.person_id = pop.person_id")
     steps.append(("spc", c.spacing()))
     joins.append("LEFT JOIN spc sp ON sp.person_id = pop.person_id")
-    steps.extend(_wide(c, policy, joins))
+    steps.append(("wide", _wide(c, policy, joins)))
     return Plan(tuple(steps), _results(), _dimensions(policy), _indicators(policy))
 
 
-def _ranked(members: list[tuple[str, int, bool]]) -> list[str]:
-    """For each bonus indicator k: the weight `W_k` and weighted points `S_k` of the base and of
-    the bonus indicators ranked before it (higher points, or equal points and an earlier id)."""
-    base = [(k, w) for k, w, bonus in members if not bonus]
-    base_w = [_when(f'"h_{k}"', str(w)) for k, w in base]
-    base_s = [_when(f'"h_{k}"', f'{w} * "v_{k}"') for k, w in base]
-    cols = []
-    for k, _, bonus in members:
-        if not bonus:
+@dataclass(frozen=True)
+class _Member:
+    """One member of a weighted group: an indicator of a dimension, or a dimension of the total.
+
+    `val` (SQL) is its score, never negative and 0 when it is not present (`have`); `bonus` is
+    an SQL boolean ("TRUE" and "FALSE" known when compiling)."""
+
+    key: str
+    weight: int
+    val: str
+    have: str
+    bonus: str
+    always: bool = False  # present in every row (known when compiling)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The bonus rule over one group, as projection levels: `first` and `second` hold helper
+    columns, `inc` each member's inclusion (over them), and `weight`, `total` the included
+    weight and weighted score (over the inclusion columns, named by `inc_name`)."""
+
+    first: list[str]
+    second: list[str]
+    inc: dict[str, str]
+    weight: str
+    total: str
+
+
+def _group(tag: str, g: str, members: list[_Member], inc_name: str) -> _Group:
+    """The bonus rule of docs/policy.md §1.6 for one group: helper columns `_wb_g`, `_sb_g`
+    (the base's weight and weighted score) and `_key_k` (the rank order as a number) in the
+    first level, `_top_g` (the first in rank order) in the second. `tag` keeps the columns of
+    the total (`_wbd_` …) apart from those of the dimensions.
+
+    Taken in rank order (higher score, then the earlier key), a bonus k is included when the
+    base and the bonus members ranked before it weigh 0, or when `val_k·W_k > S_k` over them.
+    With a base (Wb > 0), `val_k·W_k − S_k = val_k·Wb − Sb − Σ_j w_j·max(val_j − val_k, 0)` over
+    the present bonus members j: a member ranked after k adds 0, and so does one tied with k;
+    absent members have val 0 and add 0 too. Without a base, W_k = 0 only for the first in rank
+    order (weights are positive; one of weight 0 ranked before does not count), and any later
+    one fails, as its score does not exceed the average of those before it. So the rule costs
+    one term per pair of bonus members with a base, and none without: not a sort or a rank.
+    """
+    n = len(members)
+    rank = {k: r for r, k in enumerate(sorted(m.key for m in members))}
+    first, second, inc = [], [], {}
+    base = [m for m in members if m.bonus != "TRUE"]
+    bonus = [m for m in members if m.bonus != "FALSE"]
+    static = all(m.bonus in ("TRUE", "FALSE") for m in members)
+    # Whether the base can weigh 0 (then the first in rank order is the one included), and
+    # whether it can weigh more (then the pairwise sum decides).
+    sure = any(m.always and m.bonus == "FALSE" and m.weight > 0 for m in members)
+    wb_col, sb_col, top_col = f'"_wb{tag}_{g}"', f'"_sb{tag}_{g}"', f'"_top{tag}_{g}"'
+    if base:
+        wb, sb = [], []
+        for m in base:
+            if m.bonus == "FALSE":
+                wb.append(_when(m.have, str(m.weight)))
+                sb.append(f"{m.weight} * {m.val}")
+            else:
+                wb.append(_when(f"{m.have} AND NOT {m.bonus}", str(m.weight)))
+                sb.append(_when(f"NOT {m.bonus}", f"{m.weight} * {m.val}"))
+        first += [f"{_sum(wb)} AS {wb_col}", f"{_sum(sb)} AS {sb_col}"]
+    if bonus and not sure:
+        for m in bonus:
+            cond = m.have if m.bonus == "TRUE" else f"{m.have} AND {m.bonus}"
+            key = f"{m.val} * {n} + {n - 1 - rank[m.key]}"
+            first.append(f'CASE WHEN {cond} THEN {key} ELSE -1 END AS "_key{tag}_{m.key}"')
+        keys = [f'"_key{tag}_{m.key}"' for m in bonus if m.weight > 0]
+        top = f"greatest({', '.join(keys)})" if len(keys) > 1 else (keys or ["-1"])[0]
+        second.append(f"{top} AS {top_col}")
+
+    def bval(m: _Member) -> str:  # its score when a bonus, else 0
+        return m.val if m.bonus == "TRUE" else f"CASE WHEN {m.bonus} THEN {m.val} ELSE 0 END"
+
+    for m in members:
+        if m.bonus == "FALSE":
+            inc[m.key] = m.have
             continue
-        before = [
-            (k2, w2, f'("h_{k2}" AND "v_{k2}" {">=" if k2 < k else ">"} "v_{k}")')
-            for k2, w2, b2 in members
-            if b2 and k2 != k
-        ]
-        cols.append(f'{_sum(base_w + [_when(c, str(w2)) for _, w2, c in before])} AS "W_{k}"')
-        points = [_when(c, f'{w2} * "v_{k2}"') for k2, w2, c in before]
-        cols.append(f'{_sum(base_s + points)} AS "S_{k}"')
-    return cols
+        first_ranked = f'"_key{tag}_{m.key}" {">=" if m.weight > 0 else ">"} {top_col}'
+        raises = first_ranked
+        if base:
+            above = [
+                _when(f"{bval(j)} > {m.val}", f"{j.weight} * ({bval(j)} - {m.val})")
+                for j in bonus
+                if j.key != m.key
+            ]
+            raises = f"{m.val} * {wb_col} - {sb_col} > {_sum(above)}"
+            if not sure:
+                raises = f"CASE WHEN {wb_col} = 0 THEN {first_ranked} ELSE {raises} END"
+        if m.bonus == "TRUE":
+            inc[m.key] = f"{m.have} AND {raises}"
+        else:
+            inc[m.key] = f"{m.have} AND (NOT {m.bonus} OR {raises})"
+
+    def name(m: _Member) -> str:
+        return f'"{inc_name.format(k=m.key)}"'
+
+    if static and not base and all(m.weight > 0 for m in members):
+        # Only the first in rank order is included: the score is its own (any weight will do).
+        return _Group(first, second, inc, f"CAST({top_col} >= 0 AS BIGINT)", f"{top_col} // {n}")
+    if static:
+        # The base is included whenever present: its sums are already there.
+        sums = [wb_col, sb_col] if base else ["0", "0"]
+        weight = _sum([sums[0]] + [_when(name(m), str(m.weight)) for m in bonus])
+        total = _sum([sums[1]] + [_when(name(m), f"{m.weight} * {m.val}") for m in bonus])
+        return _Group(first, second, inc, weight, total)
+    weight = _sum([_when(name(m), str(m.weight)) for m in members])
+    total = _sum([_when(name(m), f"{m.weight} * {m.val}") for m in members])
+    return _Group(first, second, inc, weight, total)
 
 
-def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> list[tuple[str, str]]:
-    """Staged, each stage materialised: later stages refer to a column many times, and an
-    inlined expression would be recomputed at every reference."""
-    # Stage 1: values and statuses from the joined passes; points (v_) and whether scored (h_).
-    values = []
+def _nest(source: str, levels: list[list[str]], final: list[str]) -> str:
+    """One statement: each level's columns computed once over the level below (a subquery's
+    projection is computed once per row and streamed; stages stored apart would copy every
+    column at each stage)."""
+    sql = source
+    for n, cols in enumerate(levels):
+        if cols:
+            sql = f"SELECT *, {', '.join(cols)} FROM ({sql}) w{n}"
+    return f"SELECT {', '.join(final)} FROM ({sql}) w"
+
+
+def _wide(c: _Compiler, policy: Policy, joins: list[str]) -> str:
+    """One row per evaluated person: every indicator, dimension, the total and the grade."""
+    levels: list[list[str]] = []
+    # Values from the joined passes; the status (st_) once the denominator is known, unless it
+    # is always 1. `always`: scored in every row (a constant status).
+    values, statuses, always = [], [], set()
     for ind in policy.indicators:
         num, den = c.value(ind)
-        i = ind.id
-        values += [
-            f'CAST({num} AS BIGINT) AS "num_{i}"',
-            f'CAST({den} AS BIGINT) AS "den_{i}"',
-            f'{c.status(ind, den)} AS "st_{i}"',
-        ]
-    stage1 = (
-        f'SELECT pop.person_id, pop."group", coalesce(ow.cap_rank, 0) AS cap_rank,'
+        pre, key = c.status(ind), ind.id
+        values += [f'CAST({num} AS BIGINT) AS "num_{key}"', f'CAST({den} AS BIGINT) AS "den_{key}"']
+        if den == "1":
+            values.append(f'{pre} AS "st_{key}"')
+            if pre == "0":
+                always.add(key)
+            continue
+        values.append(f'{pre} AS "_a_{key}"')
+        statuses.append(
+            f'CASE WHEN "_a_{key}" <> 0 THEN "_a_{key}" WHEN "den_{key}" IS NULL OR "den_{key}" = 0'
+            f' THEN 1 ELSE 0 END AS "st_{key}"'
+        )
+    cap = f"coalesce({c.own['cap_rank']}, 0)"
+    cc = f', {c.coefficient_class()} AS "_cc"' if c.coefficient_classes() else ""
+    source = (
+        f"SELECT pop.person_id{cc}, {cap} AS cap_rank,"
         f" {_points_balance(c)} AS points, {', '.join(values)}"
         f" FROM pop {' '.join(joins)}"
     )
-    scored = ", ".join(
-        f'{c.points(i)} AS "v_{i.id}", "st_{i.id}" = 0 AS "h_{i.id}"' for i in policy.indicators
-    )
-    stage2 = f"WITH s1 AS ({stage1}) SELECT *, {scored} FROM s1"
-    # Stage 3: ranks of the bonus indicators inside each dimension.
-    groups = [
-        (
-            d,
-            [
-                (i.id, int(i.weight * WEIGHT_UNIT), i.only_raises)
-                for i in policy.indicators_of(d.id)
-            ],
-        )
-        for d in policy.dimensions
-    ]
-    ranks = [col for _, members in groups for col in _ranked(members)]
-    stage3 = f"SELECT *, {', '.join(ranks)} FROM s2" if ranks else "SELECT * FROM s2"
-    # Stage 4: inclusion (a bonus counts when it raises the score), dimension scores.
-    inc_cols, dim_cols = [], []
-    for d, members in groups:
-        for k, _, bonus in members:
-            raises = f'("W_{k}" = 0 OR "v_{k}" * "W_{k}" > "S_{k}")'
-            inc_cols.append(f'"h_{k}" AND {raises if bonus else "TRUE"} AS "inc_{k}"')
-        weight = _sum([_when(f'"inc_{k}"', str(w)) for k, w, _ in members])
-        total = _sum([_when(f'"inc_{k}"', f'{w} * "v_{k}"') for k, w, _ in members])
-        base = _sum([_when(f'"inc_{k}"', str(w)) for k, w, bonus in members if not bonus])
-        dim_cols += [
-            f"CASE WHEN {weight} = 0 THEN NULL ELSE (200 * {total} + {weight}) // (2 * {weight})"
-            f' END AS "dim_{d.id}"',
-            f'{base} = 0 AS "dbonus_{d.id}"',
+    levels.append(statuses)
+    # Points (p_, NULL when not scored; v_, 0 then) and whether scored (h_).
+    levels.append([f'{c.points(i, i.id in always)} AS "p_{i.id}"' for i in policy.indicators])
+    levels.append(
+        [
+            f'coalesce("p_{i.id}", 0) AS "v_{i.id}", "st_{i.id}" = 0 AS "h_{i.id}"'
+            for i in policy.indicators
         ]
-    # Each stage carries forward only what later stages read (W_, S_ stop here).
-    per = [f'"{c}_{i.id}"' for i in policy.indicators for c in ("num", "den", "st", "v", "h")]
-    keep = ", ".join(["person_id", '"group"', "cap_rank", "points", *per])
-    incs = ", ".join(f'"inc_{i.id}"' for i in policy.indicators)
-    stage4 = (
-        f"WITH s3i AS (SELECT {keep}, {', '.join(inc_cols)} FROM s3)"
-        f" SELECT {keep}, {incs}, {', '.join(dim_cols)} FROM s3i"
     )
-    # Stage 5: dimensions into the total, by the same rule; then the grade.
-    dims = [(d.id, int(d.weight * WEIGHT_UNIT), f'"dbonus_{d.id}"') for d in policy.dimensions]
-    cols, weight, total = _greedy(dims, '"dim_{k}"', "dinc_{k}")
-    stage5 = f"SELECT *, {', '.join(cols)} FROM s4"
-    total_sql = (
-        f"CASE WHEN {weight} = 0 THEN NULL ELSE (2 * {total} + {weight}) // (2 * {weight}) END"
+    # Inclusion of the bonus indicators inside each dimension, then the dimension scores.
+    first: list[str] = []
+    second: list[str] = []
+    inc: dict[str, str] = {}
+    dim_cols, dim_members = [], []
+    for d in policy.dimensions:
+        members = [
+            _Member(
+                i.id,
+                int(i.weight * WEIGHT_UNIT),
+                f'"v_{i.id}"',
+                f'"h_{i.id}"',
+                "TRUE" if i.only_raises else "FALSE",
+                i.id in always,
+            )
+            for i in policy.indicators_of(d.id)
+        ]
+        grp = _group("", d.id, members, "inc_{k}")
+        first, second, inc = first + grp.first, second + grp.second, inc | grp.inc
+        dim_cols += [f'{grp.weight} AS "_w_{d.id}"', f'{grp.total} AS "_s_{d.id}"']
+        # A dimension whose included indicators are all bonus indicators is a bonus itself.
+        base = any(m.bonus == "FALSE" for m in members)
+        sure = any(m.bonus == "FALSE" and m.always and m.weight > 0 for m in members)
+        dbonus = "FALSE" if sure else f'("_wb_{d.id}" = 0)' if base else "TRUE"
+        dim_members.append(
+            _Member(
+                d.id,
+                int(d.weight * WEIGHT_UNIT),
+                f'coalesce("dim_{d.id}", 0)',
+                f'"dim_{d.id}" IS NOT NULL',
+                dbonus,
+                sure,
+            )
+        )
+    levels += [first, second, [f'{inc[i.id]} AS "inc_{i.id}"' for i in policy.indicators]]
+    levels.append(dim_cols)
+    levels.append(
+        [
+            f'CASE WHEN "_w_{d.id}" = 0 THEN NULL ELSE (200 * CAST("_s_{d.id}" AS BIGINT)'
+            f' + "_w_{d.id}") // (2 * "_w_{d.id}") END AS "dim_{d.id}"'
+            for d in policy.dimensions
+        ]
     )
-    stage6 = f"SELECT *, CAST({total_sql} AS BIGINT) AS total_centi FROM s5"
-    points = ", ".join(
-        f'CASE WHEN "h_{i.id}" THEN "v_{i.id}" END AS "p_{i.id}"' for i in policy.indicators
+    # Dimensions into the total, by the same rule; then the grade.
+    grp = _group("d", "", dim_members, "dinc_{k}")
+    levels += [grp.first, grp.second, [f'{grp.inc[m.key]} AS "dinc_{m.key}"' for m in dim_members]]
+    levels.append([f'{grp.weight} AS "_w_"', f'{grp.total} AS "_s_"'])
+    levels.append(
+        [
+            'CASE WHEN "_w_" = 0 THEN NULL ELSE (2 * CAST("_s_" AS BIGINT) + "_w_") // (2 * "_w_")'
+            " END AS total_centi"
+        ]
     )
-    out = ["person_id", "points", "total_centi"]
-    out += [f'"{c}_{d.id}"' for d in policy.dimensions for c in ("dim", "dinc")]
-    out += [f'"{c}_{i.id}"' for i in policy.indicators for c in ("num", "den", "st", "inc")]
-    stage7 = f"SELECT {', '.join(out)}, {_grade(policy)} AS grade, {points} FROM s6"
-    return [
-        ("s2", stage2),
-        ("s3", stage3),
-        ("s4", stage4),
-        ("wide", f"WITH s5 AS ({stage5}), s6 AS ({stage6}) {stage7}"),
-    ]
+    # The columns of `evaluate_wide`, in its order and types.
+    final = ["person_id", "total_centi", f"{_grade(policy)} AS grade", "points"]
+    for d in policy.dimensions:
+        final += [f'"dim_{d.id}"', f'"dinc_{d.id}"']
+    for i in policy.indicators:
+        final += [
+            f'"st_{i.id}"',
+            f'"num_{i.id}"',
+            f'"den_{i.id}"',
+            f'CAST("p_{i.id}" AS BIGINT) AS "p_{i.id}"',
+            f'"inc_{i.id}"',
+        ]
+    return _nest(source, levels, final)
 
 
 def _grade(policy: Policy) -> str:
@@ -659,13 +818,13 @@ def _grade(policy: Policy) -> str:
 
 def _points_balance(c: _Compiler) -> str:
     p = c.p.points
-    terms = [f"CASE WHEN coalesce(fa.n_kids, 0) > 0 THEN {p.initial} ELSE 0 END"]
+    terms = [f"CASE WHEN coalesce(fa.kids, 0) > 0 THEN {p.initial} ELSE 0 END"]
     for k, rule in enumerate(p.rules):
-        alias = "ow" if rule.of == "self" else "th"
-        term = f'{rule.points} * coalesce({alias}."r_{k}", 0)'
+        count = c.own[f"r_{k}"] if rule.of == "self" else f'fa."r_{k}"'
+        term = f"{rule.points} * coalesce({count}, 0)"
         terms.append(f"least({term}, {rule.cap})" if rule.cap is not None else term)
     if c.p.severities:
-        terms.append("coalesce(ow.sev_points, 0)")
+        terms.append(f"coalesce({c.own['sev_points']}, 0)")
     return f"CAST({_sum(terms)} AS BIGINT)"
 
 
