@@ -810,7 +810,8 @@ def _accounts() -> tuple[Settings, Any]:
     from fpcredit.service import open_ready_store
 
     settings = _settings()
-    return settings, open_ready_store(settings)
+    with _errors():  # an uninitialised home is the user's to fix: one line, not "internal error"
+        return settings, open_ready_store(settings)
 
 
 def _print_enrolment(made: Any, as_json: bool) -> None:

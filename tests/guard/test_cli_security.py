@@ -29,6 +29,12 @@ def _cli(home: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def test_commands_on_an_uninitialised_home_say_to_run_init(tmp_path: Path) -> None:
+    for command in (["audit", "verify"], ["users", "list"], ["outbox", "list"]):
+        code, out = _cli(tmp_path / "nothing", *command)
+        assert code == 1 and "fpcredit init" in out, out
+
+
 def test_users_add_prints_its_secrets_once_and_list_shows_none(home: Path) -> None:
     code, out = _cli(home, "users", "add", "--role", "county", "--region", "330106",
                      "--username", "wangfang", "--json")  # fmt: skip
