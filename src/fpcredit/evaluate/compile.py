@@ -693,7 +693,8 @@ def _group(tag: str, g: str, members: list[_Member], inc_name: str) -> _Group:
 def _nest(source: str, levels: list[list[str]], final: list[str]) -> str:
     """One statement: each level's columns computed once over the level below (a subquery's
     projection is computed once per row and streamed; stages stored apart would copy every
-    column at each stage)."""
+    column at each stage). Read it whole: over only a few of its columns, DuckDB's optimizer
+    inlines the levels into one another and planning takes minutes."""
     sql = source
     for n, cols in enumerate(levels):
         if cols:
