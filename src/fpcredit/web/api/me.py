@@ -5,22 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from fpcredit.link.file import person_file
-from fpcredit.messages import text
 from fpcredit.web.api.audit import signed_head
 from fpcredit.web.api.views import (
     CreditView,
     ExplanationView,
     PersonView,
     UtcTime,
-    credit_view,
-    person_view,
 )
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, ServicesDep
-from fpcredit.web.explaining import explanation
+from fpcredit.web.reads import credit_of, explanation, file_of
 
 router = APIRouter(prefix="/v1/me", tags=["me"], responses=PROBLEMS)
 
@@ -49,20 +45,14 @@ class AccessLog(BaseModel):
 def me(caller: CurrentCaller, services: ServicesDep) -> PersonView:
     """My file as the departments hold it."""
     assert caller.person_id is not None
-    file = person_file(services.store, services.vault, caller.person_id)
-    if file is None:
-        raise HTTPException(404, text("web.person_unknown"))
-    return person_view(file, caller.principal.role, reveal=False)
+    return file_of(services, caller.person_id, caller.principal.role, reveal=False)
 
 
 @router.get("/credit", response_model=CreditView)
 async def my_credit(caller: CurrentCaller, services: ServicesDep) -> CreditView:
     """My total, grade and points in the latest official evaluation."""
     assert caller.person_id is not None
-    row = services.results.person(caller.person_id)
-    if row is None:
-        raise HTTPException(404, text("web.not_evaluated"))
-    return credit_view(row)
+    return credit_of(services, caller.person_id)
 
 
 @router.get("/explanation", response_model=ExplanationView)

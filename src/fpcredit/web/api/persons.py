@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from fpcredit.errors import InvalidIdNumber
@@ -16,7 +16,6 @@ from fpcredit.web.api.views import (
     CreditView,
     ExplanationView,
     PersonView,
-    credit_view,
     person_view,
 )
 from fpcredit.web.deps import (
@@ -28,7 +27,7 @@ from fpcredit.web.deps import (
     audit,
     invalid,
 )
-from fpcredit.web.explaining import explanation
+from fpcredit.web.reads import credit_of, explanation, file_of
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"], responses=PROBLEMS)
 
@@ -82,12 +81,9 @@ def read(
 ) -> PersonView:
     """A person's file, masked by role unless `reveal` is asked by a role that may."""
     assert caller.person_id is not None
-    file = person_file(services.store, services.vault, caller.person_id)
-    if file is None:
-        raise HTTPException(404, text("web.person_unknown"))
-    view = person_view(file, caller.principal.role, reveal)
+    view = file_of(services, caller.person_id, caller.principal.role, reveal)
     if not view.masked:
-        audit(services, caller.principal, caller.rule, "unmasked", caller.purpose, file.person_id)
+        audit(services, caller.principal, caller.rule, "unmasked", caller.purpose, view.person_id)
     return view
 
 
@@ -97,10 +93,7 @@ async def credit(
 ) -> CreditView:
     """The person's total, grade, points and scores in the latest official evaluation."""
     assert caller.person_id is not None
-    row = services.results.person(caller.person_id)
-    if row is None:
-        raise HTTPException(404, text("web.not_evaluated"))
-    return credit_view(row)
+    return credit_of(services, caller.person_id)
 
 
 @router.get("/{person_id}/explanation", response_model=ExplanationView)

@@ -1,0 +1,54 @@
+"""A person's file, credit and explanation as the routes return them (staff and citizens alike)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import HTTPException
+
+from fpcredit.evaluate.explain import ExplainError
+from fpcredit.evaluate.explain import explain as explain_person
+from fpcredit.evaluate.policy import load_policy
+from fpcredit.guard.access import Role
+from fpcredit.link.file import person_file
+from fpcredit.messages import text
+from fpcredit.web.api.views import (
+    CreditView,
+    ExplanationView,
+    PersonView,
+    credit_view,
+    person_view,
+)
+from fpcredit.web.deps import Services
+
+__all__ = ["credit_of", "explanation", "file_of"]
+
+
+def explanation(services: Services, person_id: int, as_of: dt.date | None) -> ExplanationView:
+    """Explain `person_id` as of `as_of` (default: the latest official evaluation's date)."""
+    if as_of is None:
+        run = services.results.run()
+        if run is None:
+            raise HTTPException(404, text("web.not_evaluated"))
+        as_of = run["as_of"]
+    try:
+        report = explain_person(services.store, load_policy(), person_id, as_of)
+    except ExplainError as e:
+        raise HTTPException(404, str(e)) from None
+    return ExplanationView.model_validate(report)
+
+
+def file_of(services: Services, person_id: int, role: Role, reveal: bool) -> PersonView:
+    """The person's file, masked for `role` unless `reveal` (and the role may see it)."""
+    file = person_file(services.store, services.vault, person_id)
+    if file is None:
+        raise HTTPException(404, text("web.person_unknown"))
+    return person_view(file, role, reveal)
+
+
+def credit_of(services: Services, person_id: int) -> CreditView:
+    """The person's row in the latest official evaluation."""
+    row = services.results.person(person_id)
+    if row is None:
+        raise HTTPException(404, text("web.not_evaluated"))
+    return credit_view(row)
