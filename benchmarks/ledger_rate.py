@@ -31,7 +31,7 @@ from fpcredit.store.db import Store, open_store, utc_now
 
 _MD = sa.MetaData()
 BASELINE = sa.Table("bench_baseline", _MD, sa.Column("x", sa.Integer))
-# The ledger's entry table again, with its subject index: the same rows, inserted bare.
+# The ledger's entry table again, with its subject-tag index: the same rows, inserted bare.
 SHAPED = sa.Table(
     "bench_entries",
     _MD,
@@ -39,9 +39,19 @@ SHAPED = sa.Table(
         sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
         for c in s.ledger_entries.columns
     ),
-    sa.Index("ix_bench_entries_subject_hash", "subject_hash"),
+    sa.Index("ix_bench_entries_subject_tag", "subject_tag"),
 )
-ACCESS_COLUMNS = ("idx", "at", "actor", "action", "outcome", "subject_hash", "purpose", "leaf_hash")
+ACCESS_COLUMNS = (
+    "idx",
+    "at",
+    "actor",
+    "action",
+    "outcome",
+    "subject_hash",
+    "purpose",
+    "leaf_hash",
+    "subject_tag",
+)
 
 
 def _open(home: Path, full_sync: bool) -> tuple[Store, Settings]:
@@ -83,6 +93,7 @@ def _batch(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
         bulk_insert(conn, BASELINE, ["x"], ((i,) for i in range(n)))
     bare = time.perf_counter() - start
     at = utc_now().isoformat(sep=" ", timespec="microseconds")
+    subjects = [hashlib.sha256(f"p{i}".encode()).hexdigest() for i in range(100_003)]
     rows = [
         (
             i,
@@ -90,9 +101,10 @@ def _batch(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
             "bench:svc",
             "read",
             "ok",
-            hashlib.sha256(f"p{i % 100_003}".encode()).hexdigest(),
+            subjects[i % 100_003],
             "credit_evaluation",
             hashlib.sha256(str(i).encode()).digest(),
+            int(subjects[i % 100_003][:15], 16),
         )
         for i in range(n)
     ]

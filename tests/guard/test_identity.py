@@ -341,6 +341,31 @@ def test_tokens_expire_and_sessions_close_after_fifteen_idle_minutes(
     refused("session_closed", auth.refresh, token)
 
 
+def test_a_caller_seen_within_a_second_is_known_without_the_store(
+    store: Store, fast: Settings, vault: Vault, clock: Clock, auth: Authenticator
+) -> None:
+    """authenticate_known: the service's fast path answers only what authenticate just
+    answered, and never for a forged, expired or logged-out token."""
+    made = enrol(store, fast, vault, clock)
+    token = auth.login_staff("wangfang", PASSWORD, code(made.totp_secret, clock)).token
+    assert auth.authenticate_known("not-a-token") is None
+    principal = auth.authenticate(token)
+    assert auth.authenticate_known(token) == principal
+    clock.advance(seconds=1)  # the session must be looked at again
+    assert auth.authenticate_known(token) is None
+    auth.authenticate(token)
+    assert auth.authenticate_known(token) == principal
+    clock.advance(seconds=298.5)
+    auth.authenticate(token)
+    clock.advance(seconds=0.5)  # expired, though its session was seen half a second ago
+    assert auth.authenticate_known(token) is None
+    refused("expired", auth.authenticate, token)
+    token = auth.refresh(token).token
+    auth.authenticate(token)
+    auth.logout(token)
+    assert auth.authenticate_known(token) is None
+
+
 def test_logout_closes_the_session_and_forged_tokens_are_refused(
     store: Store,
     fast: Settings,

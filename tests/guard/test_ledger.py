@@ -34,7 +34,8 @@ def ledger(store: Store, settings: Settings) -> Ledger:
 
 
 def _leaf(row: Any) -> bytes:
-    return tlog.leaf_hash(leaf_data(*[row._mapping[c.name] for c in E.columns][:-1]))
+    hashed = [c.name for c in E.columns if c.name not in ("leaf_hash", "subject_tag")]
+    return tlog.leaf_hash(leaf_data(*[row._mapping[name] for name in hashed]))
 
 
 def _entries(store: Store) -> list[Any]:
@@ -159,6 +160,11 @@ def test_subject_entries_come_with_proofs(store: Store, ledger: Ledger) -> None:
         assert tlog.verify_inclusion(e.idx, trail.size, e.leaf_hash, proven.proof, trail.root)
         assert json.loads(json.dumps(e.as_json()))["idx"] == e.idx
     assert ledger.for_subject("nobody").entries == []
+    # Entries are found by their indexed tag, then checked against the whole hash.
+    tag = int(ledger.subject_hash(subject)[:15], 16)
+    with store.engine.connect() as conn:
+        tags = conn.scalars(sa.select(E.c.subject_tag).where(E.c.idx.in_([0, 7]))).all()
+        assert tags == [tag, tag]
     # The subject itself is stored nowhere: only its keyed hash.
     with store.engine.connect() as conn:
         for row in conn.execute(sa.select(E)):
@@ -357,6 +363,15 @@ TAMPERING = {
     "ledger: alter a change entry's digest": (
         lambda c: c.execute(E.update().where(E.c.idx == 4).values(rows_sha256="0" * 64)),
         4,
+    ),
+    # A wrong tag hides the entry from its subject's access log without touching the leaf.
+    "ledger: alter an entry's subject tag": (
+        lambda c: c.execute(E.update().where(E.c.idx == 3).values(subject_tag=7)),
+        3,
+    ),
+    "ledger: clear an entry's subject tag": (
+        lambda c: c.execute(E.update().where(E.c.idx == 3).values(subject_tag=None)),
+        3,
     ),
     "ledger: delete an entry": (lambda c: c.execute(E.delete().where(E.c.idx == 3)), 3),
     "ledger: reorder entries": (_swap_entries, 3),

@@ -1,17 +1,31 @@
 """Group commit for the trail: concurrent appends share one transaction, each still durable.
 
 A request that reads personal data must not answer before its trail entry is committed. One
-transaction per request makes the database's commit the service's ceiling; here a writer thread
-takes every entry waiting, appends them in one transaction and then wakes each caller with its
-index. A caller waits for at most one commit more than it would alone, and an entry is never
-acknowledged before it is stored.
+transaction per request makes the database's commit the service's ceiling; here the entries
+waiting are appended in one transaction and each caller is then woken with its index. A caller
+waits for at most one commit more than it would alone, and an entry is never acknowledged
+before it is stored.
+
+Two ways in:
+
+- `append` (any thread) hands the entry to a writer thread and blocks until it is committed.
+- `append_async` (on an event loop) awaits a future. On SQLite the entries of one loop are
+  gathered for `gather_s` and committed on the loop itself, without waiting for a lock: a
+  writer thread beside a busy loop fights it for the GIL, and that cost a third of the
+  service's throughput (docs/security.md, "Measured"). When the database is locked by another
+  writer (an ingestion, say) or anything else goes wrong, the batch goes to the writer thread,
+  which waits for the lock and reports failures entry by entry. On PostgreSQL, whose commits
+  wait on the network, `append_async` always uses the writer thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 
 from fpcredit.errors import LedgerError
 from fpcredit.guard.ledger import Event, Ledger
@@ -26,20 +40,54 @@ MAX_BATCH = 1000
 @dataclass
 class _Pending:
     event: Event
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None  # set for `append`: the thread it wakes
     index: int | None = None
     error: Exception | None = None
+    # Set for append_async: the caller's loop and the future it awaits instead of `done`.
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[int] | None = None
+
+
+def _settle(pending: list[_Pending]) -> None:
+    """On the callers' loop: resolve their futures (a cancelled caller is simply skipped)."""
+    for p in pending:
+        assert p.future is not None
+        if p.future.done():
+            continue
+        if p.error is not None:
+            p.future.set_exception(LedgerError(text("ledger.unavailable")))
+        else:
+            assert p.index is not None
+            p.future.set_result(p.index)
+
+
+def _expire(pending: list[_Pending]) -> None:
+    """On the callers' loop: fail those still waiting for the writer thread."""
+    for p in pending:
+        if p.future is not None and not p.future.done():
+            p.future.set_exception(LedgerError(text("ledger.unavailable")))
 
 
 class GroupCommit:
-    """Appends `Event`s to `ledger` from many threads, batched, each acknowledged after commit."""
+    """Appends `Event`s to `ledger` from threads and event loops, batched, each acknowledged
+    after commit."""
 
-    def __init__(self, ledger: Ledger, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        timeout_s: float = 30.0,
+        gather_s: float = 0.002,
+        on_loop: bool | None = None,
+    ) -> None:
         self.ledger = ledger
         self.timeout_s = timeout_s
+        self.gather_s = gather_s
+        # Committing on the loop suits a local file; a server's round trips belong in a thread.
+        self.on_loop = ledger.store.dialect == "sqlite" if on_loop is None else on_loop
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._gathering: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         self.start()
 
     def start(self) -> None:
@@ -51,7 +99,8 @@ class GroupCommit:
 
     def append(self, event: Event) -> int:
         """Append one entry; returns its index once it is committed (LedgerError otherwise)."""
-        pending = _Pending(event)
+        pending = _Pending(event, done=threading.Event())
+        assert pending.done is not None
         self.start()
         self._queue.put(pending)
         if not pending.done.wait(self.timeout_s):
@@ -60,6 +109,42 @@ class GroupCommit:
             raise LedgerError(text("ledger.unavailable")) from pending.error
         assert pending.index is not None
         return pending.index
+
+    async def append_async(self, event: Event) -> int:
+        """`append` for a caller on an event loop: awaits the commit without holding a thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        pending = _Pending(event, loop=loop, future=future)
+        if self.on_loop:
+            gathering = self._gathering.setdefault(loop, [])
+            gathering.append(pending)
+            if len(gathering) == 1:
+                loop.call_later(self.gather_s, self._flush, loop)
+        else:
+            self._to_writer(loop, [pending])
+        return await future
+
+    def _to_writer(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        """Hand awaited entries to the writer thread; their callers give up after timeout_s.
+        (The loop's own commits need no timer: they are done before anyone awaits them.)"""
+        self.start()
+        for p in batch:
+            self._queue.put(p)
+        loop.call_later(self.timeout_s, _expire, batch)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On `loop`: commit what it gathered, or hand it to the writer thread."""
+        batch = self._gathering.pop(loop, [])
+        if not batch:
+            return
+        try:
+            indexes = self.ledger.append_many([p.event for p in batch], wait=False)
+        except Exception:  # locked, or worse: the writer waits, retries and reports
+            self._to_writer(loop, batch)
+            return
+        for p, index in zip(batch, indexes, strict=True):
+            p.index = index
+        _settle(batch)
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer."""
@@ -98,8 +183,22 @@ class GroupCommit:
                     self._commit([p])
                 return
             batch[0].error = e
-            batch[0].done.set()
+            self._wake(batch)
             return
         for p, index in zip(batch, indexes, strict=True):
             p.index = index
-            p.done.set()
+        self._wake(batch)
+
+    @staticmethod
+    def _wake(batch: list[_Pending]) -> None:
+        by_loop: defaultdict[asyncio.AbstractEventLoop, list[_Pending]] = defaultdict(list)
+        for p in batch:
+            if p.loop is None:
+                assert p.done is not None
+                p.done.set()
+            else:
+                by_loop[p.loop].append(p)
+        for loop, pending in by_loop.items():
+            # A loop that has closed has nobody waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, pending)

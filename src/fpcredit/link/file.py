@@ -7,16 +7,21 @@ the caller knows who is asking and why.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from fpcredit.guard.crypto import Vault
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
-__all__ = ["Located", "PersonFile", "find_persons", "locate", "person_file"]
+__all__ = ["Ask", "Located", "Locator", "PersonFile", "find_persons", "locate", "person_file"]
 
 # How many of the newest facts a file shows; the rest are counted.
 RECENT_FACTS = 50
@@ -69,6 +74,136 @@ def locate(store: Store, person_id: int) -> Located | None:
                 return Located(int(row.id), row.hukou_region, row.residence_region)
             person_id = int(row.merged_into)
     return None
+
+
+# What changes persons' ids, merges or regions leaves a row in one of these (or a new person).
+_GENERATION = sa.select(
+    sa.select(sa.func.max(s.link_runs.c.id)).scalar_subquery(),
+    sa.select(sa.func.max(s.link_decisions.c.id)).scalar_subquery(),
+    sa.select(sa.func.max(s.persons.c.id)).scalar_subquery(),
+)
+_ALL = sa.select(
+    s.persons.c.id, s.persons.c.merged_into, s.persons.c.hukou_region, s.persons.c.residence_region
+).order_by(s.persons.c.id)
+_MAX_CHAIN = 16  # as locate: a merge chain is short; the bound guards against a cycle
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Every person at one generation: sorted ids, the live person each resolves to (−1: none)
+    and that live person's regions as indexes into `regions` (−1: none)."""
+
+    generation: tuple[Any, ...] | None
+    ids: npt.NDArray[np.int64]
+    live: npt.NDArray[np.int64]
+    hukou: npt.NDArray[np.int32]
+    residence: npt.NDArray[np.int32]
+    regions: list[str]
+
+
+def _codes(values: list[str | None], regions: dict[str, int]) -> npt.NDArray[np.int32]:
+    return np.array(
+        [-1 if v is None else regions.setdefault(v, len(regions)) for v in values], dtype=np.int32
+    )
+
+
+def _snapshot(conn: sa.Connection, generation: tuple[Any, ...]) -> _Snapshot:
+    rows = conn.execute(_ALL).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    into = np.fromiter(
+        (-1 if r[1] is None else r[1] for r in rows), dtype=np.int64, count=len(rows)
+    )
+    regions: dict[str, int] = {}
+    hukou = _codes([r[2] for r in rows], regions)
+    residence = _codes([r[3] for r in rows], regions)
+    # Follow every merge chain at once: pos[i] is the row person i has reached (locate's hops,
+    # vectorised); a chain into a missing id or longer than locate follows names nobody.
+    n = len(ids)
+    pos = np.arange(n)
+    alive = np.ones(n, dtype=bool)
+    for _ in range(_MAX_CHAIN - 1):
+        target = into[pos]
+        moving = np.flatnonzero(alive & (target >= 0))
+        if not len(moving):
+            break
+        nxt = np.searchsorted(ids, target[moving])
+        ok = nxt < n
+        ok[ok] = ids[nxt[ok]] == target[moving][ok]
+        pos[moving[ok]] = nxt[ok]
+        alive[moving[~ok]] = False
+    alive &= into[pos] < 0
+    none = np.int32(-1)
+    return _Snapshot(
+        generation,
+        ids,
+        np.where(alive, ids[pos], -1),
+        np.where(alive, hukou[pos], none).astype(np.int32),
+        np.where(alive, residence[pos], none).astype(np.int32),
+        list(regions),
+    )
+
+
+class Locator:
+    """`locate` from memory, for the service: every person's live id and regions, reloaded when
+    a link run, a clerical decision or a new person changes them.
+
+    Whether anything changed is asked at most every `recheck_s` seconds (one small query), so a
+    merge or a move takes effect within that time, as a closed session does. An id the snapshot
+    does not know (a person newer than it, or nobody) is asked of the store.
+    """
+
+    def __init__(self, store: Store, recheck_s: float = 1.0) -> None:
+        self._store = store
+        self._recheck_s = recheck_s
+        self._lock = threading.Lock()
+        self._snap: _Snapshot | None = None
+        self._checked = -float("inf")
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._checked >= self._recheck_s
+
+    def _current(self) -> _Snapshot | None:
+        if self._due() and self._lock.acquire(False):
+            try:  # one thread reloads; the others go on with the snapshot they have
+                with self._store.engine.connect() as conn:
+                    generation = tuple(conn.execute(_GENERATION).one())
+                    if self._snap is None or self._snap.generation != generation:
+                        self._snap = _snapshot(conn, generation)
+                self._checked = time.monotonic()
+            finally:
+                self._lock.release()
+        return self._snap
+
+    def known(self, person_id: int) -> Located | Literal[Ask.STORE] | None:
+        """The live person from memory, never touching the store (safe on the event loop); None
+        when the id names nobody live; `Ask.STORE` when only `locate` can tell (nothing loaded,
+        a recheck due, or an id newer than the snapshot)."""
+        if self._snap is None or self._due():
+            return Ask.STORE
+        return _lookup(self._snap, person_id)
+
+    def locate(self, person_id: int) -> Located | None:
+        """`locate(store, person_id)`, from memory when it can be (may reload first)."""
+        snap = self._current()
+        found = Ask.STORE if snap is None else _lookup(snap, person_id)
+        return locate(self._store, person_id) if found is Ask.STORE else found
+
+
+class Ask(enum.Enum):
+    """What `Locator.known` answers when memory cannot."""
+
+    STORE = "store"
+
+
+def _lookup(snap: _Snapshot, person_id: int) -> Located | Literal[Ask.STORE] | None:
+    at = int(np.searchsorted(snap.ids, person_id))
+    if at >= len(snap.ids) or snap.ids[at] != person_id:
+        return Ask.STORE
+    live = int(snap.live[at])
+    if live < 0:
+        return None
+    h, r = int(snap.hukou[at]), int(snap.residence[at])
+    return Located(live, snap.regions[h] if h >= 0 else None, snap.regions[r] if r >= 0 else None)
 
 
 def find_persons(

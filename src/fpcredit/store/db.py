@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -49,6 +49,7 @@ class Store:
     """A connection pool to one database plus its migration state."""
 
     engine: Engine
+    _no_wait: Engine | None = field(default=None, repr=False, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -62,6 +63,18 @@ class Store:
     def revision(self) -> str | None:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def no_wait_engine(self) -> Engine:
+        """An engine on the same SQLite file whose connections fail at once, instead of waiting,
+        when another writer holds the lock (made once; the engine itself on PostgreSQL, where
+        a transaction sets its own lock_timeout)."""
+        if self.dialect != "sqlite":
+            return self.engine
+        if self._no_wait is None:
+            engine = sa.create_engine(self.engine.url)
+            sa.event.listen(engine, "connect", lambda c, _r: _sqlite_pragmas(c, 0))
+            self._no_wait = engine
+        return self._no_wait
 
     def require_current(self) -> None:
         """Raise StoreError unless the database answers and its schema is the newest."""

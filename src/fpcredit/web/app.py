@@ -20,6 +20,7 @@ from fpcredit.guard.crypto import load_vault
 from fpcredit.guard.groupcommit import GroupCommit
 from fpcredit.guard.identity import Authenticator
 from fpcredit.guard.ledger import Ledger
+from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.service import open_ready_store
 from fpcredit.web.api import audit, auth, me, persons, system
@@ -104,6 +105,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         ledger=ledger,
         trail=GroupCommit(ledger),
         results=Results(store, settings.home),
+        locator=Locator(store),
         metrics=metrics,
         revision=store.revision(),
     )

@@ -24,7 +24,7 @@ from fpcredit.guard.crypto import Vault
 from fpcredit.guard.groupcommit import GroupCommit
 from fpcredit.guard.identity import Authenticator
 from fpcredit.guard.ledger import Event, Ledger
-from fpcredit.link.file import Located, locate
+from fpcredit.link.file import Ask, Located, Locator
 from fpcredit.messages import text
 from fpcredit.store.db import Store
 from fpcredit.web.metrics import Metrics
@@ -57,6 +57,7 @@ class Services:
     ledger: Ledger
     trail: GroupCommit
     results: Results
+    locator: Locator
     metrics: Metrics
     revision: str | None = None  # the store's migration, read once at start
     checkpoint_every_s: float = 10.0
@@ -159,60 +160,89 @@ def _purpose(request: Request, rule: Rule, principal: Principal) -> Purpose:
         raise invalid(["query", "purpose"], text("web.purpose_unknown")) from None
 
 
-def _person(
+async def _person(
     request: Request, services: Services, rule: Rule, principal: Principal
-) -> Located | None:
+) -> Located:
     if rule.scope == "self":
         return Located(int(principal.subject), None, None)
-    if rule.scope != "person":
-        return None
     raw = request.path_params.get("person_id", "")
     # Checked here, before FastAPI validates the parameter: the gate runs first.
     valid = str(raw).isdigit() and 0 < int(raw) <= MAX_ID
-    person = locate(services.store, int(raw)) if valid else None
-    if person is None:
+    person = services.locator.known(int(raw)) if valid else None
+    if person is Ask.STORE:
+        person = await run_in_threadpool(services.locator.locate, int(raw))
+    if not isinstance(person, Located):
         raise HTTPException(404, text("web.person_unknown"))
     return person
+
+
+async def _audit(
+    services: Services,
+    principal: Principal,
+    rule: Rule,
+    outcome: str,
+    purpose: Purpose | None,
+    person_id: int | None,
+) -> None:
+    """`audit` on the event loop: waits for the commit without holding a thread."""
+    await services.trail.append_async(
+        Event(
+            f"{principal.role.value}:{principal.subject}",
+            rule.action,
+            outcome=outcome,
+            subject=None if person_id is None else str(person_id),
+            purpose=purpose.value if purpose else None,
+        )
+    )
+    services.metrics.audit_entries.labels(outcome).inc()
+
+
+def _authenticate(services: Services, token: str) -> Principal:
+    try:
+        return services.identity.authenticate(token)
+    except AuthError as e:
+        raise HTTPException(401, str(e), {"WWW-Authenticate": "Bearer"}) from None
 
 
 async def enforce(request: Request, services: ServicesDep) -> None:
     """The gate: authenticate, then role, purpose and region, each refusal with its reason.
 
-    Public routes pass on the event loop; the checks that touch the store run in the thread
-    pool, so a slow database never blocks the loop.
+    It runs on the event loop: a caller seen within the last second, a person in the service's
+    snapshot and the trail's group commit need no thread; what must ask the store (a first or
+    stale token, a person newer than the snapshot) goes to the thread pool, so a slow database
+    never blocks the loop.
     """
     route = request.scope.get("route")
     rule = rule_for(request.method, getattr(route, "path_format", ""))
     if rule is None:  # create_app refuses such an app; kept as a closed door all the same
         raise HTTPException(404)
-    if not rule.public:
-        await run_in_threadpool(_gate, request, services, rule)
-
-
-def _gate(request: Request, services: Services, rule: Rule) -> None:
-    try:
-        principal = services.identity.authenticate(_bearer(request))
-    except AuthError as e:
-        raise HTTPException(401, str(e), {"WWW-Authenticate": "Bearer"}) from None
+    if rule.public:
+        return
+    token = _bearer(request)
+    principal = services.identity.authenticate_known(token)
+    if principal is None:
+        principal = await run_in_threadpool(_authenticate, services, token)
     request.state.principal = principal
     if principal.role not in rule.roles:
         if rule.personal:
-            audit(services, principal, rule, "refused_role", None, None)
+            await _audit(services, principal, rule, "refused_role", None, None)
         raise HTTPException(403, text("web.role_refused", role=principal.role.value))
     purpose: Purpose | None = None
     person: int | None = None
     if rule.personal:
         purpose = _purpose(request, rule, principal)
         if not principal.may(purpose):
-            audit(services, principal, rule, "refused_purpose", purpose, None)
+            await _audit(services, principal, rule, "refused_purpose", purpose, None)
             raise HTTPException(403, text("web.purpose_refused", purpose=purpose.value))
-        found = _person(request, services, rule, principal)
-        person = found.person_id if found else None
-        regions = (found.hukou_region, found.residence_region) if found else ()
-        if rule.scope == "person" and not principal.covers(*regions):
-            audit(services, principal, rule, "refused_region", purpose, person)
-            raise HTTPException(403, text("web.region_refused"))
-        audit(services, principal, rule, "allowed", purpose, person)
+        if rule.scope in ("self", "person"):
+            found = await _person(request, services, rule, principal)
+            person = found.person_id
+            if rule.scope == "person" and not principal.covers(
+                found.hukou_region, found.residence_region
+            ):
+                await _audit(services, principal, rule, "refused_region", purpose, person)
+                raise HTTPException(403, text("web.region_refused"))
+        await _audit(services, principal, rule, "allowed", purpose, person)
     request.state.caller = Caller(principal, purpose, person, rule)
 
 
