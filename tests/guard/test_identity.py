@@ -351,8 +351,16 @@ def test_a_caller_seen_within_a_second_is_known_without_the_store(
     assert auth.authenticate_known("not-a-token") is None
     principal = auth.authenticate(token)
     assert auth.authenticate_known(token) == principal
-    clock.advance(seconds=1)  # the session must be looked at again
+    clock.advance(seconds=1)  # the session must be looked at again, by one caller …
     assert auth.authenticate_known(token) is None
+    assert auth.authenticate_known(token) == principal  # … while the others go on
+    # That one caller finds the session closed (by another process): nobody is let in.
+    with store.engine.begin() as conn:
+        conn.execute(s.sessions.update().values(closed_at=clock(), closed_reason="logout"))
+    refused("session_closed", auth.authenticate, token)
+    assert auth.authenticate_known(token) is None
+    with store.engine.begin() as conn:
+        conn.execute(s.sessions.update().values(closed_at=None, closed_reason=None))
     auth.authenticate(token)
     assert auth.authenticate_known(token) == principal
     clock.advance(seconds=298.5)

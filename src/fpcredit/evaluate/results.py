@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ class Results:
         self._recheck_s = recheck_s
         self._lock = threading.Lock()
         self._run: dict[str, Any] | None = None
-        self._columns: dict[str, Any] = {}
+        self._rows = _Rows({})
         self._ids: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
         self._checked = -float("inf")
 
@@ -55,12 +54,9 @@ class Results:
                 if path.exists():
                     table = pq.read_table(path)
                     self._ids = table.column("person_id").to_numpy().astype(np.int64)
-                    # Column arrays, so that a lookup reads one item of each (no row slicing).
-                    self._columns = {
-                        name: _values(table.column(name))
-                        for name in table.column_names
-                        if _served(name)
-                    }
+                    self._rows = _Rows(
+                        {name: table.column(name) for name in table.column_names if _served(name)}
+                    )
                     self._run = dict(row)
             self._checked = now
 
@@ -72,11 +68,13 @@ class Results:
     def person(self, person_id: int) -> dict[str, Any] | None:
         """One person's row: total, grade, points, policy, dimensions and indicator scores."""
         self._refresh()
-        ids, columns = self._ids, self._columns
-        at = int(np.searchsorted(ids, person_id))
+        ids = self._ids
+        at = int(ids.searchsorted(person_id))
         if at >= len(ids) or ids[at] != person_id:
             return None
-        return {name: _plain(values[at]) for name, values in columns.items()}
+        row = self._rows.row(at)
+        row["person_id"] = person_id
+        return row
 
 
 # The columns a lookup returns: totals, grade, points, provenance, dimension and indicator scores
@@ -91,31 +89,50 @@ def _served(name: str) -> bool:
     return name in _SERVED or name.startswith("dim_") or name.endswith("_score")
 
 
-@dataclass(frozen=True)
-class _Numbers:
-    """A numeric column held as float64 (NaN for null): a million values in 8 MB, not 30."""
+class _Rows:
+    """The served columns, held compactly: the numeric ones as one float64 matrix (a million
+    persons' scores in 8 bytes each, exact at these sizes, NaN for null), read a row at a time
+    in one call; the others as lists."""
 
-    values: np.ndarray[Any, np.dtype[np.float64]]
-    integer: bool
-    places: int | None  # decimal places of a DECIMAL column, shown as text
+    def __init__(self, columns: dict[str, pa.ChunkedArray]) -> None:
+        numeric: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+        # Per served column, in order: (name, position in the matrix, or -1 for a list, or -2 for
+        # the id; integer; decimal places).
+        self._plan: list[tuple[str, int, bool, int | None]] = []
+        self._lists: dict[str, list[Any]] = {}
+        for name, column in columns.items():
+            kind = column.type
+            if name == "person_id":  # the key: served as asked, never through a float
+                self._plan.append((name, -2, True, None))
+                continue
+            if pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_floating(kind):
+                places = kind.scale if pa.types.is_decimal(kind) else None
+                floats = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+                self._plan.append((name, len(numeric), pa.types.is_integer(kind), places))
+                numeric.append(np.asarray(floats, dtype=np.float64))
+            else:
+                self._plan.append((name, -1, False, None))
+                self._lists[name] = column.to_pylist()
+        self._matrix = np.column_stack(numeric) if numeric else np.empty((0, 0))
 
-    def __getitem__(self, at: int) -> Any:
-        value = float(self.values[at])
-        if value != value:  # NaN: a null
-            return None
-        if self.integer:
-            return int(value)
-        return f"{value:.{self.places}f}" if self.places is not None else value
-
-
-def _values(column: pa.ChunkedArray) -> Any:
-    """A column held compactly: numbers as float64 (exact for these sizes), the rest as lists."""
-    kind = column.type
-    if pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_floating(kind):
-        places = kind.scale if pa.types.is_decimal(kind) else None
-        floats = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-        return _Numbers(np.asarray(floats, dtype=np.float64), pa.types.is_integer(kind), places)
-    return column.to_pylist()
+    def row(self, at: int) -> dict[str, Any]:
+        numbers = self._matrix[at].tolist() if self._matrix.size else []
+        out: dict[str, Any] = {}
+        for name, pos, integer, places in self._plan:
+            if pos == -2:
+                out[name] = None  # the caller fills in the id it looked up
+                continue
+            if pos < 0:
+                out[name] = _plain(self._lists[name][at])
+                continue
+            value = numbers[pos]
+            if value != value:  # NaN: a null
+                out[name] = None
+            elif integer:
+                out[name] = int(value)
+            else:
+                out[name] = f"{value:.{places}f}" if places is not None else value
+        return out
 
 
 def _plain(value: Any) -> Any:

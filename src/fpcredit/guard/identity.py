@@ -137,6 +137,7 @@ class Authenticator:
         self._key = load_token_key(self.settings.keys_dir)
         # session id → when it was last found open (monotonic seconds, clock time)
         self._open_seen: dict[Any, tuple[float, dt.datetime]] = {}
+        self._rechecking: dict[Any, float] = {}  # session → when a caller began to recheck it
         self._verified: dict[str, Claims] = {}  # token → its claims, signature checked
         self._hasher = pw.make_hasher(self.settings)
 
@@ -480,11 +481,13 @@ class Authenticator:
                         .values(last_seen_at=max(now, row.last_seen_at))
                     )
                 outcome = None
+        self._rechecking.pop(claims.session_id, None)
         if outcome is not None:
             self._open_seen.pop(claims.session_id, None)
             raise outcome
         if len(self._open_seen) > 100_000:  # bounded: forget the lot rather than grow
             self._open_seen.clear()
+            self._rechecking.clear()
         self._open_seen[claims.session_id] = (time.monotonic(), now)
         return claims
 
@@ -502,8 +505,16 @@ class Authenticator:
         if claims is None:
             return None
         now = self.clock()
-        if now >= claims.expires_at or not self._recently_open(claims, now):
+        if now >= claims.expires_at or claims.session_id not in self._open_seen:
             return None
+        if not self._recently_open(claims, now):
+            # One caller looks at the session again; the others go on meanwhile with what was
+            # found a second ago, instead of all asking the store at once (64 connections on
+            # one token did). A closed session is refused once that one caller has looked.
+            started = self._rechecking.get(claims.session_id)
+            if started is None or time.monotonic() - started >= RECHECK_S:
+                self._rechecking[claims.session_id] = time.monotonic()
+                return None
         return Principal(claims.role, claims.subject, claims.region, claims.purposes, claims.source)
 
     def refresh(self, token: str) -> IssuedToken:

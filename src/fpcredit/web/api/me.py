@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from fpcredit.web.api.audit import signed_head
@@ -14,6 +14,7 @@ from fpcredit.web.api.views import (
     ExplanationView,
     PersonView,
     UtcTime,
+    json_response,
 )
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, ServicesDep
 from fpcredit.web.reads import credit_of, explanation, file_of
@@ -49,10 +50,10 @@ def me(caller: CurrentCaller, services: ServicesDep) -> PersonView:
 
 
 @router.get("/credit", response_model=CreditView)
-async def my_credit(caller: CurrentCaller, services: ServicesDep) -> CreditView:
+async def my_credit(caller: CurrentCaller, services: ServicesDep) -> Response:
     """My total, grade and points in the latest official evaluation."""
     assert caller.person_id is not None
-    return credit_of(services, caller.person_id)
+    return json_response(credit_of(services, caller.person_id))
 
 
 @router.get("/explanation", response_model=ExplanationView)

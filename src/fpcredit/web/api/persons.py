@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from fpcredit.errors import InvalidIdNumber
@@ -16,6 +16,7 @@ from fpcredit.web.api.views import (
     CreditView,
     ExplanationView,
     PersonView,
+    json_response,
     person_view,
 )
 from fpcredit.web.deps import (
@@ -90,10 +91,10 @@ def read(
 @router.get("/{person_id}/credit", response_model=CreditView)
 async def credit(
     person_id: PersonId, purpose: PurposeQuery, caller: CurrentCaller, services: ServicesDep
-) -> CreditView:
+) -> Response:
     """The person's total, grade, points and scores in the latest official evaluation."""
     assert caller.person_id is not None
-    return credit_of(services, caller.person_id)
+    return json_response(credit_of(services, caller.person_id))
 
 
 @router.get("/{person_id}/explanation", response_model=ExplanationView)
