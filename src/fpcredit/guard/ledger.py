@@ -279,8 +279,9 @@ append of the same process when the log has not moved since."""
 def _append(
     conn: sa.Connection, rows: Sequence[tuple[Any, ...]], at: dt.datetime, tip: _Tip | None = None
 ) -> tuple[range, _Tip]:
-    """Append entries (the columns after `idx` and `at`, before `leaf_hash`) in `conn`'s
-    transaction, with their new tree nodes; the caller commits."""
+    """Append entries in `conn`'s transaction, with their new tree nodes; the caller commits.
+    A row is the columns after `idx` and `at`, before `leaf_hash`: all eleven for a change
+    entry, the first five (actor … purpose) for an access entry."""
     if conn.dialect.name == "sqlite":
         # The driver's own cursor: a batch of one entry (a single read of the service) spent a
         # third of its time in SQLAlchemy's execution of these two statements.
@@ -306,19 +307,20 @@ def _append(
     templates: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     sha256, leaf_prefix = hashlib.sha256, b"\x00"  # RFC 9162 leaf hash, inlined: 200k a batch
     for row in rows:
-        if row[5:] == _NO_CHANGE:
-            codes = (row[0], row[1], row[2], row[4])
+        if len(row) == 5:  # an access entry: no change columns
+            actor, action, outcome, hashed, purpose = row
+            codes = (actor, action, outcome, purpose)
             parts = templates.get(codes)
             if parts is None:
                 parts = templates[codes] = _access_template(at, *codes)
             # A subject hash is lowercase hex, which JSON quotes as is.
-            if row[3] is None:
+            if hashed is None:
                 subject, tag = "null", None
             else:
-                subject, tag = f'"{row[3]}"', int(row[3][:15], 16)  # subject_tag, inlined
+                subject, tag = f'"{hashed}"', int(hashed[:15], 16)  # subject_tag, inlined
             data = f"{parts[0]}{idx}{parts[1]}{subject}{parts[2]}".encode()
             last = sha256(leaf_prefix + data).digest()
-            access.append((idx, at_value, *row[:5], last, tag))
+            access.append((idx, at_value, actor, action, outcome, hashed, purpose, last, tag))
         else:
             last = tlog.leaf_hash(leaf_data(idx, at, *row))
             tag = None if row[3] is None else subject_tag(row[3])
@@ -529,7 +531,7 @@ class Ledger:
                 _check_code("purpose", e.purpose, required=False)
                 checked.add(codes)
             subject = None if e.subject is None else hasher(e.subject)
-            rows.append((e.actor, e.action, e.outcome, subject, e.purpose, *_NO_CHANGE))
+            rows.append((e.actor, e.action, e.outcome, subject, e.purpose))
         return rows
 
     def append(
