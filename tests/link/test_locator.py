@@ -76,7 +76,7 @@ def test_long_merge_chains_stop_where_locate_stops(store: Store) -> None:
 
 def test_changes_are_seen_after_the_recheck(store: Store) -> None:
     _write(store, [(None, "110105", None), (None, "330102", None)])
-    locator = Locator(store, recheck_s=0.2)
+    locator = Locator(store, recheck_s=1.0)  # time enough for the writes below
     assert locator.locate(1) == Located(1, "110105", None)
     # A clerk merges 1 into 2 (a decision is recorded), and a person 3 appears.
     with store.engine.begin() as conn:
@@ -98,7 +98,7 @@ def test_changes_are_seen_after_the_recheck(store: Store) -> None:
     # Before the recheck, memory still answers for 1; an id it never saw goes to the store.
     assert locator.known(1) == Located(1, "110105", None)
     assert locator.locate(3) == Located(3, "330103", None)
-    time.sleep(0.25)
+    time.sleep(1.05)
     assert locator.known(1) is Ask.STORE  # a recheck is due: memory does not answer
     assert locator.locate(1) == Located(2, "330102", None)
     assert locator.known(1) == Located(2, "330102", None)
