@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -21,6 +17,7 @@ from fpcredit.guard.groupcommit import GroupCommit
 from fpcredit.guard.ledger import Event, Ledger, verify
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
+from tests.guard.killed import acknowledged_before_kill
 
 E = s.ledger_entries
 
@@ -200,23 +197,6 @@ _BURST = textwrap.dedent(
 def test_kill_9_loses_no_entry_acknowledged_to_a_caller(store: Store, settings: Settings) -> None:
     """The service's path: many callers on one loop, batches committed on it; killed mid-burst."""
     Ledger(store, settings).append("svc:burst", "warm_up")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BURST, str(settings.home), settings.database_url or ""],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    acknowledged: list[int] = []
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 500 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        acknowledged.append(int(line))
-    os.kill(proc.pid, signal.SIGKILL)
-    rest, err = proc.communicate(timeout=30)
-    acknowledged += [int(x) for x in rest.split()]
-    assert len(acknowledged) >= 500, err
+    acknowledged = acknowledged_before_kill(_BURST, settings, 500)
     assert set(acknowledged) <= set(_stored(store))
     assert verify(store, settings)["ok"]

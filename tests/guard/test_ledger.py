@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -23,6 +20,7 @@ from fpcredit.guard.ledger import Event, Ledger, leaf_data, record_rows, verify
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
 from fpcredit.store.db import Store
+from tests.guard.killed import acknowledged_before_kill
 
 E, N, C = s.ledger_entries, s.ledger_nodes, s.ledger_checkpoints
 T0 = dt.datetime(2026, 3, 1, 8, 0, 0)
@@ -532,24 +530,7 @@ def test_kill_9_loses_no_acknowledged_entry(
     store: Store, ledger: Ledger, settings: Settings
 ) -> None:
     ledger.append("svc:burst", "warm_up")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BURST, str(settings.home), settings.database_url or ""],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    acknowledged: list[int] = []
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 300 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        acknowledged.append(int(line))
-    os.kill(proc.pid, signal.SIGKILL)
-    rest, err = proc.communicate(timeout=30)
-    acknowledged += [int(x) for x in rest.split()]
-    assert len(acknowledged) >= 300, err
+    acknowledged = acknowledged_before_kill(_BURST, settings, 300)
     with store.engine.connect() as conn:
         stored = set(conn.scalars(sa.select(E.c.idx)))
     assert set(acknowledged) <= stored
