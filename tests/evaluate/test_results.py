@@ -124,10 +124,13 @@ def test_a_newer_official_evaluation_replaces_the_old(store: Store, settings: Se
     first = [{**_blank(7), "grade": "B"}]
     _publish(store, home, first, "one.parquet")
     results = Results(store, home, recheck_s=1.0)  # time enough to publish before it
+    assert results.due()  # nothing read yet: the first lookup would ask the store
     assert results.person(7)["grade"] == "B"  # type: ignore[index]
+    assert not results.due()
     _publish(store, home, [{**_blank(7), "grade": "A"}, _blank(8)], "two.parquet")
     assert results.person(8) is None  # not rechecked yet
     time.sleep(1.05)
+    assert results.due()
     assert results.person(7)["grade"] == "A"  # type: ignore[index]
     assert results.person(8) is not None
 

@@ -38,6 +38,11 @@ class Results:
         self._ids: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
         self._checked = -float("inf")
 
+    def due(self) -> bool:
+        """Whether the next lookup would first ask the store for a newer evaluation (and maybe
+        read its file): a caller on an event loop runs `run()` in a thread first."""
+        return time.monotonic() - self._checked >= self._recheck_s
+
     def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._checked < self._recheck_s:

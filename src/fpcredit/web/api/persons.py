@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from fpcredit.errors import InvalidIdNumber
@@ -94,6 +95,8 @@ async def credit(
 ) -> Response:
     """The person's total, grade, points and scores in the latest official evaluation."""
     assert caller.person_id is not None
+    if services.results.due():  # reading a new evaluation's file must not stall the loop
+        await run_in_threadpool(services.results.run)
     return json_response(credit_of(services, caller.person_id))
 
 
