@@ -72,3 +72,20 @@ def test_trail_entries_get_their_subject_tag_on_upgrade(tmp_path: Path) -> None:
     ledger.checkpoint()
     assert verify(st, settings)["ok"]
     st.engine.dispose()
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    st = open_store(settings)
+    st.upgrade()
+    Ledger(st, settings).append("svc:test", "read")  # a write: the -wal file exists now
+    files = [p for p in settings.home.glob("fpcredit.db*")]
+    assert {p.name for p in files} >= {"fpcredit.db", "fpcredit.db-wal"}
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in files), [
+        (p.name, oct(p.stat().st_mode)) for p in files
+    ]
+    st.engine.dispose()
+    # A file left readable by others (an older version, a copy) is tightened when opened.
+    (settings.home / "fpcredit.db").chmod(0o644)
+    open_store(settings).engine.dispose()
+    assert (settings.home / "fpcredit.db").stat().st_mode & 0o777 == 0o600

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -116,6 +118,24 @@ class Store:
         return out
 
 
+def _private(database: str | None) -> None:
+    """Make the SQLite file readable by its owner only (created so if missing). SQLite gives its
+    -wal and -shm files the database file's mode, so they follow. The identifiers in it are
+    encrypted, but names of columns, counts and codes are not everyone's to read."""
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    except OSError as e:
+        raise StoreError(text("store_unreachable", url=str(path))) from e
+    if path.stat().st_mode & 0o077:
+        try:
+            path.chmod(0o600)
+        except OSError:  # not the owner (a read-only copy, say): reading it is still allowed
+            log.warning("the store file %s is readable by others; chmod 600 it", path)
+
+
 def utc_now() -> dt.datetime:
     """The store's timestamps: naive UTC (SQLite has no time zones; PostgreSQL columns match)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -128,6 +148,7 @@ def open_store(settings: Settings | None = None) -> Store:
     try:
         if url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
+            _private(sa.engine.make_url(url).database)
             engine = sa.create_engine(url)
             wait_ms = int(settings.lock_timeout_s * 1000)
             sa.event.listen(engine, "connect", lambda c, _r: _sqlite_pragmas(c, wait_ms))
