@@ -77,9 +77,7 @@ class Results:
         at = int(ids.searchsorted(person_id))
         if at >= len(ids) or ids[at] != person_id:
             return None
-        row = self._rows.row(at)
-        row["person_id"] = person_id
-        return row
+        return self._rows.row(at, person_id)
 
 
 # The columns a lookup returns: totals, grade, points, provenance, dimension and indicator scores
@@ -120,12 +118,13 @@ class _Rows:
                 self._lists[name] = column.to_pylist()
         self._matrix = np.column_stack(numeric) if numeric else np.empty((0, 0))
 
-    def row(self, at: int) -> dict[str, Any]:
+    def row(self, at: int, person_id: int) -> dict[str, Any]:
+        """Row `at`, the person `person_id` (the id as looked up, not as a float)."""
         numbers = self._matrix[at].tolist() if self._matrix.size else []
         out: dict[str, Any] = {}
         for name, pos, integer, places in self._plan:
             if pos == -2:
-                out[name] = None  # the caller fills in the id it looked up
+                out[name] = person_id
                 continue
             if pos < 0:
                 out[name] = _plain(self._lists[name][at])

@@ -210,6 +210,8 @@ def _check_code(field: str, value: str | None, required: bool = True) -> None:
 # --- storage -------------------------------------------------------------------------------------
 
 
+# On SQLite, _lock and _last run these through the driver itself: a batch of one entry (a
+# single read of the service) spent a third of its time in SQLAlchemy's execution of them.
 # Any write takes SQLite's RESERVED lock before the size is read; a no-op is cheapest.
 _SQLITE_LOCK: Final = "UPDATE ledger_entries SET idx = idx WHERE 0"
 _SQLITE_LAST: Final = "SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1"
@@ -220,7 +222,7 @@ def _lock(conn: sa.Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     else:
-        conn.exec_driver_sql(_SQLITE_LOCK)
+        conn.connection.driver_connection.execute(_SQLITE_LOCK)  # type: ignore[union-attr]
 
 
 _LAST = sa.select(_E.c.idx, _E.c.leaf_hash).order_by(_E.c.idx.desc()).limit(1)
@@ -228,7 +230,11 @@ _LAST = sa.select(_E.c.idx, _E.c.leaf_hash).order_by(_E.c.idx.desc()).limit(1)
 
 def _last(conn: sa.Connection) -> tuple[int, bytes | None]:
     """The size of the log and its last leaf hash."""
-    row = conn.execute(_LAST).first()
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        row = driver.execute(_SQLITE_LAST).fetchone()  # type: ignore[union-attr]
+    else:
+        row = conn.execute(_LAST).first()
     return (0, None) if row is None else (int(row[0]) + 1, bytes(row[1]))
 
 
@@ -282,17 +288,8 @@ def _append(
     """Append entries in `conn`'s transaction, with their new tree nodes; the caller commits.
     A row is the columns after `idx` and `at`, before `leaf_hash`: all eleven for a change
     entry, the first five (actor … purpose) for an access entry."""
-    if conn.dialect.name == "sqlite":
-        # The driver's own cursor: a batch of one entry (a single read of the service) spent a
-        # third of its time in SQLAlchemy's execution of these two statements.
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cur.execute(_SQLITE_LOCK)
-        found = cur.execute(_SQLITE_LAST).fetchone()
-        cur.close()
-        size, last = (0, None) if found is None else (int(found[0]) + 1, bytes(found[1]))
-    else:
-        _lock(conn)
-        size, last = _last(conn)
+    _lock(conn)
+    size, last = _last(conn)
     if tip is not None and tip[0].size == size and tip[1] == last:
         frontier = tip[0].copy()
     else:
@@ -317,7 +314,7 @@ def _append(
             if hashed is None:
                 subject, tag = "null", None
             else:
-                subject, tag = f'"{hashed}"', int(hashed[:15], 16)  # subject_tag, inlined
+                subject, tag = f'"{hashed}"', subject_tag(hashed)
             data = f"{parts[0]}{idx}{parts[1]}{subject}{parts[2]}".encode()
             last = sha256(leaf_prefix + data).digest()
             access.append((idx, at_value, actor, action, outcome, hashed, purpose, last, tag))

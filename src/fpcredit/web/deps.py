@@ -121,6 +121,23 @@ PurposeQuery = Annotated[
 ]
 
 
+def _event(
+    principal: Principal | None,
+    rule: Rule,
+    outcome: str,
+    purpose: Purpose | None,
+    person_id: int | None,
+) -> Event:
+    """The trail entry of one access decision."""
+    return Event(
+        f"{principal.role.value}:{principal.subject}" if principal else "anonymous",
+        rule.action,
+        outcome=outcome,
+        subject=None if person_id is None else str(person_id),
+        purpose=purpose.value if purpose else None,
+    )
+
+
 def audit(
     services: Services,
     principal: Principal | None,
@@ -130,15 +147,20 @@ def audit(
     person_id: int | None,
 ) -> None:
     """Append one access decision to the trail; a trail that cannot be written refuses the read."""
-    services.trail.append(
-        Event(
-            f"{principal.role.value}:{principal.subject}" if principal else "anonymous",
-            rule.action,
-            outcome=outcome,
-            subject=None if person_id is None else str(person_id),
-            purpose=purpose.value if purpose else None,
-        )
-    )
+    services.trail.append(_event(principal, rule, outcome, purpose, person_id))
+    services.metrics.audit_entries.labels(outcome).inc()
+
+
+async def _audit(
+    services: Services,
+    principal: Principal,
+    rule: Rule,
+    outcome: str,
+    purpose: Purpose | None,
+    person_id: int | None,
+) -> None:
+    """`audit` on the event loop: waits for the commit without holding a thread."""
+    await services.trail.append_async(_event(principal, rule, outcome, purpose, person_id))
     services.metrics.audit_entries.labels(outcome).inc()
 
 
@@ -174,27 +196,6 @@ async def _person(
     if not isinstance(person, Located):
         raise HTTPException(404, text("web.person_unknown"))
     return person
-
-
-async def _audit(
-    services: Services,
-    principal: Principal,
-    rule: Rule,
-    outcome: str,
-    purpose: Purpose | None,
-    person_id: int | None,
-) -> None:
-    """`audit` on the event loop: waits for the commit without holding a thread."""
-    await services.trail.append_async(
-        Event(
-            f"{principal.role.value}:{principal.subject}",
-            rule.action,
-            outcome=outcome,
-            subject=None if person_id is None else str(person_id),
-            purpose=purpose.value if purpose else None,
-        )
-    )
-    services.metrics.audit_entries.labels(outcome).inc()
 
 
 def _authenticate(services: Services, token: str) -> Principal:

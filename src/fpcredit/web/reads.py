@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Response
+from fastapi.concurrency import run_in_threadpool
 
 from fpcredit.evaluate.explain import ExplainError
 from fpcredit.evaluate.explain import explain as explain_person
@@ -13,10 +14,10 @@ from fpcredit.guard.access import Role
 from fpcredit.link.file import person_file
 from fpcredit.messages import text
 from fpcredit.web.api.views import (
-    CreditView,
     ExplanationView,
     PersonView,
     credit_view,
+    json_response,
     person_view,
 )
 from fpcredit.web.deps import Services
@@ -46,9 +47,12 @@ def file_of(services: Services, person_id: int, role: Role, reveal: bool) -> Per
     return person_view(file, role, reveal)
 
 
-def credit_of(services: Services, person_id: int) -> CreditView:
-    """The person's row in the latest official evaluation."""
+async def credit_of(services: Services, person_id: int) -> Response:
+    """The person's row in the latest official evaluation, as CreditView JSON (on the event
+    loop: the service's hottest read)."""
+    if services.results.due():  # reading a new evaluation's file must not stall the loop
+        await run_in_threadpool(services.results.run)
     row = services.results.person(person_id)
     if row is None:
         raise HTTPException(404, text("web.not_evaluated"))
-    return credit_view(row)
+    return json_response(credit_view(row))

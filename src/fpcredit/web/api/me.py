@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from fpcredit.web.api.audit import signed_head
@@ -15,7 +14,6 @@ from fpcredit.web.api.views import (
     ExplanationView,
     PersonView,
     UtcTime,
-    json_response,
 )
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, ServicesDep
 from fpcredit.web.reads import credit_of, explanation, file_of
@@ -54,9 +52,7 @@ def me(caller: CurrentCaller, services: ServicesDep) -> PersonView:
 async def my_credit(caller: CurrentCaller, services: ServicesDep) -> Response:
     """My total, grade and points in the latest official evaluation."""
     assert caller.person_id is not None
-    if services.results.due():  # reading a new evaluation's file must not stall the loop
-        await run_in_threadpool(services.results.run)
-    return json_response(credit_of(services, caller.person_id))
+    return await credit_of(services, caller.person_id)
 
 
 @router.get("/explanation", response_model=ExplanationView)

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from fpcredit.errors import InvalidIdNumber
@@ -17,7 +16,6 @@ from fpcredit.web.api.views import (
     CreditView,
     ExplanationView,
     PersonView,
-    json_response,
     person_view,
 )
 from fpcredit.web.deps import (
@@ -95,9 +93,7 @@ async def credit(
 ) -> Response:
     """The person's total, grade, points and scores in the latest official evaluation."""
     assert caller.person_id is not None
-    if services.results.due():  # reading a new evaluation's file must not stall the loop
-        await run_in_threadpool(services.results.run)
-    return json_response(credit_of(services, caller.person_id))
+    return await credit_of(services, caller.person_id)
 
 
 @router.get("/{person_id}/explanation", response_model=ExplanationView)
