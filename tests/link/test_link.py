@@ -238,3 +238,49 @@ def test_export_links_writes_the_fixed_columns(linked: tuple[Store, Vault], tmp_
     frame = pl.read_csv(out, schema_overrides={"record_key": pl.String})
     assert frame.height == n > 0
     assert frame.columns == ["source", "record_key", "role", "person_id", "probability", "pass"]
+
+
+def _stored(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    m, p = s.mentions, s.persons
+    skip = {"created_at", "updated_at"}
+    with store.engine.connect() as conn:
+        links = conn.execute(
+            sa.select(m.c.id, m.c.person_id, m.c.link_pass, m.c.link_probability).order_by(m.c.id)
+        ).all()
+        persons = conn.execute(
+            sa.select(*[c for c in p.c if c.name not in skip]).order_by(p.c.id)
+        ).all()
+    return [tuple(r) for r in links], [tuple(r) for r in persons]
+
+
+def test_staged_write_stores_what_the_row_by_row_write_stores(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    province: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large run's rows go through a side file written by ADBC (`write._Stage`); a small
+    run's through temporary tables. Both must store the same links and persons, and the side
+    file must be gone afterwards, whether the write committed or failed."""
+    from fpcredit.errors import StoreError
+    from fpcredit.link import write
+
+    got = []
+    for least in (10**9, 0):  # never staged, always staged
+        monkeypatch.setattr(write, "_STAGE_MIN", least)
+        store, vault = _fresh_linked(tmp_path / f"stage-{least}", request, province)
+        got.append(_stored(store))
+        side = Path(f"{store.engine.url.database}.link-stage")
+        assert not side.exists()
+    assert got[0] == got[1]
+    # A write that fails after staging leaves no file, and nothing written.
+
+    def fail(*_args: object) -> None:
+        assert side.exists(), "the rows should be staged by now"
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(write, "_write", fail)
+    with pytest.raises(StoreError):
+        link(store, vault, load_config(), full=True)
+    assert not side.exists()
+    assert _stored(store) == got[1]

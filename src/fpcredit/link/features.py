@@ -91,16 +91,65 @@ def compact(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+class _Shared:
+    """One stored copy of each distinct encrypted value, shared by every mention that has it.
+
+    A person appears in a dozen mentions, each with its own ciphertext of the same name (a
+    fresh nonce each time) and its own copy of the same blind index: at a million persons
+    that is some 2 GB of bytes that say the same thing. Equal blind indexes are equal values,
+    so one ciphertext per index decrypts to what every mention holding it says. Polars' binary
+    columns are views into shared buffers, so the mentions point at these rows, not copies.
+    """
+
+    _PAIRS = (("name_bidx", "name_enc"), ("id_bidx", "id_number_enc"))
+
+    def __init__(self) -> None:
+        self.seen = {
+            bidx: pl.DataFrame(schema={bidx: pl.Binary, enc: pl.Binary})
+            for bidx, enc in self._PAIRS
+        }
+
+    def share(self, frame: pl.DataFrame) -> pl.DataFrame:
+        for bidx, enc in self._PAIRS:
+            seen = self.seen[bidx]
+            new = (
+                frame.select(bidx, enc)
+                .filter(pl.col(bidx).is_not_null())
+                .unique(bidx, keep="first", maintain_order=True)
+                .join(seen.select(bidx), on=bidx, how="anti")
+            )
+            # Copied out: as views, the few new values would keep the slice's buffers alive.
+            new = pl.DataFrame(pl.from_arrow(new.to_arrow()))
+            seen = self.seen[bidx] = pl.concat([seen, new], rechunk=False)
+            at = frame.select(bidx).join(
+                seen.with_row_index("_at").select(bidx, "_at"),
+                on=bidx,
+                how="left",
+                maintain_order="left",
+            )["_at"]
+            frame = frame.with_columns(seen[bidx].gather(at), seen[enc].gather(at))
+        return frame
+
+
 def load_mentions(url: sa.URL) -> pl.DataFrame:
-    """Every mention with its record's source and the link it has now (if any)."""
+    """Every mention with its record's source and the link it has now (if any).
+
+    A mention's `name_enc` and `id_number_enc` are one ciphertext of its value shared by all
+    mentions with that value (see `_Shared`), not necessarily the one stored on its row."""
     top = read_arrow(url, "SELECT max(id) FROM mentions", pa.schema([("top", pa.int64())]))
     last = (top.column(0)[0].as_py() if top.num_rows else None) or 0
-    slices = []
+    slices, shared = [], _Shared()
     for low in range(0, last, _SLICE):
         sql = _MENTIONS_SQL.format(low=low, high=low + _SLICE)
-        frame = pl.from_arrow(read_arrow(url, sql, _MENTIONS_SCHEMA))
-        assert isinstance(frame, pl.DataFrame)
-        slices.append(compact(frame))
+        table = read_arrow(url, sql, _MENTIONS_SCHEMA)
+        # Column by column: a table handed over whole stays allocated while any of its
+        # columns lives, and the raw binary columns are what sharing lets go of.
+        frame = pl.DataFrame([pl.Series(n, table.column(n)) for n in table.column_names])
+        del table
+        slices.append(shared.share(compact(frame)))
+        del frame
+        # Arrow's allocator keeps what the slice's raw columns freed for reuse; hand it back.
+        pa.default_memory_pool().release_unused()
     if not slices:
         empty = pl.from_arrow(_MENTIONS_SCHEMA.empty_table())
         assert isinstance(empty, pl.DataFrame)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -67,7 +69,7 @@ def stable_ids(men: pl.DataFrame, first_new: int) -> tuple[dict[int, int], int]:
     Greedy by overlap: the cluster holding most of an old person's mentions keeps its id.
     Returns the map and how many old ids are left without a cluster (retired).
     """
-    old = men.filter(pl.col("person_id").is_not_null())
+    old = men.select("cluster", "person_id").filter(pl.col("person_id").is_not_null())
     overlap = (
         old.group_by("cluster", "person_id")
         .agg(pl.len().alias("n"))
@@ -123,19 +125,138 @@ _COLUMN_KINDS = {
 }
 
 
-def _update_from(conn: sa.Connection, target: str, frame: pl.DataFrame) -> None:
+def _update_from(
+    conn: sa.Connection,
+    target: str,
+    frame: pl.DataFrame,
+    *,
+    stage: _Stage | None = None,
+    name: str = "update",
+    consts: dict[str, Any] | None = None,
+) -> None:
     """UPDATE target from a frame keyed by `id` (SQLite ≥ 3.33 and PostgreSQL both know
-    UPDATE … FROM)."""
+    UPDATE … FROM); `consts` are the same for every row, bound once instead of per row."""
     if frame.is_empty():
         return
-    cols, types = frame.columns, _types(conn)
-    tmp = _temp_table(conn, "_fp_update", [(c, types[_COLUMN_KINDS.get(c, "text")]) for c in cols])
-    bulk_insert(conn, tmp, cols, frame.iter_rows())
-    sets = ", ".join(f"{c} = _fp_update.{c}" for c in cols if c != "id")
-    conn.execute(
-        sa.text(f"UPDATE {target} SET {sets} FROM _fp_update WHERE {target}.id = _fp_update.id")
-    )
-    conn.execute(sa.text("DROP TABLE _fp_update"))
+    consts = consts or {}
+    with _rows(conn, frame, stage, name) as src:
+        sets = [f"{c} = _s.{c}" for c in frame.columns if c != "id"]
+        sets += [f"{c} = :{c}" for c in consts]
+        conn.execute(
+            sa.text(
+                f"UPDATE {target} SET {', '.join(sets)} FROM {src} AS _s WHERE {target}.id = _s.id"
+            ),
+            consts,
+        )
+
+
+def _insert_from(
+    conn: sa.Connection,
+    target: sa.Table,
+    frame: pl.DataFrame,
+    *,
+    stage: _Stage | None = None,
+    name: str = "insert",
+    consts: dict[str, Any] | None = None,
+) -> None:
+    """INSERT a frame's rows into target, with `consts` in every row."""
+    if frame.is_empty():
+        return
+    consts = consts or {}
+    cols = [*frame.columns, *consts]
+    values = [*frame.columns, *(f":{c}" for c in consts)]
+    with _rows(conn, frame, stage, name) as src:
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {target.name} ({', '.join(cols)}) "
+                f"SELECT {', '.join(values)} FROM {src}"
+            ),
+            consts,
+        )
+
+
+@contextmanager
+def _rows(
+    conn: sa.Connection, frame: pl.DataFrame, stage: _Stage | None, name: str
+) -> Iterator[str]:
+    """The table a statement reads the frame's rows from: the stage's copy if it has one, else
+    a temporary table filled now (and dropped afterwards)."""
+    if stage is not None and name in stage.staged:
+        yield f"{_STAGE}.{name}"
+        return
+    types = _types(conn)
+    tmp = f"_fp_{name}"
+    cols = [(c, types[_COLUMN_KINDS.get(c, "text")]) for c in frame.columns]
+    table = _temp_table(conn, tmp, cols)
+    bulk_insert(conn, table, frame.columns, frame.iter_rows())
+    yield tmp
+    conn.execute(sa.text(f"DROP TABLE {tmp}"))
+
+
+_STAGE = "fp_stage"
+# Below this many rows, filling a temporary table row by row costs less than a side file.
+_STAGE_MIN = 20_000
+
+
+class _Stage:
+    """A run's large row sets, written before its transaction begins (SQLite only).
+
+    Filling a temporary table from Python costs some 3 µs a row: a minute for a province's
+    16 million links. ADBC's bulk ingestion writes Arrow columns to SQLite from C, but
+    through a connection of its own, so the rows go to a side database file next to the
+    store (no journal: it is scratch) and the writing connection attaches it. SQLite cannot
+    attach a database inside a transaction, hence: stage first, then write. The file holds
+    person ids and link passes, never names or ID numbers in clear, is readable by its owner
+    only, and is deleted when the write ends, committed or not.
+    """
+
+    def __init__(self, store: Store) -> None:
+        database = store.engine.url.database
+        self.sqlite = store.dialect == "sqlite" and bool(database) and database != ":memory:"
+        self.path = Path(f"{database}.link-stage") if self.sqlite else None
+        self.staged: set[str] = set()
+
+    def put(self, name: str, frame: pl.DataFrame) -> None:
+        """Stage `frame` as table `name` if it is large enough to be worth it."""
+        if self.path is None or frame.height < _STAGE_MIN:
+            return
+        import adbc_driver_sqlite.dbapi as adbc
+
+        if not self.staged:
+            self._remove()
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        table = frame.with_columns(
+            pl.col(pl.Categorical).cast(pl.String), pl.col(pl.Date).cast(pl.String)
+        ).to_arrow(compat_level=pl.CompatLevel.oldest())
+        # The driver ingests in one transaction of its own; the pragmas need none open.
+        with adbc.connect(f"file:{self.path}", autocommit=True) as side, side.cursor() as cur:
+            cur.execute("PRAGMA journal_mode=OFF")
+            cur.fetchall()
+            cur.execute("PRAGMA synchronous=OFF")
+            cur.adbc_ingest(name, table, mode="create")
+        self.staged.add(name)
+
+    @contextmanager
+    def writing(self, store: Store) -> Iterator[sa.Connection]:
+        """One transaction on a connection that sees the stage as `fp_stage`."""
+        try:
+            with store.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                if self.staged:
+                    raw.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(self.path),))  # type: ignore[union-attr]
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if self.staged:
+                        raw.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
+        finally:
+            self._remove()
+
+    def _remove(self) -> None:
+        if self.path is not None:
+            for path in (self.path, Path(f"{self.path}-journal")):
+                path.unlink(missing_ok=True)
 
 
 def _person_best(men: pl.DataFrame, persons: pl.Series | None, vault: Vault) -> pl.DataFrame:
@@ -149,8 +270,8 @@ def update_persons(
     conn: sa.Connection, men: pl.DataFrame, persons: pl.Series | None, vault: Vault
 ) -> None:
     """Rewrite the best values of existing persons from their mentions."""
-    best = _person_best(men, persons, vault).with_columns(pl.lit(utc_now()).alias("updated_at"))
-    _update_from(conn, "persons", best)
+    best = _person_best(men, persons, vault)
+    _update_from(conn, "persons", best, consts={"updated_at": utc_now()})
 
 
 def write_run(
@@ -176,7 +297,15 @@ def write_run(
         fresh = sorted(c for c in after["cluster"].unique().to_list() if c is not None and c < 0)
         mapping = {c: first_new + i for i, c in enumerate(fresh)}
         retired = 0
-    final = _finalise(after, assigned, mapping)
+    # Only the cluster column is new here; every other column stays shared with `after`.
+    after = after.with_columns(
+        pl.col("cluster").replace_strict(
+            pl.Series(list(mapping), dtype=pl.Int64),
+            pl.Series(list(mapping.values()), dtype=pl.Int64),
+            default=pl.col("cluster"),
+        )
+    )
+    final = _finalise(after, assigned)
     new_persons = pl.Series(
         sorted(set(mapping.values()) - set(before["person_id"].drop_nulls().unique().to_list())),
         dtype=pl.Int64,
@@ -206,14 +335,26 @@ def write_run(
     progress(text("link_stage_write", n=changed.height))
     now = utc_now()
     touched = None if mode == "full" else changed["cluster"].unique()
-    best = _person_best(final, touched, vault)
-    with store.engine.begin() as conn, _page_cache(conn, changed.height):
+    best = _person_best(after, touched, vault)
+    del after
+    links = changed.select(
+        "id",
+        pl.col("cluster").alias("person_id"),
+        pl.col("_pass").alias("link_pass"),
+        pl.col("_p").alias("link_probability"),
+    )
+    is_new = pl.col("id").is_in(new_persons.implode())
+    stage = _Stage(store)
+    stage.put("new_persons", best.filter(is_new))
+    stage.put("persons", best.filter(~is_new))
+    stage.put("links", links)
+    with stage.writing(store) as conn, _page_cache(conn, changed.height):
         lock_for_ingestion(conn)
         if conn.scalar(sa.select(sa.func.max(s.link_runs.c.id))) != last_run:
             raise StoreError(text("link_concurrent"))
         if next_id(conn, s.persons) != first_new:
             raise StoreError(text("link_concurrent"))
-        _write(conn, best, new_persons, changed, final, model, retired, now)
+        _write(conn, stage, best, is_new, links, final, model, retired, now)
         report.review_added = _store_reviews(conn, pending_reviews, mode, now)
         report.review_pending = int(
             conn.scalar(
@@ -259,30 +400,24 @@ def _page_cache(conn: sa.Connection, rows: int) -> Iterator[None]:
 _moved = pl.col("person_id").is_not_null() & (pl.col("person_id") != pl.col("cluster"))
 
 
-def _finalise(after: pl.DataFrame, assigned: pl.DataFrame, mapping: dict[int, int]) -> pl.DataFrame:
-    """Clusters turned into person ids, with each mention's pass (`_pass`) and probability
-    (`_p`): from this run, from a clerk's decision, or unchanged."""
-    ids = pl.DataFrame(
-        {"cluster": list(mapping), "_pid": list(mapping.values())},
-        schema={"cluster": pl.Int64, "_pid": pl.Int64},
+def _finalise(after: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
+    """The link columns of every mention, with its pass (`_pass`) and probability (`_p`): from
+    this run, from a clerk's decision, or unchanged. Narrow: a join copies what it keeps."""
+    clerk = ["_clerk"] if "_clerk" in after.columns else []
+    final = after.select(
+        "id", "cluster", "person_id", "link_pass", "link_probability", *clerk
+    ).join(
+        assigned.select("id", pl.col("pass").alias("_pass"), pl.col("probability").alias("_p")),
+        on="id",
+        how="left",
     )
-    final = (
-        after.join(ids, on="cluster", how="left")
-        .with_columns(pl.coalesce("_pid", "cluster").alias("cluster"))
-        .drop("_pid")
-        .join(
-            assigned.select("id", pl.col("pass").alias("_pass"), pl.col("probability").alias("_p")),
-            on="id",
-            how="left",
-        )
-    )
-    clerk = pl.col("_clerk") if "_clerk" in final.columns else pl.lit(False)
+    is_clerk = pl.col("_clerk") if clerk else pl.lit(False)
     return final.with_columns(
-        pl.when(clerk)
+        pl.when(is_clerk)
         .then(pl.lit(PASS_CLERK))
         .otherwise(pl.coalesce("_pass", "link_pass"))
         .alias("_pass"),
-        pl.when(clerk)
+        pl.when(is_clerk)
         .then(pl.lit(1.0))
         .otherwise(pl.coalesce("_p", "link_probability"))
         .alias("_p"),
@@ -291,42 +426,47 @@ def _finalise(after: pl.DataFrame, assigned: pl.DataFrame, mapping: dict[int, in
 
 def _write(
     conn: sa.Connection,
+    stage: _Stage,
     best: pl.DataFrame,
-    new_persons: pl.Series,
-    changed: pl.DataFrame,
+    is_new: pl.Expr,
+    links: pl.DataFrame,
     final: pl.DataFrame,
     model: LinkModel,
     retired: int,
     now: dt.datetime,
 ) -> None:
     """New persons, refreshed best values, retired ids and the changed links."""
-    is_new = pl.col("id").is_in(new_persons.implode())
-    new_rows = best.filter(is_new).with_columns(
-        pl.lit(now).alias("created_at"), pl.lit(now).alias("updated_at")
+    _insert_from(
+        conn,
+        s.persons,
+        best.filter(is_new),
+        stage=stage,
+        name="new_persons",
+        consts={"created_at": now, "updated_at": now},
     )
-    bulk_insert(conn, s.persons, new_rows.columns, new_rows.iter_rows())
     _update_from(
-        conn, "persons", best.filter(~is_new).with_columns(pl.lit(now).alias("updated_at"))
+        conn,
+        "persons",
+        best.filter(~is_new),
+        stage=stage,
+        name="persons",
+        consts={"updated_at": now},
     )
     if retired:
         _retire(conn, final, now)
     # Rewriting most links (a first or full link) is faster with the person index rebuilt
     # once afterwards than maintained row by row.
-    rebuild = changed.height > final.height // 4
+    rebuild = links.height > final.height // 4
     person_index = next(i for i in s.mentions.indexes if list(i.columns.keys()) == ["person_id"])
     if rebuild:
         person_index.drop(conn)
     _update_from(
         conn,
         "mentions",
-        changed.select(
-            "id",
-            pl.col("cluster").alias("person_id"),
-            pl.col("_pass").alias("link_pass"),
-            pl.col("_p").alias("link_probability"),
-            pl.lit(model.version).alias("link_model"),
-            pl.lit(now).alias("linked_at"),
-        ),
+        links,
+        stage=stage,
+        name="links",
+        consts={"link_model": model.version, "linked_at": now},
     )
     if rebuild:
         person_index.create(conn)
@@ -348,10 +488,9 @@ def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
             pl.col("person_id").alias("id"),
             pl.col("cluster").alias("merged_into"),
             pl.lit(0).alias("mentions"),
-            pl.lit(now).alias("updated_at"),
         )
     )
-    _update_from(conn, "persons", moved)
+    _update_from(conn, "persons", moved, name="retired", consts={"updated_at": now})
 
 
 def _review_rows(

@@ -45,5 +45,10 @@ def read_arrow(url: sa.URL, sql: str, schema: pa.Schema) -> pa.Table:
         raise StoreError(text("store_read_failed", reason=str(exc).splitlines()[0])) from exc
     if table.num_rows == 0:
         return schema.empty_table()
-    columns = [table.column(i).cast(field.type) for i, field in enumerate(schema)]
+    # Copied into memory of Arrow's own, column by column: the driver frees a result only when
+    # every buffer of it is released, so one column kept zero-copy (as Polars keeps numbers)
+    # would hold all the others, text and bytes included, for as long as it lives.
+    columns = [
+        pa.concat_arrays(table.column(i).cast(field.type).chunks) for i, field in enumerate(schema)
+    ]
     return pa.Table.from_arrays(columns, schema=schema)
