@@ -244,6 +244,11 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "另一次关联或导入在此期间写入了数据库，本次未写入；请重新运行",
         "another link run or ingestion wrote meanwhile; nothing was written, run again",
     ),
+    "link_write_orphans": (
+        "本次关联指向 {n} 个不存在的人员，未写入；请保留日志并联系运维",
+        "this run would link records to {n} persons that do not exist; nothing was written, "
+        "keep the log and tell the operator",
+    ),
     "review_unknown": ("复核编号 {id} 不存在", "there is no review {id}"),
     "review_decided": (
         "复核 {id} 已处理（{status}）",

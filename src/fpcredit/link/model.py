@@ -221,6 +221,9 @@ def _db_api() -> Iterator[Any]:
     api = DuckDBAPI()
     con = api._con
     con.sql("SET threads = 2")
+    # DuckDB's allocator otherwise keeps what a scoring pass freed (gigabytes at a million
+    # persons) until it next allocates; its background threads hand it back to the system.
+    con.sql("SET allocator_background_threads = true")
     # Names are decrypted in memory for comparison: never let DuckDB spill them to disk.
     con.sql("SET temp_directory = ''")
     yield api

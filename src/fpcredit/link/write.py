@@ -238,20 +238,39 @@ class _Stage:
 
     @contextmanager
     def writing(self, store: Store) -> Iterator[sa.Connection]:
-        """One transaction on a connection that sees the stage as `fp_stage`."""
+        """One transaction on a connection that sees the stage as `fp_stage`.
+
+        With staged links, SQLite's per-row foreign-key check is off for this transaction (it
+        doubled the time of rewriting a province's links) and one set-based check stands in
+        for it before the commit: every person the links name exists (`check_links`)."""
         try:
             with store.engine.connect() as conn:
                 raw = conn.connection.driver_connection
                 if self.staged:
                     raw.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(self.path),))  # type: ignore[union-attr]
+                    raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
                 try:
                     with conn.begin():
                         yield conn
                 finally:
                     if self.staged:
+                        raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
                         raw.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
         finally:
             self._remove()
+
+    def check_links(self, conn: sa.Connection) -> None:
+        """Refuse to commit links to a person that does not exist (see `writing`)."""
+        if "link_persons" not in self.staged:
+            return
+        missing = conn.scalar(
+            sa.text(
+                f"SELECT count(*) FROM {_STAGE}.link_persons AS _s "
+                "WHERE NOT EXISTS (SELECT 1 FROM persons WHERE persons.id = _s.id)"
+            )
+        )
+        if missing:
+            raise StoreError(text("link_write_orphans", n=missing))
 
     def _remove(self) -> None:
         if self.path is not None:
@@ -348,7 +367,8 @@ def write_run(
     stage.put("new_persons", best.filter(is_new))
     stage.put("persons", best.filter(~is_new))
     stage.put("links", links)
-    with stage.writing(store) as conn, _page_cache(conn, changed.height):
+    stage.put("link_persons", links.select(pl.col("person_id").alias("id")).unique())
+    with stage.writing(store) as conn:
         lock_for_ingestion(conn)
         if conn.scalar(sa.select(sa.func.max(s.link_runs.c.id))) != last_run:
             raise StoreError(text("link_concurrent"))
@@ -375,25 +395,6 @@ def write_run(
         )
         sync_sequences(conn, [s.persons, s.link_reviews, s.link_runs])
     return report
-
-
-@contextmanager
-def _page_cache(conn: sa.Connection, rows: int) -> Iterator[None]:
-    """SQLite: a page cache sized to the rows being rewritten, for this write only.
-
-    Links live on the mention rows; rewriting millions of them through the default cache
-    (128 MB, for ingestion's index pages) re-reads pages it has just evicted: on a million
-    persons' store a 2 GB cache halves the time."""
-    if conn.dialect.name != "sqlite" or rows < 1_000_000:
-        yield
-        return
-    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    kib = min(rows // 4, 2_000_000)  # about 1 KiB of cache per 4 rewritten rows
-    conn.exec_driver_sql(f"PRAGMA cache_size=-{kib}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={before}")
 
 
 # A mention that had a person and now has another.
@@ -470,6 +471,7 @@ def _write(
     )
     if rebuild:
         person_index.create(conn)
+    stage.check_links(conn)
 
 
 def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
