@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 _CHILD = """
-import fpcredit  # first: it tunes Polars' allocator, which must happen before Polars loads
 import json, resource, sys, time
 from pathlib import Path
 import polars as pl
