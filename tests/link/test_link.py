@@ -305,6 +305,7 @@ def test_staged_write_stores_what_the_row_by_row_write_stores(
         clusters = sorted(men["cluster"].unique().to_list())
         return {c: first_new + i for i, c in enumerate(clusters)}, 0
 
+    real_stable_ids, real_insert_from = write.stable_ids, write._insert_from
     monkeypatch.setattr(write, "stable_ids", all_new)
     monkeypatch.setattr(write, "_insert_from", lambda *_a, **_k: None)
     with pytest.raises(StoreError, match=r"不存在的人员|do not exist"):
@@ -312,3 +313,18 @@ def test_staged_write_stores_what_the_row_by_row_write_stores(
     assert _stored(store, vault) == got[1]
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    # A full relink that moves few links but refreshes every person stages only the persons:
+    # its links are written with the foreign-key check on, since no set-based check covers them.
+    monkeypatch.setattr(write, "stable_ids", real_stable_ids)
+    monkeypatch.setattr(write, "_insert_from", real_insert_from)
+    monkeypatch.setattr(write, "_STAGE_MIN", 1000)
+    checks: list[int] = []
+
+    def watched(conn: sa.Connection, stage: write._Stage, *rest: object) -> None:
+        checks.append(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+        assert "persons" in stage.staged and "links" not in stage.staged
+        real_write(conn, stage, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(write, "_write", watched)
+    link(store, vault, load_config(), full=True)
+    assert checks == [1]

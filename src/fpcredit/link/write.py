@@ -212,13 +212,15 @@ class _Stage:
 
     def __init__(self, store: Store) -> None:
         database = store.engine.url.database
-        self.sqlite = store.dialect == "sqlite" and bool(database) and database != ":memory:"
-        self.path = Path(f"{database}.link-stage") if self.sqlite else None
+        on_file = store.dialect == "sqlite" and bool(database) and database != ":memory:"
+        self.path = Path(f"{database}.link-stage") if on_file else None
         self.staged: set[str] = set()
 
-    def put(self, name: str, frame: pl.DataFrame) -> None:
-        """Stage `frame` as table `name` if it is large enough to be worth it."""
-        if self.path is None or frame.height < _STAGE_MIN:
+    def put(self, name: str, frame: pl.DataFrame, *, minimum: int | None = None) -> None:
+        """Stage `frame` as table `name` if it has at least `minimum` rows (by default, enough
+        to be worth it)."""
+        least = _STAGE_MIN if minimum is None else minimum
+        if self.path is None or frame.height < least:
             return
         import adbc_driver_sqlite.dbapi as adbc
 
@@ -236,6 +238,14 @@ class _Stage:
             cur.adbc_ingest(name, table, mode="create")
         self.staged.add(name)
 
+    def put_links(self, links: pl.DataFrame) -> None:
+        """Stage the links and, whenever they are staged, every person they name: the check
+        that stands in for the foreign key reads that list (see `writing`)."""
+        self.put("links", links)
+        if "links" in self.staged:
+            persons = links.select(pl.col("person_id").alias("id")).unique()
+            self.put("link_persons", persons, minimum=0)
+
     @contextmanager
     def writing(self, store: Store) -> Iterator[sa.Connection]:
         """One transaction on a connection that sees the stage as `fp_stage`.
@@ -246,22 +256,25 @@ class _Stage:
         try:
             with store.engine.connect() as conn:
                 raw = conn.connection.driver_connection
+                unchecked = "links" in self.staged
                 if self.staged:
                     raw.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(self.path),))  # type: ignore[union-attr]
+                if unchecked:
                     raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
                 try:
                     with conn.begin():
                         yield conn
                 finally:
-                    if self.staged:
+                    if unchecked:
                         raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                    if self.staged:
                         raw.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
         finally:
             self._remove()
 
     def check_links(self, conn: sa.Connection) -> None:
         """Refuse to commit links to a person that does not exist (see `writing`)."""
-        if "link_persons" not in self.staged:
+        if "links" not in self.staged:
             return
         missing = conn.scalar(
             sa.text(
@@ -363,18 +376,19 @@ def write_run(
         pl.col("_p").alias("link_probability"),
     )
     is_new = pl.col("id").is_in(new_persons.implode())
+    inserted, updated = best.filter(is_new), best.filter(~is_new)
+    del best
     stage = _Stage(store)
-    stage.put("new_persons", best.filter(is_new))
-    stage.put("persons", best.filter(~is_new))
-    stage.put("links", links)
-    stage.put("link_persons", links.select(pl.col("person_id").alias("id")).unique())
+    stage.put("new_persons", inserted)
+    stage.put("persons", updated)
+    stage.put_links(links)
     with stage.writing(store) as conn:
         lock_for_ingestion(conn)
         if conn.scalar(sa.select(sa.func.max(s.link_runs.c.id))) != last_run:
             raise StoreError(text("link_concurrent"))
         if next_id(conn, s.persons) != first_new:
             raise StoreError(text("link_concurrent"))
-        _write(conn, stage, best, is_new, links, final, model, retired, now)
+        _write(conn, stage, inserted, updated, links, final, model, retired, now)
         report.review_added = _store_reviews(conn, pending_reviews, mode, now)
         report.review_pending = int(
             conn.scalar(
@@ -428,19 +442,20 @@ def _finalise(after: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
 def _write(
     conn: sa.Connection,
     stage: _Stage,
-    best: pl.DataFrame,
-    is_new: pl.Expr,
+    fresh: pl.DataFrame,
+    known: pl.DataFrame,
     links: pl.DataFrame,
     final: pl.DataFrame,
     model: LinkModel,
     retired: int,
     now: dt.datetime,
 ) -> None:
-    """New persons, refreshed best values, retired ids and the changed links."""
+    """New persons (`fresh`), refreshed best values (`known`), retired ids and the changed
+    links."""
     _insert_from(
         conn,
         s.persons,
-        best.filter(is_new),
+        fresh,
         stage=stage,
         name="new_persons",
         consts={"created_at": now, "updated_at": now},
@@ -448,7 +463,7 @@ def _write(
     _update_from(
         conn,
         "persons",
-        best.filter(~is_new),
+        known,
         stage=stage,
         name="persons",
         consts={"updated_at": now},
