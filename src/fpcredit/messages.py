@@ -221,6 +221,11 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "数据库尚未初始化或版本过旧，请先运行 `fpcredit init`",
         "the store is not initialised or not up to date; run `fpcredit init`",
     ),
+    "store_migration_broke_keys": (
+        "数据库升级后有记录指向不存在的数据，升级已撤销，数据未变；请保留日志并联系运维",
+        "after the upgrade some rows would point at rows that do not exist; the upgrade was "
+        "rolled back and nothing changed; keep the log and tell the operator",
+    ),
     # Labels of person roles and of fields that are not data elements, in quality messages.
     "role.self": ("本人", "person"),
     "role.mother": ("母亲", "mother"),

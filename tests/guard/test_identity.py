@@ -479,16 +479,20 @@ def file_person(store: Store, vault: Vault, id_number: str, phone: str | None) -
                 id_number_bidx=vault.blind_index(id_number, "id_number"),
             )
         ).scalar_one()
-        conn.execute(
-            s.mentions.insert().values(
+        mention = conn.execute(
+            s.mentions.insert()
+            .returning(s.mentions.c.id)
+            .values(
                 record_id=record,
                 role="mother",
                 id_status="valid",
-                person_id=person,
                 id_number_enc=vault.encrypt(id_number, "id_number"),
                 id_number_bidx=vault.blind_index(id_number, "id_number"),
                 phone_enc=vault.encrypt(phone, "phone"),
             )
+        ).scalar_one()
+        conn.execute(
+            s.links.insert().values(mention_id=mention, person_id=person, **{"pass": "id"})
         )
     return int(person)
 

@@ -87,13 +87,22 @@ def _quality(store: Store, province: Path) -> dict[str, dict[str, float]]:
 
 def test_every_mention_is_linked_with_provenance(linked: tuple[Store, Vault]) -> None:
     store, _ = linked
-    m = s.mentions
+    m, lk, runs = s.mentions, s.links, s.link_runs
     with store.engine.connect() as conn:
-        unlinked = conn.scalar(sa.select(sa.func.count()).where(m.c.person_id.is_(None)))
-        passes = dict(
-            conn.execute(sa.select(m.c.link_pass, sa.func.count()).group_by(m.c.link_pass)).all()
+        unlinked = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(m)
+            .where(~sa.exists().where(lk.c.mention_id == m.c.id))
         )
-        no_model = conn.scalar(sa.select(sa.func.count()).where(m.c.link_model.is_(None)))
+        passes = dict(
+            conn.execute(sa.select(lk.c["pass"], sa.func.count()).group_by(lk.c["pass"])).all()
+        )
+        # Provenance: every link names the run that made it, and through it the model.
+        no_model = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(lk.outerjoin(runs, runs.c.id == lk.c.run_id))
+            .where(runs.c.model_version.is_(None))
+        )
     assert unlinked == 0 and no_model == 0
     assert passes["id"] > 0 and passes["splink"] > 0
     assert set(passes) <= {"id", "crosswalk", "splink", "single", "clerk"}
@@ -172,9 +181,9 @@ def test_review_decisions_survive_a_full_relink(
         review.accept(store, vault, no.id, "clerk-b", "changed my mind")
     link(store, vault, load_config(), full=True)
     got = links_frame(store)
-    m = s.mentions
+    lk = s.links
     with store.engine.connect() as conn:
-        person_of = dict(conn.execute(sa.select(m.c.id, m.c.person_id)).all())
+        person_of = dict(conn.execute(sa.select(lk.c.mention_id, lk.c.person_id)).all())
         decisions = conn.execute(sa.select(s.link_decisions)).all()
     assert person_of[yes.mention_id] == _resolve(store, yes.candidate_person_id)
     assert person_of[no.mention_id] != _resolve(store, no.candidate_person_id)
@@ -212,12 +221,12 @@ def test_unmerge_splits_a_person_and_relink_respects_it(
     moved = after.filter(pl.col("person_id") == new)
     assert moved.height == out["mentions_moved"] >= 2
     # Facts follow their record's mention: evaluation reading facts sees the new person.
-    f, m = s.facts, s.mentions
+    f, lk = s.facts, s.links
     with store.engine.connect() as conn:
         facts_new = conn.scalar(
             sa.select(sa.func.count())
-            .select_from(f.join(m, m.c.id == f.c.subject_mention_id))
-            .where(m.c.person_id == new)
+            .select_from(f.join(lk, lk.c.mention_id == f.c.subject_mention_id))
+            .where(lk.c.person_id == new)
         )
     assert facts_new and facts_new >= 1
     link(store, vault, load_config(), full=True)
@@ -243,10 +252,12 @@ def test_export_links_writes_the_fixed_columns(linked: tuple[Store, Vault], tmp_
 def _stored(store: Store, vault: Vault) -> tuple[list[tuple[object, ...]], list[dict[str, object]]]:
     """Every link, and every person with its encrypted fields decrypted (each write encrypts
     afresh)."""
-    m, p = s.mentions, s.persons
+    lk, p = s.links, s.persons
     with store.engine.connect() as conn:
         links = conn.execute(
-            sa.select(m.c.id, m.c.person_id, m.c.link_pass, m.c.link_probability).order_by(m.c.id)
+            sa.select(lk.c.mention_id, lk.c.person_id, lk.c["pass"], lk.c.probability).order_by(
+                lk.c.mention_id
+            )
         ).all()
         persons = conn.execute(sa.select(p).order_by(p.c.id)).mappings().all()
     out = []

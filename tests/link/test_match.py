@@ -87,12 +87,12 @@ def linked(
 
 def _truth(store: Store, province: Path) -> dict[str, set[int]]:
     named = pl.read_csv(province / "truth" / "mentions.csv", infer_schema=False)
-    m, r = s.mentions, s.records
+    m, r, lk = s.mentions, s.records, s.links
     with store.engine.connect() as conn:
         found = conn.execute(
-            sa.select(r.c.source, r.c.record_key, m.c.role, m.c.person_id).join(
-                r, r.c.id == m.c.record_id
-            )
+            sa.select(r.c.source, r.c.record_key, m.c.role, lk.c.person_id)
+            .join(r, r.c.id == m.c.record_id)
+            .outerjoin(lk, lk.c.mention_id == m.c.id)
         ).all()
     stored = pl.DataFrame(
         [tuple(row) for row in found],

@@ -78,13 +78,17 @@ def _province(tmp: Path) -> tuple[Settings, Path]:
 def _pick(store: Store, settings: Settings) -> tuple[Person, Person]:
     """An evaluated person with a phone and an ID number, and one in another city or county."""
     vault = load_vault(settings.keys_dir)
-    p, m = s.persons, s.mentions
+    p, m, lk = s.persons, s.mentions, s.links
     with store.engine.connect() as conn:
         rows = conn.execute(
             sa.select(p.c.id, p.c.id_number_enc, p.c.name_enc, p.c.hukou_region)
             .where(p.c.merged_into.is_(None), p.c.id_number_enc.is_not(None))
             .where(p.c.hukou_region == p.c.residence_region)
-            .where(sa.exists().where(m.c.person_id == p.c.id, m.c.phone_enc.is_not(None)))
+            .where(
+                sa.exists()
+                .where(lk.c.person_id == p.c.id, lk.c.mention_id == m.c.id)
+                .where(m.c.phone_enc.is_not(None))
+            )
             .order_by(p.c.id)
         ).all()
     people = [

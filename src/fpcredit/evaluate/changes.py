@@ -23,18 +23,21 @@ from fpcredit.store.db import Store
 __all__ = ["changes_since_last"]
 
 _LATE = """
-SELECT DISTINCT coalesce(k.parent, m.person_id) AS person_id, f.source, f.record_key, f.kind,
+SELECT DISTINCT coalesce(k.parent, ml.person_id) AS person_id, f.source, f.record_key, f.kind,
        f.event_date, f.recorded_at, f.id
 FROM facts f JOIN mentions m ON m.record_id = f.record_id
+LEFT JOIN links ml ON ml.mention_id = m.id
 LEFT JOIN (
-  SELECT DISTINCT c.person_id AS child, p.person_id AS parent
+  SELECT DISTINCT cl.person_id AS child, pl.person_id AS parent
   FROM facts b
   JOIN mentions p ON p.record_id = b.record_id AND p.role IN ('mother', 'father')
+  JOIN links pl ON pl.mention_id = p.id
   JOIN mentions c ON c.record_id = b.record_id AND c.role = 'child'
-  WHERE b.kind = 'birth_registration' AND p.person_id IN ({ids})
-) k ON k.child = m.person_id
+  JOIN links cl ON cl.mention_id = c.id
+  WHERE b.kind = 'birth_registration' AND pl.person_id IN ({ids})
+) k ON k.child = ml.person_id
 WHERE f.event_date <= :cut AND f.recorded_at >= :since AND f.recorded_at < :until
-  AND (m.person_id IN ({ids}) OR k.parent IS NOT NULL)
+  AND (ml.person_id IN ({ids}) OR k.parent IS NOT NULL)
 ORDER BY 1, 6, 7
 """
 

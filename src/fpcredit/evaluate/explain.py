@@ -89,10 +89,12 @@ def _resolve(store: Store, person_id: int) -> int:
 
 def _children(store: Store, person_id: int) -> list[int]:
     sql = sa.text(
-        "SELECT DISTINCT c.person_id FROM facts f"
+        "SELECT DISTINCT cl.person_id FROM facts f"
         " JOIN mentions p ON p.record_id = f.record_id AND p.role IN ('mother', 'father')"
+        " JOIN links pl ON pl.mention_id = p.id"
         " JOIN mentions c ON c.record_id = f.record_id AND c.role = 'child'"
-        " WHERE f.kind = 'birth_registration' AND p.person_id = :p AND c.person_id IS NOT NULL"
+        " JOIN links cl ON cl.mention_id = c.id"
+        " WHERE f.kind = 'birth_registration' AND pl.person_id = :p"
     )
     with store.engine.connect() as conn:
         return sorted(int(r[0]) for r in conn.execute(sql, {"p": person_id}))

@@ -24,9 +24,9 @@ f.recorded_at < '{known}' AND (f.superseded_at IS NULL OR f.superseded_at >= '{k
 AND f.disputed = false
 """
 _FACTS = """
-SELECT f.id, m.person_id, f.kind, CAST(f.event_date AS TEXT), CAST(f.recorded_at AS TEXT), f.attrs
-FROM facts f JOIN mentions m ON m.id = f.subject_mention_id
-WHERE m.person_id IS NOT NULL AND f.event_date <= '{cut}' AND {known} {persons}
+SELECT f.id, l.person_id, f.kind, CAST(f.event_date AS TEXT), CAST(f.recorded_at AS TEXT), f.attrs
+FROM facts f JOIN links l ON l.mention_id = f.subject_mention_id
+WHERE f.event_date <= '{cut}' AND {known} {persons}
 """
 _FACTS_SCHEMA = pa.schema(
     [
@@ -39,11 +39,12 @@ _FACTS_SCHEMA = pa.schema(
     ]
 )
 _MENTIONS = """
-SELECT m.person_id, r.source, m.id_status, m.name_bidx, m.sex, CAST(m.birth_date AS TEXT),
+SELECT l.person_id, r.source, m.id_status, m.name_bidx, m.sex, CAST(m.birth_date AS TEXT),
        m.hukou_region, m.residence_region, m.urban_rural, m.occupation,
        CASE WHEN m.phone_enc IS NULL THEN 0 ELSE 1 END, CAST(f.recorded_at AS TEXT), m.id
-FROM mentions m JOIN records r ON r.id = m.record_id JOIN facts f ON f.record_id = r.id
-WHERE m.person_id IS NOT NULL AND f.event_date <= '{cut}' AND {known} {persons}
+FROM mentions m JOIN links l ON l.mention_id = m.id JOIN records r ON r.id = m.record_id
+JOIN facts f ON f.record_id = r.id
+WHERE f.event_date <= '{cut}' AND {known} {persons}
 """
 _MENTIONS_SCHEMA = pa.schema(
     [
@@ -63,12 +64,13 @@ _MENTIONS_SCHEMA = pa.schema(
     ]
 )
 _BIRTHS = """
-SELECT p.person_id, c.person_id, CAST(f.event_date AS TEXT), CAST(f.recorded_at AS TEXT)
+SELECT pl.person_id, cl.person_id, CAST(f.event_date AS TEXT), CAST(f.recorded_at AS TEXT)
 FROM facts f
 JOIN mentions p ON p.record_id = f.record_id AND p.role IN ('mother', 'father')
+JOIN links pl ON pl.mention_id = p.id
 JOIN mentions c ON c.record_id = f.record_id AND c.role = 'child'
-WHERE f.kind = 'birth_registration' AND p.person_id IS NOT NULL AND c.person_id IS NOT NULL
-  AND {known} {persons}
+JOIN links cl ON cl.mention_id = c.id
+WHERE f.kind = 'birth_registration' AND {known} {persons}
 """
 _BIRTHS_SCHEMA = pa.schema(
     [
@@ -149,16 +151,16 @@ def load_frame(
     url = store.engine.url
     facts = read_arrow(
         url,
-        _FACTS.format(cut=cut.isoformat(), known=known_sql, persons=_in("m.person_id", persons)),
+        _FACTS.format(cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)),
         _FACTS_SCHEMA,
     )
     mentions = read_arrow(
         url,
-        _MENTIONS.format(cut=cut.isoformat(), known=known_sql, persons=_in("m.person_id", persons)),
+        _MENTIONS.format(cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)),
         _MENTIONS_SCHEMA,
     )
     births = read_arrow(
-        url, _BIRTHS.format(known=known_sql, persons=_in("p.person_id", persons)), _BIRTHS_SCHEMA
+        url, _BIRTHS.format(known=known_sql, persons=_in("pl.person_id", persons)), _BIRTHS_SCHEMA
     )
     con = duckdb.connect(":memory:")
     try:

@@ -301,11 +301,12 @@ class Authenticator:
 
     def _phone(self, conn: sa.Connection, person_id: int) -> str | None:
         """The mobile number most recently recorded for the person."""
-        m, r = s.mentions, s.records
+        m, r, lk = s.mentions, s.records, s.links
         query = (
             sa.select(m.c.phone_enc)
             .join(r, r.c.id == m.c.record_id)
-            .where(m.c.person_id == person_id, m.c.phone_enc.is_not(None))
+            .join(lk, lk.c.mention_id == m.c.id)
+            .where(lk.c.person_id == person_id, m.c.phone_enc.is_not(None))
             .order_by(r.c.recorded_at.desc(), m.c.id.desc())
             .limit(1)
         )

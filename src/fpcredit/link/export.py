@@ -13,9 +13,8 @@ from fpcredit.store.db import Store
 __all__ = ["export_links", "links_frame"]
 
 _SQL = """
-SELECT r.source, r.record_key, m.role, m.person_id, m.link_probability, m.link_pass,
-       m.id_number_bidx
-FROM mentions m JOIN records r ON r.id = m.record_id
+SELECT r.source, r.record_key, m.role, l.person_id, l.probability, l.pass, m.id_number_bidx
+FROM mentions m JOIN records r ON r.id = m.record_id LEFT JOIN links l ON l.mention_id = m.id
 ORDER BY m.id
 """
 _SCHEMA = pa.schema(

@@ -18,8 +18,8 @@ _MENTIONS_SQL = """
 SELECT m.id, m.record_id, r.source, m.role, m.id_number_bidx, m.name_enc,
        m.name_bidx, m.id_number_enc, m.sex, CAST(m.birth_date AS TEXT), m.hukou_region,
        m.residence_region, m.urban_rural, m.occupation, CAST(r.recorded_at AS TEXT),
-       m.person_id, m.link_pass, m.link_probability, m.link_model
-FROM mentions m JOIN records r ON r.id = m.record_id
+       l.person_id, l.pass, l.probability
+FROM mentions m JOIN records r ON r.id = m.record_id LEFT JOIN links l ON l.mention_id = m.id
 WHERE m.id > {low} AND m.id <= {high}
 ORDER BY m.id
 """
@@ -46,7 +46,6 @@ _MENTIONS_SCHEMA = pa.schema(
         ("person_id", pa.int64()),
         ("link_pass", pa.string()),
         ("link_probability", pa.float64()),
-        ("link_model", pa.string()),
     ]
 )
 FEATURE_SCHEMA = pa.schema(
@@ -77,7 +76,6 @@ _CATEGORIES = (
     "urban_rural",
     "occupation",
     "link_pass",
-    "link_model",
 )
 
 

@@ -224,7 +224,7 @@ def find_persons(
 
 def person_file(store: Store, vault: Vault, person_id: int) -> PersonFile | None:
     """The file of a live person, or None."""
-    p, m, f, r = s.persons, s.mentions, s.facts, s.records
+    p, m, f, r, lk = s.persons, s.mentions, s.facts, s.records, s.links
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(p).where(p.c.id == person_id)).mappings().first()
         if row is None:
@@ -232,7 +232,8 @@ def person_file(store: Store, vault: Vault, person_id: int) -> PersonFile | None
         contact = conn.execute(
             sa.select(m.c.phone_enc, m.c.address_enc)
             .join(r, r.c.id == m.c.record_id)
-            .where(m.c.person_id == person_id)
+            .join(lk, lk.c.mention_id == m.c.id)
+            .where(lk.c.person_id == person_id)
             .where(sa.or_(m.c.phone_enc.is_not(None), m.c.address_enc.is_not(None)))
             .order_by(r.c.recorded_at.desc(), m.c.id.desc())
             .limit(1)
@@ -240,10 +241,11 @@ def person_file(store: Store, vault: Vault, person_id: int) -> PersonFile | None
         by_source = conn.execute(
             sa.select(r.c.source, sa.func.count(sa.distinct(r.c.id)))
             .join(m, m.c.record_id == r.c.id)
-            .where(m.c.person_id == person_id)
+            .join(lk, lk.c.mention_id == m.c.id)
+            .where(lk.c.person_id == person_id)
             .group_by(r.c.source)
         ).all()
-        own = sa.select(m.c.id).where(m.c.person_id == person_id).scalar_subquery()
+        own = sa.select(lk.c.mention_id).where(lk.c.person_id == person_id).scalar_subquery()
         current = sa.and_(f.c.subject_mention_id.in_(own), f.c.superseded_at.is_(None))
         total = conn.execute(sa.select(sa.func.count()).where(current)).scalar_one()
         facts = conn.execute(

@@ -66,11 +66,12 @@ class ReviewItem:
 
 
 def _review_query() -> sa.Select[Any]:
-    r, m, rec = s.link_reviews, s.mentions, s.records
+    r, m, rec, lk = s.link_reviews, s.mentions, s.records, s.links
     return (
-        sa.select(r, rec.c.source, rec.c.record_key, m.c.role, m.c.name_enc, m.c.person_id)
+        sa.select(r, rec.c.source, rec.c.record_key, m.c.role, m.c.name_enc, lk.c.person_id)
         .join(m, m.c.id == r.c.mention_id)
         .join(rec, rec.c.id == m.c.record_id)
+        .outerjoin(lk, lk.c.mention_id == m.c.id)
     )
 
 
@@ -151,8 +152,12 @@ def _plain(value: Any) -> Any:
 
 
 def _mentions_of(conn: sa.Connection, person_id: int) -> list[int]:
-    m = s.mentions
-    return list(conn.scalars(sa.select(m.c.id).where(m.c.person_id == person_id).order_by(m.c.id)))
+    lk = s.links
+    return list(
+        conn.scalars(
+            sa.select(lk.c.mention_id).where(lk.c.person_id == person_id).order_by(lk.c.mention_id)
+        )
+    )
 
 
 def _require_person(conn: sa.Connection, person_id: int) -> None:
@@ -168,20 +173,24 @@ def _decision(conn: sa.Connection, **values: Any) -> None:
 
 
 def _move(conn: sa.Connection, mention_ids: list[int], person_id: int) -> None:
-    m = s.mentions
+    """Link the mentions to `person_id` by a clerk's hand: no run, certain."""
+    lk = s.links
+    conn.execute(lk.delete().where(lk.c.mention_id.in_(mention_ids)))
     conn.execute(
-        m.update()
-        .where(m.c.id.in_(mention_ids))
-        .values(person_id=person_id, link_pass="clerk", link_probability=1.0, linked_at=utc_now())
+        lk.insert(),
+        [
+            {"mention_id": i, "person_id": person_id, "pass": "clerk", "probability": 1.0}
+            for i in mention_ids
+        ],
     )
 
 
 def refresh_persons(conn: sa.Connection, vault: Vault, person_ids: list[int]) -> None:
     """Recompute the best values of a few persons after mentions moved between them."""
-    m, r = s.mentions, s.records
+    m, r, lk = s.mentions, s.records, s.links
     rows = conn.execute(
         sa.select(
-            m.c.person_id.label("cluster"),
+            lk.c.person_id.label("cluster"),
             r.c.source,
             sa.cast(r.c.recorded_at, sa.String).label("recorded_at"),
             m.c.name_enc,
@@ -196,7 +205,8 @@ def refresh_persons(conn: sa.Connection, vault: Vault, person_ids: list[int]) ->
             m.c.occupation,
         )
         .join(r, r.c.id == m.c.record_id)
-        .where(m.c.person_id.in_(person_ids))
+        .join(lk, lk.c.mention_id == m.c.id)
+        .where(lk.c.person_id.in_(person_ids))
     ).all()
     if rows:
         texts = ("source", "recorded_at", "birth_date", "hukou_region", "residence_region")
@@ -313,7 +323,7 @@ def unmerge(
     reason: str,
 ) -> dict[str, Any]:
     """Split the mentions in `records` off `person_id` into a new person."""
-    m, rec = s.mentions, s.records
+    m, rec, lk = s.mentions, s.records, s.links
     with store.engine.begin() as conn:
         _require_person(conn, person_id)
         keys = sa.tuple_(rec.c.source, rec.c.record_key).in_(records)
@@ -321,7 +331,8 @@ def unmerge(
             conn.scalars(
                 sa.select(m.c.id)
                 .join(rec, rec.c.id == m.c.record_id)
-                .where(m.c.person_id == person_id, keys)
+                .join(lk, lk.c.mention_id == m.c.id)
+                .where(lk.c.person_id == person_id, keys)
                 .order_by(m.c.id)
             )
         )

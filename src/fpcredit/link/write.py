@@ -21,7 +21,7 @@ from fpcredit.link.persons import best_values
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
-from fpcredit.store.db import Store, utc_now
+from fpcredit.store.db import Store, begin_ddl, utc_now
 
 __all__ = ["LinkReport", "stable_ids", "update_persons", "write_run"]
 
@@ -108,11 +108,11 @@ def _types(conn: sa.Connection) -> dict[str, str]:
 
 _COLUMN_KINDS = {
     "id": "int",
+    "mention_id": "int",
     "person_id": "int",
-    "link_pass": "text",
-    "link_probability": "float",
-    "link_model": "text",
-    "linked_at": "time",
+    "pass": "text",
+    "probability": "float",
+    "run_id": "int",
     "mentions": "int",
     "name_enc": "bytes",
     "name_bidx": "bytes",
@@ -263,6 +263,9 @@ class _Stage:
                     raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
                 try:
                     with conn.begin():
+                        if store.dialect == "sqlite":
+                            # The person index is dropped and rebuilt inside it.
+                            begin_ddl(conn)
                         yield conn
                 finally:
                     if unchecked:
@@ -370,10 +373,10 @@ def write_run(
     best = _person_best(after, touched, vault)
     del after
     links = changed.select(
-        "id",
+        pl.col("id").alias("mention_id"),
         pl.col("cluster").alias("person_id"),
-        pl.col("_pass").alias("link_pass"),
-        pl.col("_p").alias("link_probability"),
+        pl.col("_pass").alias("pass"),
+        pl.col("_p").alias("probability"),
     )
     is_new = pl.col("id").is_in(new_persons.implode())
     inserted, updated = best.filter(is_new), best.filter(~is_new)
@@ -388,7 +391,15 @@ def write_run(
             raise StoreError(text("link_concurrent"))
         if next_id(conn, s.persons) != first_new:
             raise StoreError(text("link_concurrent"))
-        _write(conn, stage, inserted, updated, links, final, model, retired, now)
+        # The run's row comes first: its links name it. Its report is written last.
+        run_id = conn.execute(
+            s.link_runs.insert()
+            .values(
+                mode=mode, model_version=model.version, started_at=now, finished_at=now, report="{}"
+            )
+            .returning(s.link_runs.c.id)
+        ).scalar_one()
+        _write(conn, stage, inserted, updated, links, final, retired, now, run_id)
         report.review_added = _store_reviews(conn, pending_reviews, mode, now)
         report.review_pending = int(
             conn.scalar(
@@ -399,13 +410,9 @@ def write_run(
             or 0
         )
         conn.execute(
-            s.link_runs.insert().values(
-                mode=mode,
-                model_version=model.version,
-                started_at=now,
-                finished_at=utc_now(),
-                report=json.dumps(report.as_json(), ensure_ascii=False),
-            )
+            s.link_runs.update()
+            .where(s.link_runs.c.id == run_id)
+            .values(finished_at=utc_now(), report=json.dumps(report.as_json(), ensure_ascii=False))
         )
         sync_sequences(conn, [s.persons, s.link_reviews, s.link_runs])
     return report
@@ -446,9 +453,9 @@ def _write(
     known: pl.DataFrame,
     links: pl.DataFrame,
     final: pl.DataFrame,
-    model: LinkModel,
     retired: int,
     now: dt.datetime,
+    run_id: int,
 ) -> None:
     """New persons (`fresh`), refreshed best values (`known`), retired ids and the changed
     links."""
@@ -473,20 +480,32 @@ def _write(
     # Rewriting most links (a first or full link) is faster with the person index rebuilt
     # once afterwards than maintained row by row.
     rebuild = links.height > final.height // 4
-    person_index = next(i for i in s.mentions.indexes if list(i.columns.keys()) == ["person_id"])
+    (person_index,) = s.links.indexes
     if rebuild:
         person_index.drop(conn)
-    _update_from(
-        conn,
-        "mentions",
-        links,
-        stage=stage,
-        name="links",
-        consts={"link_model": model.version, "linked_at": now},
-    )
+    _upsert_links(conn, links, stage, run_id)
     if rebuild:
         person_index.create(conn)
     stage.check_links(conn)
+
+
+def _upsert_links(conn: sa.Connection, links: pl.DataFrame, stage: _Stage, run_id: int) -> None:
+    """Insert the changed links, or replace a mention's link where it has one. SQLite and
+    PostgreSQL both know INSERT … ON CONFLICT; SQLite needs the WHERE to parse it after a
+    SELECT."""
+    if links.is_empty():
+        return
+    with _rows(conn, links, stage, "links") as src:
+        conn.execute(
+            sa.text(
+                "INSERT INTO links (mention_id, person_id, pass, probability, run_id) "
+                f"SELECT mention_id, person_id, pass, probability, :run_id FROM {src} WHERE true "
+                "ON CONFLICT (mention_id) DO UPDATE SET person_id = excluded.person_id, "
+                "pass = excluded.pass, probability = excluded.probability, "
+                "run_id = excluded.run_id"
+            ),
+            {"run_id": run_id},
+        )
 
 
 def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,7 +24,7 @@ from fpcredit.errors import StoreError
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 
-__all__ = ["Store", "open_store", "utc_now"]
+__all__ = ["Store", "begin_ddl", "open_store", "utc_now"]
 log = logging.getLogger(__name__)
 
 
@@ -59,8 +61,37 @@ class Store:
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision."""
-        with self.engine.begin() as conn:
+        with self._migrating() as conn:
             command.upgrade(_alembic_config(conn), "head")
+
+    def downgrade(self, revision: str) -> None:
+        """Migrate the schema back to `revision` (to run an older release on this store)."""
+        with self._migrating() as conn:
+            command.downgrade(_alembic_config(conn), revision)
+
+    @contextmanager
+    def _migrating(self) -> Iterator[sa.Connection]:
+        """One transaction for a migration.
+
+        On SQLite a migration may rebuild a table that others refer to (SQLite cannot drop a
+        column in place), and a DROP TABLE under foreign-key enforcement would delete its rows
+        first. So enforcement is off for the migration, as SQLite's own procedure for schema
+        changes says, and one check of every foreign key stands in for it before the commit."""
+        sqlite = self.dialect == "sqlite"
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    if sqlite:
+                        begin_ddl(conn)
+                    yield conn
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise StoreError(text("store_migration_broke_keys"))
+            finally:
+                if sqlite:
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -134,6 +165,18 @@ def _private(database: str | None) -> None:
             path.chmod(0o600)
         except OSError:  # not the owner (a read-only copy, say): reading it is still allowed
             log.warning("the store file %s is readable by others; chmod 600 it", path)
+
+
+def begin_ddl(conn: sa.Connection) -> None:
+    """Open the SQLite transaction now, so that schema changes belong to it.
+
+    Python's sqlite3 module, as SQLAlchemy drives it, sends BEGIN only before the first
+    INSERT, UPDATE or DELETE: a CREATE or DROP that comes first commits on its own and
+    survives a rollback. An explicit BEGIN makes the whole transaction atomic; the commit or
+    rollback of `conn.begin()` then ends it."""
+    raw: Any = conn.connection.driver_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN")
 
 
 def utc_now() -> dt.datetime:

@@ -38,6 +38,7 @@ __all__ = [
     "link_models",
     "link_reviews",
     "link_runs",
+    "links",
     "mentions",
     "metadata",
     "outbox",
@@ -148,12 +149,6 @@ mentions = Table(
     Column("occupation", String(16)),
     Column("phone_enc", LargeBinary),
     Column("address_enc", LargeBinary),
-    Column("person_id", ForeignKey("persons.id"), index=True),
-    # Provenance of the link: how (pass), how sure, under which model, when.
-    Column("link_pass", String(16)),
-    Column("link_probability", Float),
-    Column("link_model", String(40)),
-    Column("linked_at", DateTime),
 )
 
 facts = Table(
@@ -231,6 +226,21 @@ link_runs = Table(
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime, nullable=False),
     Column("report", Text, nullable=False),  # JSON: counts by pass, persons created, ...
+)
+
+# The person index: the person each linked mention belongs to, with the provenance of the link:
+# the pass that made it, how sure it was, and the run (hence the model and the time). Kept
+# apart from the wide mention rows so that linking a province writes a few bytes a mention
+# instead of rewriting every mention. A clerk's move has no run; link_decisions says who,
+# when and why.
+links = Table(
+    "links",
+    metadata,
+    Column("mention_id", Id, ForeignKey("mentions.id"), primary_key=True, autoincrement=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("pass", String(16), nullable=False),
+    Column("probability", Float),
+    Column("run_id", ForeignKey("link_runs.id")),
 )
 
 link_reviews = Table(
