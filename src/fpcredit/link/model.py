@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 import sqlglot
@@ -57,6 +58,8 @@ BACKEND_ENV: Final = "FPCREDIT_LINK_BACKEND"
 # The local Spark driver's heap: the whole of local mode (driver and executor are one JVM).
 SPARK_MEMORY_ENV: Final = "FPCREDIT_SPARK_MEMORY"
 _SPARK_MEMORY_DEFAULT: Final = "2g"
+# Mentions scored against the persons in one Splink call, at most (see `LinkModel.link`).
+LINK_SLICE: Final = 500_000
 
 
 def resolve_backend(config: LinkConfig | None = None) -> Backend:
@@ -226,7 +229,11 @@ def _db_api() -> Iterator[Any]:
     con.sql("SET allocator_background_threads = true")
     # Names are decrypted in memory for comparison: never let DuckDB spill them to disk.
     con.sql("SET temp_directory = ''")
-    yield api
+    try:
+        yield api
+    finally:
+        # Whatever the call computed goes with its database, now rather than when collected.
+        con.close()
 
 
 def _duckdb_arrow(api: Any, sql: str, schema: pa.Schema) -> pa.Table:
@@ -525,18 +532,41 @@ class LinkModel:
             "retain_intermediate_calculation_columns": True,
         }
 
-    def link(self, persons: pa.Table, mentions: pa.Table, threshold: float) -> pa.Table:
+    def link(
+        self, persons: pa.Table, mentions: pa.Table, threshold: float, *, slice_rows: int = 0
+    ) -> pa.Table:
         """Pairs (person, mention) at or above `threshold`: person_id, mention_id, probability,
-        and each field's match weight (`weight_<field>`)."""
+        and each field's match weight (`weight_<field>`), in that order of ids.
+
+        The mentions are scored `slice_rows` at a time (`LINK_SLICE` by default). Splink keeps
+        every candidate pair of a call in memory; a province's pending mentions in one call
+        took some 4 GiB more than the rest of the run. A link-only pair's score depends on the
+        pair and on the term frequencies alone, and those are counted once over all the
+        persons and mentions, as Splink would count them in a single call, so slicing changes
+        no probability."""
         ids = ("person_id", "mention_id")
         if persons.num_rows == 0 or mentions.num_rows == 0:
             return _empty_pairs(self.model, ids)
         engine = _ENGINES[self.backend]
-        with engine.api() as api:
-            a, b = _register(api, persons, "persons"), _register(api, mentions, "mentions")
-            linker = Linker([a, b], self._settings("link_only", engine))
-            pred = linker.inference.predict(threshold_match_probability=threshold)
-            return _pairs(engine, api, pred, self.model, ids, "persons")
+        step = slice_rows or LINK_SLICE
+        frequencies = _term_frequencies(self.model, [persons, mentions])
+        parts = []
+        for start in range(0, mentions.num_rows, step):
+            # An API of its own per slice: Splink caches a call's tables by name in its API,
+            # and the next slice must not find the last one's.
+            with engine.api() as api:
+                a = _register(api, persons, "persons")
+                b = _register(api, mentions.slice(start, step), "mentions")
+                linker = Linker([a, b], self._settings("link_only", engine))
+                for column, table in frequencies.items():
+                    lookup = _register(api, table, f"tf_{column}")
+                    linker.table_management.register_term_frequency_lookup(lookup, column)
+                pred = linker.inference.predict(threshold_match_probability=threshold)
+                parts.append(_pairs(engine, api, pred, self.model, ids, "persons"))
+        pairs = pa.concat_tables(parts)
+        if len(parts) == 1:
+            return pairs
+        return pairs.sort_by([(ids[0], "ascending"), (ids[1], "ascending")])
 
     def dedupe(self, mentions: pa.Table, threshold: float) -> pa.Table:
         """Pairs of mentions at or above `threshold` (mention_id_l < mention_id_r)."""
@@ -549,6 +579,35 @@ class LinkModel:
             linker = Linker(b, self._settings("dedupe_only", engine))
             pred = linker.inference.predict(threshold_match_probability=threshold)
             return _pairs(engine, api, pred, self.model, ids, None)
+
+
+def _term_frequencies(model: dict[str, Any], tables: list[pa.Table]) -> dict[str, pa.Table]:
+    """Splink's term-frequency lookup of each column the model adjusts for, counted over all of
+    `tables` as Splink counts them over its inputs: a value's rows over the column's non-null
+    rows, in double precision."""
+    columns = sorted(
+        {
+            level["tf_adjustment_column"]
+            for comparison in model["comparisons"]
+            for level in comparison["comparison_levels"]
+            if level.get("tf_adjustment_column")
+        }
+    )
+    out = {}
+    for column in columns:
+        values = pa.chunked_array(
+            [chunk for table in tables for chunk in table.column(column).chunks],
+            type=tables[0].schema.field(column).type,
+        )
+        counts = pc.value_counts(values.drop_null())
+        total = float(len(values) - values.null_count)
+        out[column] = pa.table(
+            {
+                column: counts.field("values"),
+                f"tf_{column}": pc.divide(pc.cast(counts.field("counts"), pa.float64()), total),
+            }
+        )
+    return out
 
 
 def _weights(model: dict[str, Any]) -> list[str]:
