@@ -136,6 +136,32 @@ def test_persons_carry_best_values_with_their_source(linked: tuple[Store, Vault]
             assert row.birth_date_source
 
 
+def test_best_values_taken_in_shares_equal_those_taken_at_once(
+    linked: tuple[Store, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province's persons vote a share at a time (`persons._SHARE_ROWS`); the shares must
+    give every person the values one vote over all mentions gives, fresh (negative) clusters
+    included."""
+    from fpcredit.link import persons
+    from fpcredit.link.features import load_mentions
+
+    store, vault = linked
+    men = load_mentions(store.engine.url)
+    # Some mentions in fresh clusters, as a run has them before ids are given.
+    men = men.with_columns(
+        pl.when(pl.col("person_id") % 5 == 0)
+        .then(-pl.col("person_id"))
+        .otherwise(pl.col("person_id"))
+        .alias("cluster")
+    )
+    at_once = persons.best_values(men, vault)
+    monkeypatch.setattr(persons, "_SHARE_ROWS", men.height // 7)
+    in_shares = persons.best_values(men, vault)
+    assert at_once.height == men["cluster"].n_unique() > 100
+    assert (at_once["cluster"] < 0).any()
+    assert in_shares.equals(at_once)
+
+
 def test_incremental_link_keeps_every_person_id(
     request: pytest.FixtureRequest, tmp_path: Path, early: Path, province: Path
 ) -> None:

@@ -21,7 +21,7 @@ from fpcredit.errors import StoreError
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.crosswalk import crosswalk_pass
-from fpcredit.link.features import features, load_mentions
+from fpcredit.link.features import aligned, features, load_mentions, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import mention_rows, person_rows, without_id_number
 from fpcredit.link.registry import current_model, train_model
@@ -237,7 +237,7 @@ def link(
         note(text("link_stage_train"))
         model = train_model(store, vault, config, men)
     run = _Run(vault, config, model, note)
-    base = men.with_columns(pl.lit(None, pl.Int64).alias("cluster"))
+    base = aligned(men.with_columns(pl.lit(None, pl.Int64).alias("cluster")))
     if not full:
         base = base.with_columns(pl.col("person_id").alias("cluster"))
     note(text("link_stage_id", n=base["cluster"].null_count()))
@@ -246,7 +246,8 @@ def link(
     if not full:
         by_id = _adopted(by_id, run.adopt(_apply(base, by_id)))
     men2 = _apply(base, by_id)
-    pending = men2.filter(pl.col("cluster").is_null())
+    # Narrow: the pass reads only these of the pending mentions, and a filter copies what it keeps.
+    pending = men2.select("id", "role", "cluster").filter(pl.col("cluster").is_null())
     by_splink = (
         run.splink_pass(men2, pending) if pending.height else pl.DataFrame(schema=_ASSIGN_SCHEMA)
     )
@@ -289,10 +290,11 @@ def _adopted(by_id: pl.DataFrame, adopted: pl.DataFrame) -> pl.DataFrame:
 def _apply(men: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     """`men` with the clusters of `assigned` (by id) set; only the `cluster` column is new, so
     the frame's other columns are shared, not copied."""
-    new = pl.col("id").replace_strict(
-        assigned["id"], assigned["cluster"], default=None, return_dtype=pl.Int64
-    )
-    return men.with_columns(pl.coalesce(new, "cluster").alias("cluster"))
+    given = assigned.select("id", "cluster").filter(pl.col("cluster").is_not_null())
+    if given.is_empty():
+        return men
+    new = placed(men["id"], given).to_series()
+    return aligned(men.with_columns(pl.coalesce(new, "cluster").alias("cluster")))
 
 
 def _replay_decisions(store: Store, men: pl.DataFrame, labels: _Labels) -> pl.DataFrame:

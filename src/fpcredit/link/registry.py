@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from fpcredit.guard.crypto import Vault
 from fpcredit.link.config import LinkConfig
-from fpcredit.link.features import features
+from fpcredit.link.features import aligned, features
 from fpcredit.link.model import LinkModel, resolve_backend, train
 from fpcredit.link.persons import mention_rows, person_rows
 from fpcredit.store import schema as s
@@ -55,10 +55,12 @@ def train_model(store: Store, vault: Vault, config: LinkConfig, men: pl.DataFram
         chosen = chosen.sample(t.persons, seed=t.seed)
     share = chosen.len() / max(everyone, 1)
     with_id = with_id.filter(pl.col("cluster").is_in(chosen.implode()))
-    clustered = men.with_columns(
-        pl.col("id")
-        .replace_strict(with_id["id"], with_id["cluster"], default=None, return_dtype=pl.Int64)
-        .alias("cluster")
+    clustered = aligned(
+        men.with_columns(
+            pl.col("id")
+            .replace_strict(with_id["id"], with_id["cluster"], default=None, return_dtype=pl.Int64)
+            .alias("cluster")
+        )
     )
     persons = features(person_rows(clustered, vault), vault)
     named = clustered.select("id", "cluster", "id_bidx", "name_enc").filter(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import StoreError
 from fpcredit.guard.crypto import Vault
+from fpcredit.link.features import aligned, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import best_values
 from fpcredit.messages import text
@@ -333,11 +334,13 @@ def write_run(
         mapping = {c: first_new + i for i, c in enumerate(fresh)}
         retired = 0
     # Only the cluster column is new here; every other column stays shared with `after`.
-    after = after.with_columns(
-        pl.col("cluster").replace_strict(
-            pl.Series(list(mapping), dtype=pl.Int64),
-            pl.Series(list(mapping.values()), dtype=pl.Int64),
-            default=pl.col("cluster"),
+    after = aligned(
+        after.with_columns(
+            pl.col("cluster").replace_strict(
+                pl.Series(list(mapping), dtype=pl.Int64),
+                pl.Series(list(mapping.values()), dtype=pl.Int64),
+                default=pl.col("cluster"),
+            )
         )
     )
     final = _finalise(after, assigned)
@@ -362,11 +365,13 @@ def write_run(
     if not apply:
         report.review_added = len(pending_reviews)
         return report
-    changed = final.filter(
+    differs = final.select(
         pl.col("person_id").is_null()
         | (pl.col("person_id") != pl.col("cluster"))
         | (pl.col("_pass") != pl.col("link_pass")).fill_null(True)
-    )
+    ).to_series()
+    # A first link changes every link: no need for a copy of them all.
+    changed = final if differs.all() else final.filter(differs)
     progress(text("link_stage_write", n=changed.height))
     now = utc_now()
     touched = None if mode == "full" else changed["cluster"].unique()
@@ -426,13 +431,12 @@ def _finalise(after: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     """The link columns of every mention, with its pass (`_pass`) and probability (`_p`): from
     this run, from a clerk's decision, or unchanged. Narrow: a join copies what it keeps."""
     clerk = ["_clerk"] if "_clerk" in after.columns else []
-    final = after.select(
-        "id", "cluster", "person_id", "link_pass", "link_probability", *clerk
-    ).join(
+    now = placed(
+        after["id"],
         assigned.select("id", pl.col("pass").alias("_pass"), pl.col("probability").alias("_p")),
-        on="id",
-        how="left",
     )
+    final = after.select("id", "cluster", "person_id", "link_pass", "link_probability", *clerk)
+    final = aligned(final.with_columns(now))
     is_clerk = pl.col("_clerk") if clerk else pl.lit(False)
     return final.with_columns(
         pl.when(is_clerk)
