@@ -45,7 +45,9 @@ out = {}
 start = time.perf_counter()
 if phase == "baseline":
     men = load_mentions(store.engine.url)
-    groups = men.filter(pl.col("id_bidx").is_not_null()).group_by("id_bidx").len()
+    # Projected first: a filter copies every column it keeps.
+    ids = men.select("id_bidx").filter(pl.col("id_bidx").is_not_null())
+    groups = ids.group_by("id_bidx").len()
     out["mentions"], out["id_groups"] = men.height, groups.height
 else:
     report = link(store, vault, load_config(), full=phase != "incremental", train=phase == "first")
