@@ -210,8 +210,14 @@ def test_review_decisions_survive_a_full_relink(
     lk = s.links
     with store.engine.connect() as conn:
         person_of = dict(conn.execute(sa.select(lk.c.mention_id, lk.c.person_id)).all())
+        pass_of = dict(conn.execute(sa.select(lk.c.mention_id, lk.c["pass"])).all())
         decisions = conn.execute(sa.select(s.link_decisions)).all()
     assert person_of[yes.mention_id] == _resolve(store, yes.candidate_person_id)
+    # Provenance after the replay: the mention the clerk placed says so; the candidate's own
+    # mentions keep the pass that linked them.
+    assert pass_of[yes.mention_id] == "clerk"
+    candidate = [m for m, p in person_of.items() if p == person_of[yes.mention_id]]
+    assert [pass_of[m] for m in candidate].count("clerk") == 1 < len(candidate)
     assert person_of[no.mention_id] != _resolve(store, no.candidate_person_id)
     assert {d.decided_by for d in decisions} == {"clerk-a", "clerk-b"}
     assert got["person_id"].null_count() == 0

@@ -8,6 +8,7 @@ transaction, so a failed run changes nothing.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -310,17 +311,23 @@ def _replay_decisions(store: Store, men: pl.DataFrame, labels: _Labels) -> pl.Da
     if not rows:
         return men
     cluster = dict(zip(men["id"].to_list(), men["cluster"].to_list(), strict=True))
+    sizes = Counter(cluster.values())
     for same, left_json, right_json in rows:
         left = [m for m in json.loads(left_json) if m in cluster]
         right = [m for m in json.loads(right_json) if m in cluster]
         if not left or not right:
             continue
         if same:
-            target = cluster[left[0]]
-            merging = {cluster[m] for m in left + right} - {target}
+            # The largest group stays where it is and the others join it: only the mentions
+            # the decision moved carry the clerk's pass; the rest keep the pass that linked
+            # them.
+            groups = {cluster[m] for m in left + right}
+            target = max(groups, key=lambda c: (sizes[c], -c))
+            merging = groups - {target}
             for m, c in cluster.items():
                 if c in merging:
                     cluster[m] = target
+            sizes[target] += sum(sizes.pop(c) for c in merging)
         else:
             shared = {cluster[m] for m in left} & {cluster[m] for m in right}
             for c in shared:
@@ -328,6 +335,8 @@ def _replay_decisions(store: Store, men: pl.DataFrame, labels: _Labels) -> pl.Da
                 for m in left:
                     if cluster[m] == c:
                         cluster[m] = new
+                        sizes[c] -= 1
+                        sizes[new] += 1
     moved = pl.DataFrame(
         {"id": list(cluster), "cluster": list(cluster.values())},
         schema={"id": pl.Int64, "cluster": pl.Int64},
