@@ -16,24 +16,15 @@ import pytest
 from splink import Linker
 
 from fpcredit.link import model as link_model
-from fpcredit.link.config import LinkConfig, load_config
-from fpcredit.link.model import LinkModel, train
+from fpcredit.link.config import LinkConfig
+from fpcredit.link.model import LinkModel
 from tests.link.test_spark import Data, make_data
 
 
 @pytest.fixture(scope="module")
 def data() -> Data:
+    """Other people than the Spark tests' (the `model` fixture trains on them)."""
     return make_data(seed=11)
-
-
-@pytest.fixture(scope="module")
-def config() -> LinkConfig:
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def model(config: LinkConfig, data: Data) -> dict[str, Any]:
-    return train(config, data.persons, data.mentions, backend="duckdb")
 
 
 def _one_call(scorer: LinkModel, persons: pa.Table, mentions: pa.Table, threshold: float) -> Any:

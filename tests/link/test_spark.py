@@ -185,16 +185,6 @@ def data() -> Data:
 
 
 @pytest.fixture(scope="module")
-def config() -> LinkConfig:
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def model(config: LinkConfig, data: Data) -> dict[str, Any]:
-    return train(config, data.persons, data.mentions, backend="duckdb")
-
-
-@pytest.fixture(scope="module")
 def spark() -> Iterator[None]:
     missing = _spark_available()
     if missing:
