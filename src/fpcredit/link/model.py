@@ -533,7 +533,12 @@ class LinkModel:
         }
 
     def link(
-        self, persons: pa.Table, mentions: pa.Table, threshold: float, *, slice_rows: int = 0
+        self,
+        persons: pa.Table,
+        mentions: pa.Table,
+        threshold: float,
+        *,
+        slice_rows: int | None = None,
     ) -> pa.Table:
         """Pairs (person, mention) at or above `threshold`: person_id, mention_id, probability,
         and each field's match weight (`weight_<field>`), in that order of ids.

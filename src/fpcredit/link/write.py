@@ -22,7 +22,7 @@ from fpcredit.link.persons import best_values
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
-from fpcredit.store.db import Store, begin_ddl, utc_now
+from fpcredit.store.db import Store, atomic, utc_now
 
 __all__ = ["LinkReport", "stable_ids", "update_persons", "write_run"]
 
@@ -257,20 +257,13 @@ class _Stage:
         try:
             with store.engine.connect() as conn:
                 raw = conn.connection.driver_connection
-                unchecked = "links" in self.staged
                 if self.staged:
                     raw.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(self.path),))  # type: ignore[union-attr]
-                if unchecked:
-                    raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
                 try:
-                    with conn.begin():
-                        if store.dialect == "sqlite":
-                            # The person index is dropped and rebuilt inside it.
-                            begin_ddl(conn)
+                    # Atomic with the person index's drop and rebuild.
+                    with atomic(conn, check_keys="links" not in self.staged):
                         yield conn
                 finally:
-                    if unchecked:
-                        raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
                     if self.staged:
                         raw.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
         finally:

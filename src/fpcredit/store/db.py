@@ -24,7 +24,7 @@ from fpcredit.errors import StoreError
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 
-__all__ = ["Store", "begin_ddl", "open_store", "utc_now"]
+__all__ = ["Store", "atomic", "open_store", "utc_now"]
 log = logging.getLogger(__name__)
 
 
@@ -77,21 +77,13 @@ class Store:
         column in place), and a DROP TABLE under foreign-key enforcement would delete its rows
         first. So enforcement is off for the migration, as SQLite's own procedure for schema
         changes says, and one check of every foreign key stands in for it before the commit."""
-        sqlite = self.dialect == "sqlite"
-        with self.engine.connect() as conn:
-            raw: Any = conn.connection.driver_connection
-            if sqlite:
-                raw.execute("PRAGMA foreign_keys=OFF")
-            try:
-                with conn.begin():
-                    if sqlite:
-                        begin_ddl(conn)
-                    yield conn
-                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
-                        raise StoreError(text("store_migration_broke_keys"))
-            finally:
-                if sqlite:
-                    raw.execute("PRAGMA foreign_keys=ON")
+        with self.engine.connect() as conn, atomic(conn, check_keys=False):
+            yield conn
+            if (
+                self.dialect == "sqlite"
+                and conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+            ):
+                raise StoreError(text("store_migration_broke_keys"))
 
     def revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -167,16 +159,30 @@ def _private(database: str | None) -> None:
             log.warning("the store file %s is readable by others; chmod 600 it", path)
 
 
-def begin_ddl(conn: sa.Connection) -> None:
-    """Open the SQLite transaction now, so that schema changes belong to it.
+@contextmanager
+def atomic(conn: sa.Connection, *, check_keys: bool = True) -> Iterator[sa.Connection]:
+    """One transaction on `conn` that schema changes belong to as well.
 
     Python's sqlite3 module, as SQLAlchemy drives it, sends BEGIN only before the first
     INSERT, UPDATE or DELETE: a CREATE or DROP that comes first commits on its own and
-    survives a rollback. An explicit BEGIN makes the whole transaction atomic; the commit or
-    rollback of `conn.begin()` then ends it."""
+    survives a rollback. On SQLite the transaction is therefore opened explicitly.
+
+    With `check_keys` false, SQLite does not check foreign keys row by row in this
+    transaction (the pragma only takes effect outside one); the caller checks them itself
+    before the transaction ends. PostgreSQL needs neither."""
+    sqlite = conn.dialect.name == "sqlite"
     raw: Any = conn.connection.driver_connection
-    if not raw.in_transaction:
-        raw.execute("BEGIN")
+    unchecked = sqlite and not check_keys
+    if unchecked:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with conn.begin():
+            if sqlite and not raw.in_transaction:
+                raw.execute("BEGIN")
+            yield conn
+    finally:
+        if unchecked:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def utc_now() -> dt.datetime:
