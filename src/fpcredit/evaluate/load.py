@@ -1,7 +1,8 @@
 """Store → evaluation frame: what was known at the end of a cut date (docs/policy.md §1.9).
 
-Three reads through ADBC (facts, mentions, birth registrations), each filtered in the store to
-the records known at the cut date and the fact versions current then; DuckDB then derives each
+Three reads (facts, mentions, birth registrations), each filtered in the store to the records
+known at the cut date and the fact versions current then — in bulk through `read_arrow`, for a
+few persons (an explanation) through the store's own connection; DuckDB then derives each
 person's attributes and flags from those mentions alone, so later data cannot change them.
 """
 
@@ -14,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from fpcredit.evaluate.frame import CHILDREN_SCHEMA, PERSON_SCHEMA, Frame, facts_schema
-from fpcredit.store.arrow import read_arrow
+from fpcredit.store.arrow import fetch_arrow, read_arrow
 from fpcredit.store.db import Store
 
 __all__ = ["load_frame"]
@@ -148,20 +149,26 @@ def load_frame(
     """
     until = known or dt.datetime.combine(cut + dt.timedelta(days=1), dt.time())
     known_sql = _KNOWN.format(known=until.strftime("%Y-%m-%d %H:%M:%S.%f"))
-    url = store.engine.url
-    facts = read_arrow(
-        url,
-        _FACTS.format(cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)),
-        _FACTS_SCHEMA,
-    )
-    mentions = read_arrow(
-        url,
-        _MENTIONS.format(cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)),
-        _MENTIONS_SCHEMA,
-    )
-    births = read_arrow(
-        url, _BIRTHS.format(known=known_sql, persons=_in("pl.person_id", persons)), _BIRTHS_SCHEMA
-    )
+    reads = [
+        (
+            _FACTS.format(
+                cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)
+            ),
+            _FACTS_SCHEMA,
+        ),
+        (
+            _MENTIONS.format(
+                cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)
+            ),
+            _MENTIONS_SCHEMA,
+        ),
+        (_BIRTHS.format(known=known_sql, persons=_in("pl.person_id", persons)), _BIRTHS_SCHEMA),
+    ]
+    if persons is None:
+        facts, mentions, births = (read_arrow(store.engine.url, q, sch) for q, sch in reads)
+    else:
+        with store.engine.connect() as conn:
+            facts, mentions, births = (fetch_arrow(conn, q, sch) for q, sch in reads)
     con = duckdb.connect(":memory:")
     try:
         con.register("raw_facts", facts)
