@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 def initialise(settings: Settings) -> bool:
     """Create the keys if absent and migrate the store; True when keys were created."""
     created = create_keys(settings.keys_dir)
-    open_store(settings).upgrade()
+    store = open_store(settings)
+    try:
+        store.upgrade()
+    finally:
+        store.engine.dispose()
     return created
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from fpcredit.config import Settings
 from fpcredit.errors import StoreError
+from fpcredit.files import FILE_MODE, tighten
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 
@@ -144,19 +145,23 @@ class Store:
 def _private(database: str | None) -> None:
     """Make the SQLite file readable by its owner only (created so if missing). SQLite gives its
     -wal and -shm files the database file's mode, so they follow. The identifiers in it are
-    encrypted, but names of columns, counts and codes are not everyone's to read."""
+    encrypted, but names of columns, counts and codes are not everyone's to read.
+
+    An existing file is never opened here: closing any descriptor of the file drops every
+    POSIX lock this process holds on it, including those of SQLite connections already open
+    (a second `open_store` in a process would otherwise let another process delete the
+    write-ahead log under them). Only a file that does not exist yet is created, exclusively."""
     if not database or database == ":memory:":
         return
     path = Path(database)
-    try:
-        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
-    except OSError as e:
-        raise StoreError(text("store_unreachable", url=str(path))) from e
-    if path.stat().st_mode & 0o077:
+    if not path.exists():
         try:
-            path.chmod(0o600)
-        except OSError:  # not the owner (a read-only copy, say): reading it is still allowed
-            log.warning("the store file %s is readable by others; chmod 600 it", path)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # another process created it meanwhile: tightened below like any other
+        except OSError as e:
+            raise StoreError(text("store_unreachable", url=str(path))) from e
+    tighten(path, FILE_MODE)
 
 
 @contextmanager
