@@ -305,16 +305,16 @@ def _begin(
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     ring = ring.with_key(kid, key, target.data)
     ring = replace(ring, active=kid, extra={**ring.extra, _MARKER: {"started": started}})
+    said = text("keys.rotate_started", kid=kid)
     if target.index != ring.index:
         # A fresh key for the new index algorithm, on disk before the keyring names it.
         write_index_key(settings.keys_dir, target.index)
         ring = replace(ring, index_next=target.index)
-        progress(text("keys.move_started", profile=target.name, kid=kid, data=target.data,
-                      index=target.index))  # fmt: skip
-    else:
-        progress(text("keys.rotate_started", kid=kid))
+        said = text("keys.move_started", profile=target.name, kid=kid, data=target.data,
+                    index=target.index)  # fmt: skip
     write_keyring(settings.keys_dir, ring)
     log.info("data key %s (%s) is active; re-encrypting", kid, target.data)
+    progress(said)
     return ring, False
 
 
