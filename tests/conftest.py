@@ -78,7 +78,7 @@ def store(settings: Settings) -> Iterator[Store]:
 
 @pytest.fixture
 def vault(settings: Settings) -> Vault:
-    create_keys(settings.keys_dir)
+    create_keys(settings.keys_dir, settings.crypto)
     return load_vault(settings.keys_dir)
 
 

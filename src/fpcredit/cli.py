@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -952,25 +952,84 @@ def outbox_list(as_json: JsonOpt = False) -> None:
         out.print(f"#{m['id']} {m.get('created_at', '')} → {m['recipient']}: {m['text']}")
 
 
+ProfileOpt = Annotated[
+    Literal["default", "gm"] | None,
+    typer.Option(
+        "--profile",
+        help="Move the store to this crypto profile (gm: SM4-GCM, HMAC-SM3); default: keep.",
+    ),
+]
+
+
 @keys_app.command("rotate")
-def keys_rotate(as_json: JsonOpt = False) -> None:
-    """New data key; every stored identifier re-encrypted online; old keys retired when unused."""
+def keys_rotate(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
+    """New data key; every stored identifier re-encrypted online; old keys retired when unused.
+
+    With --profile, the store moves to that crypto profile: the new key is of its algorithm and
+    every blind index is recomputed under its index algorithm, online.
+    """
     from fpcredit.guard.rotate import rotate_keys
+    from fpcredit.messages import text
 
     settings, store = _accounts()
     with _errors(), _progress(not as_json) as bar:
         task = bar.add_task("keys", total=None)
-        report = rotate_keys(settings, store, lambda m: bar.update(task, description=m))
+        report = rotate_keys(
+            settings, store, lambda m: bar.update(task, description=m), profile=profile
+        )
     if as_json:
         _print_json(report)
         return
     rows = sum(report["tables"].values())
-    out.print(f"active key {report['key_id']}: {rows} values re-encrypted"
-              f" ({', '.join(f'{k} {v}' for k, v in report['tables'].items() if v)})")  # fmt: skip
+    tables = ", ".join(f"{k} {v}" for k, v in report["tables"].items() if v)
+    out.print(text("keys.rotate_active", kid=report["key_id"], rows=rows, tables=tables))
     if report["retired"]:
-        out.print(f"retired: {', '.join(report['retired'])}")
+        out.print(text("keys.rotate_retired", kids=", ".join(report["retired"])))
     if report["kept"]:
-        out.print(f"still in use, run again: {report['kept']}")
+        out.print(text("keys.rotate_still_used", kept=report["kept"]))
+    _profile_note(settings)
+
+
+def _profile_note(settings: Settings) -> None:
+    """Say so when FPCREDIT_CRYPTO names another profile than the store's keyring holds."""
+    from fpcredit.guard.crypto import read_keyring
+    from fpcredit.messages import text
+
+    ring = read_keyring(settings.keys_dir)
+    if ring.profile is not None and ring.profile != settings.crypto and not ring.index_next:
+        err.print(text("keys.profile_differs", setting=settings.crypto, profile=ring.profile))
+
+
+@keys_app.command("status")
+def keys_status(as_json: JsonOpt = False) -> None:
+    """The store's crypto profile: active data key and its algorithm, blind-index algorithm."""
+    from fpcredit.guard.crypto import read_keyring
+    from fpcredit.messages import text
+
+    settings = _settings()
+    with _errors():
+        ring = read_keyring(settings.keys_dir)
+    data = {
+        "profile": ring.profile,
+        "setting": settings.crypto,
+        "active": ring.active,
+        "algorithm": ring.algorithm(ring.active),
+        "keys": {kid: ring.algorithm(kid) for kid in ring.keys},
+        "index": ring.index,
+        "index_next": ring.index_next,
+        "rotating": "rotation" in ring.extra,
+    }
+    if as_json:
+        _print_json(data)
+        return
+    out.print(text("keys.status", profile=ring.profile, kid=ring.active,
+                   data=data["algorithm"], index=ring.index))  # fmt: skip
+    if ring.index_next:
+        out.print(text("keys.status_moving", old=ring.index, new=ring.index_next))
+    older = [f"{k} ({ring.algorithm(k)})" for k in ring.keys if k != ring.active]
+    if older:
+        out.print(text("keys.status_readable", kids=", ".join(older)))
+    _profile_note(settings)
 
 
 @audit_app.command("verify")

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
         default="zh", description="Language of user-facing messages (zh-CN or English)."
     )
 
+    crypto: Literal["default", "gm"] = Field(
+        default="default",
+        description=(
+            "Crypto profile of a new store: `default` (AES-256-GCM, HMAC-SHA256) or `gm` "
+            "(SM4-GCM, HMAC-SM3, SM2-signed checkpoints; GB/T 39786-2021). An existing store "
+            "keeps its keyring's profile; `fpcredit keys rotate --profile` moves it."
+        ),
+    )
+
     lock_timeout_s: float = Field(
         default=30.0,
         ge=0,

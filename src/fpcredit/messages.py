@@ -546,6 +546,80 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "表 {table} 没有单列主键，无法分批重新加密",
         "table {table} has no single-column primary key to re-encrypt it in batches",
     ),
+    # Crypto profiles and moves between them (gm unit; docs/keys.md).
+    "keys.rotate_active": (
+        "当前数据密钥 {kid}：已重新加密 {rows} 个密文（{tables}）",
+        "active key {kid}: {rows} values re-encrypted ({tables})",
+    ),
+    "keys.rotate_retired": ("已退役：{kids}", "retired: {kids}"),
+    "keys.rotate_still_used": (
+        "仍在使用，请稍后再次运行：{kept}",
+        "still in use, run again: {kept}",
+    ),
+    "keys.move_started": (
+        "开始迁移到 {profile} 密码配置：新数据密钥 {kid}（{data}）已启用，盲索引改用 {index}",
+        "moving to the {profile} crypto profile: data key {kid} ({data}) is active, "
+        "blind indexes move to {index}",
+    ),
+    "keys.move_progress": (
+        "{table}：已重新加密并重算盲索引 {rows} 行",
+        "{table}: {rows} rows re-encrypted and re-indexed",
+    ),
+    "keys.index_moved": (
+        "全部盲索引已改用 {index}，旧的盲索引密钥已删除",
+        "every blind index now uses {index}; the old blind-index key is deleted",
+    ),
+    "keys.move_unfinished": (
+        "上一次轮换（到 {profile} 密码配置）尚未完成：请先运行 "
+        "`fpcredit keys rotate --profile {profile}` 完成它",
+        "the last rotation (to the {profile} crypto profile) is unfinished; finish it first "
+        "with `fpcredit keys rotate --profile {profile}`",
+    ),
+    "keys.move_blocks": (
+        "数据库正在迁移到 {profile} 密码配置，批量链接、名单匹配和评价须等迁移完成："
+        "请运行 `fpcredit keys rotate --profile {profile}` 完成迁移",
+        "the store is moving to the {profile} crypto profile; batch linkage, list matching and "
+        "evaluation wait until it is finished (run `fpcredit keys rotate --profile {profile}`)",
+    ),
+    "keys.index_unpaired": (
+        "{table}.{column} 没有对应的 {source} 列，无法重算盲索引",
+        "cannot recompute {table}.{column}: the table has no {source} column to compute it from",
+    ),
+    "keys.profile_differs": (
+        "FPCREDIT_CRYPTO={setting}，但此数据库的密钥环是 {profile} 配置；"
+        "运行 `fpcredit keys rotate --profile {setting}` 迁移",
+        "FPCREDIT_CRYPTO={setting} but this store's keyring is in the {profile} profile; "
+        "`fpcredit keys rotate --profile {setting}` moves it",
+    ),
+    "keys.status": (
+        "密码配置 {profile}：数据密钥 {kid}（{data}），盲索引 {index}",
+        "crypto profile {profile}: data key {kid} ({data}), blind index {index}",
+    ),
+    "keys.status_moving": (
+        "正在迁移：盲索引由 {old} 改为 {new}，查找同时使用两者",
+        "moving: blind indexes change from {old} to {new}; lookups use both",
+    ),
+    "keys.status_readable": (
+        "仍可解密的旧数据密钥：{kids}",
+        "older data keys still readable: {kids}",
+    ),
+    "gm.key_name_invalid": (
+        "签名密钥名 {name!r} 无效：不能为空，也不能含空白或“+”",
+        "note key name {name!r} is invalid: it must be non-empty, without spaces or '+'",
+    ),
+    "gm.signer_key_malformed": (
+        "SM2 签名私钥格式错误（应为 PRIVATE+KEY+名称+密钥号+base64）",
+        "the SM2 note signer key is malformed (PRIVATE+KEY+name+id+base64 expected)",
+    ),
+    "gm.verifier_key_malformed": (
+        "SM2 验签公钥格式错误（应为 名称+密钥号+base64）",
+        "the SM2 note verifier key is malformed (name+id+base64 expected)",
+    ),
+    "gm.key_pair_mismatch": (
+        "SM2 私钥与公钥不匹配（自检签名未通过）",
+        "the SM2 private and public keys do not match (the self-test signature fails)",
+    ),
+    "gm.key_damaged": ("SM2 签名密钥文件 {name} 已损坏", "the SM2 note key file {name} is damaged"),
     "policy_no_severities": (
         "使用了信用事件指标，但未定义 severities",
         "an events indicator needs the severities section",

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def initialise(settings: Settings) -> bool:
     """Create the keys if absent and migrate the store; True when keys were created."""
-    created = create_keys(settings.keys_dir)
+    created = create_keys(settings.keys_dir, settings.crypto)
     store = open_store(settings)
     try:
         store.upgrade()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpcredit.errors import ConfigError, CryptoError
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.ciphers import HMAC_SM3, SM4_GCM
+from fpcredit.guard.crypto import DATA_KEYS_FILE, Vault, create_keys, load_vault, read_keyring
 
 
 @pytest.fixture
@@ -66,3 +68,91 @@ def test_missing_or_damaged_keys_are_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "k" / "data-keys.json").write_text("{broken")
     with pytest.raises(ConfigError, match=r"已损坏|damaged"):
         load_vault(tmp_path / "k")
+
+
+# --- crypto profiles -------------------------------------------------------------------------
+
+
+@given(st.text(max_size=200))
+def test_an_sm4_vault_round_trips_and_indexes_with_hmac_sm3(value: str) -> None:
+    vault = Vault(
+        "k1",
+        {"k1": b"\x01" * 16},
+        b"\x02" * 32,
+        algorithms={"k1": SM4_GCM},
+        index_algorithm=HMAC_SM3,
+    )
+    blob = vault.encrypt(value, "name")
+    assert blob is not None and vault.decrypt(blob, "name") == value
+    assert vault.decrypt_many(vault.encrypt_many([value, None], "name"), "name") == [value, None]
+    message = b"name\x00" + value.encode()
+    assert vault.blind_index(value, "name") == hmac.digest(b"\x02" * 32, message, "sm3")[:16]
+    assert vault.blind_indexes(value, "name") == [vault.blind_index(value, "name")]
+    assert vault.profile == "gm" and not vault.moving
+
+
+def test_a_gm_store_records_its_algorithms_in_the_keyring(tmp_path: Path) -> None:
+    create_keys(tmp_path, "gm")
+    ring = read_keyring(tmp_path)
+    assert (ring.profile, ring.index, ring.algorithm(ring.active)) == ("gm", HMAC_SM3, SM4_GCM)
+    assert len(ring.keys[ring.active]) == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blind-index-sm3.key", DATA_KEYS_FILE]
+    stored = json.loads((tmp_path / DATA_KEYS_FILE).read_text())
+    assert stored["algorithms"] == {ring.active: "sm4-gcm"} and stored["index"] == "hmac-sm3"
+    # An existing store keeps its profile whatever is asked of create_keys (the setting).
+    assert create_keys(tmp_path, "default") is False
+    assert read_keyring(tmp_path).profile == "gm"
+
+
+def test_the_keyring_decides_the_algorithm_not_the_setting(tmp_path: Path) -> None:
+    create_keys(tmp_path / "gm", "gm")
+    create_keys(tmp_path / "aes")
+    gm, aes = load_vault(tmp_path / "gm"), load_vault(tmp_path / "aes")
+    blob = gm.encrypt("11010519491231002X", "id_number")
+    assert blob is not None and gm.decrypt(blob, "id_number") == "11010519491231002X"
+    # A ciphertext names its key; the key's algorithm is in the ring. SM4 output is not AES's.
+    with pytest.raises(CryptoError):
+        aes.decrypt(blob, "id_number")
+    assert gm.blind_index("x", "name") != aes.blind_index("x", "name")
+
+
+def test_a_keyring_written_before_the_profiles_reads_as_aes_and_hmac_sha256(
+    tmp_path: Path,
+) -> None:
+    create_keys(tmp_path)
+    vault = load_vault(tmp_path)
+    blob = vault.encrypt("王芳", "name")
+    index = vault.blind_index("王芳", "name")
+    stored = json.loads((tmp_path / DATA_KEYS_FILE).read_text())
+    old = {"active": stored["active"], "keys": stored["keys"]}  # as the earlier code wrote it
+    (tmp_path / DATA_KEYS_FILE).write_text(json.dumps(old))
+    again = load_vault(tmp_path)
+    assert again.decrypt(blob, "name") == "王芳" and again.blind_index("王芳", "name") == index
+    assert again.profile == "default"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"algorithms": "sm4-gcm"},  # not a mapping
+        {"index": "hmac-md5"},
+        {"index_next": "hmac-sm2"},
+    ],
+)
+def test_a_keyring_with_unknown_algorithms_is_damaged(
+    tmp_path: Path, change: dict[str, str]
+) -> None:
+    create_keys(tmp_path)
+    stored = json.loads((tmp_path / DATA_KEYS_FILE).read_text())
+    (tmp_path / DATA_KEYS_FILE).write_text(json.dumps({**stored, **change}))
+    with pytest.raises(ConfigError, match=r"已损坏|damaged"):
+        load_vault(tmp_path)
+
+
+def test_a_key_of_the_wrong_length_for_its_algorithm_is_damaged(tmp_path: Path) -> None:
+    create_keys(tmp_path)
+    stored = json.loads((tmp_path / DATA_KEYS_FILE).read_text())
+    stored["algorithms"] = {stored["active"]: "sm4-gcm"}  # a 256-bit key called SM4
+    (tmp_path / DATA_KEYS_FILE).write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"已损坏|damaged"):
+        load_vault(tmp_path)

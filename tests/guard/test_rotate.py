@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hmac
 import logging
 import os
 from collections import Counter
@@ -14,15 +16,25 @@ import sqlalchemy as sa
 import fpcredit.guard.crypto as crypto
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
+from fpcredit.errors import CryptoError
+from fpcredit.evaluate.policy import load_policy
+from fpcredit.evaluate.run import evaluate
+from fpcredit.guard.ciphers import HMAC_SHA256, HMAC_SM3, SM4_GCM
 from fpcredit.guard.crypto import (
     DATA_KEYS_FILE,
     Keyring,
     Vault,
     load_vault,
+    read_index_key,
     read_keyring,
     write_keyring,
 )
+from fpcredit.guard.identity import Authenticator
 from fpcredit.guard.rotate import encrypted_tables, rotate_keys
+from fpcredit.link.config import load_config
+from fpcredit.link.file import find_persons
+from fpcredit.link.index import link
+from fpcredit.link.match import match_list
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
@@ -282,3 +294,176 @@ def test_the_keyring_is_replaced_atomically(
     write_keyring(tmp_path, grown)
     assert read_keyring(tmp_path).active == kid
     assert (tmp_path / DATA_KEYS_FILE).stat().st_mode & 0o777 == 0o600
+
+
+# --- moves between crypto profiles ---------------------------------------------------------------
+
+
+def _indexes_are(store: Store, settings: Settings, algorithm: str) -> None:
+    """Every blind index is the HMAC (hashlib's, not the vault's) of its row's value."""
+    key = read_index_key(settings.keys_dir, algorithm)
+    digest = "sm3" if algorithm == HMAC_SM3 else "sha256"
+    vault = load_vault(settings.keys_dir)
+    with store.engine.connect() as conn:
+        for table in (s.persons, s.mentions):
+            for field in ("id_number", "name"):
+                enc, bidx = table.c[f"{field}_enc"], table.c[f"{field}_bidx"]
+                rows = conn.execute(sa.select(enc, bidx).where(bidx.is_not(None))).all()
+                assert rows
+                for blob, index in rows:
+                    value = vault.decrypt(blob, field) or ""
+                    message = field.encode() + b"\x00" + value.encode()
+                    assert bytes(index) == hmac.digest(key, message, digest)[:16]
+
+
+def _find_everyone(store: Store, vault: Vault, settings: Settings, n: int = 30) -> None:
+    """Every mother is found as the web service finds her: person search by ID number and by
+    name, and the citizen-code login's person lookup."""
+    identity = Authenticator(store, settings, vault=vault)
+    for i in range(n):
+        id_number, name, _ = _mother(i)
+        [by_id] = find_persons(store, vault, id_number=id_number)
+        assert find_persons(store, vault, name=name)[:1] and by_id in find_persons(
+            store, vault, name=name
+        )
+        found = identity._person(id_number)
+        assert found is not None and found[0] == by_id
+
+
+def test_a_move_to_gm_reseals_and_reindexes_everything_and_back(
+    store: Store,
+    vault: Vault,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = vault.active_kid
+    _fill(store, vault, tmp_path)
+    total = _decrypt_everything(store, vault)
+    messages: list[str] = []
+    result = rotate_keys(settings, store, messages.append, profile="gm", batch_rows=7, settle_s=0)
+    new = result["key_id"]
+    assert (result["profile"], result["retired"], result["kept"]) == ("gm", [old], {})
+    ring = read_keyring(settings.keys_dir)
+    assert (ring.algorithm(new), ring.index, ring.index_next) == (SM4_GCM, HMAC_SM3, None)
+    assert "rotation" not in ring.extra
+    assert sorted(p.name for p in settings.keys_dir.iterdir()) == [
+        "blind-index-sm3.key",
+        DATA_KEYS_FILE,
+    ]
+    assert any(m == text("keys.index_moved", index=HMAC_SM3) for m in messages)
+    assert _key_ids(store) == {new: total}
+    _indexes_are(store, settings, HMAC_SM3)
+    _look_up_everyone(store, load_vault(settings.keys_dir))
+    _find_everyone(store, load_vault(settings.keys_dir), settings)
+    monkeypatch.setattr(crypto, "RECHECK_S", 0.0)  # the vault of a process that ran throughout
+    _find_everyone(store, vault, settings)
+    assert vault.profile == "gm"
+    back = rotate_keys(settings, store, profile="default", batch_rows=7, settle_s=0)
+    assert back["profile"] == "default" and back["retired"] == [new]
+    assert read_keyring(settings.keys_dir).algorithm(back["key_id"]) == "aes-256-gcm"
+    assert _key_ids(store) == {back["key_id"]: total}
+    _indexes_are(store, settings, HMAC_SHA256)
+    _find_everyone(store, vault, settings)
+    assert not (settings.keys_dir / "blind-index-sm3.key").exists()
+
+
+def test_an_interrupted_move_keeps_every_row_findable_and_batch_jobs_wait(
+    store: Store,
+    vault: Vault,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fill(store, vault, tmp_path)
+    before = read_index_key(settings.keys_dir, HMAC_SHA256)
+    batches = 0
+
+    def crash_after_two_batches(message: str) -> None:
+        nonlocal batches
+        if "rows" in message or "行" in message:
+            batches += 1
+            if batches == 2:
+                raise CrashError
+
+    with pytest.raises(CrashError):
+        rotate_keys(
+            settings, store, crash_after_two_batches, profile="gm", batch_rows=10, settle_s=0
+        )
+    ring = read_keyring(settings.keys_dir)
+    assert (ring.index, ring.index_next, ring.profile) == (HMAC_SHA256, HMAC_SM3, "gm")
+    with store.engine.connect() as conn:
+        held = {bytes(b) for (b,) in conn.execute(sa.select(s.persons.c.id_number_bidx))}
+    first, last = _mother(0)[0], _mother(29)[0]  # mixed: the first rows moved already
+    assert load_vault(settings.keys_dir).blind_index(first, "id_number") in held
+    assert Vault("x", {}, before).blind_index(last, "id_number") in held
+    # During the move: a fresh process and a running one find everyone, with both indexes.
+    monkeypatch.setattr(crypto, "RECHECK_S", 0.0)
+    _find_everyone(store, load_vault(settings.keys_dir), settings)
+    _find_everyone(store, vault, settings)
+    assert vault.moving and len(vault.blind_indexes("x", "name")) == 2
+    # Batch jobs that compare indexes across rows wait, with a message that says how to go on.
+    with pytest.raises(CryptoError, match="--profile gm"):
+        link(store, vault, load_config())
+    with pytest.raises(CryptoError, match="--profile gm"):
+        evaluate(store, settings.home, load_policy(), dt.date(2026, 6, 30))
+    with pytest.raises(CryptoError, match="--profile gm"):
+        match_list(store, vault, tmp_path / "list.csv", tmp_path / "map.yaml")
+    with pytest.raises(CryptoError, match="--profile gm"):
+        rotate_keys(settings, store, profile="default", settle_s=0)
+    _fill(store, vault, tmp_path, n=5, tag="b")  # an ingestion meanwhile indexes the new way
+    result = rotate_keys(settings, store, batch_rows=10, settle_s=0)  # finish: no --profile
+    assert result["resumed"] and result["profile"] == "gm" and result["kept"] == {}
+    _indexes_are(store, settings, HMAC_SM3)
+    _find_everyone(store, vault, settings)
+    assert not vault.moving
+
+
+def test_the_last_check_of_a_move_fixes_an_index_made_with_the_old_key(
+    store: Store, vault: Vault, settings: Settings, tmp_path: Path
+) -> None:
+    _fill(store, vault, tmp_path, n=3)
+    old_key = read_index_key(settings.keys_dir, HMAC_SHA256)
+
+    def straggler(message: str) -> None:
+        # A writer that sealed with the new key but indexed before it saw the new ring.
+        if message == text("keys.rotate_counting"):
+            fresh = load_vault(settings.keys_dir)
+            with store.engine.begin() as conn:
+                conn.execute(
+                    sa.insert(s.persons).values(
+                        created_at=utc_now(),
+                        mentions=1,
+                        name_enc=fresh.encrypt("赵敏", "name"),
+                        name_bidx=Vault("x", {}, old_key).blind_index("赵敏", "name"),
+                    )
+                )
+
+    result = rotate_keys(settings, store, straggler, profile="gm", settle_s=0)
+    assert result["reindexed"] == 1 and result["profile"] == "gm"
+    _indexes_are(store, settings, HMAC_SM3)
+    assert find_persons(store, load_vault(settings.keys_dir), name="赵敏")
+
+
+def test_no_key_of_a_move_reaches_logs_or_the_database(
+    store: Store,
+    vault: Vault,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _fill(store, vault, tmp_path, n=5)
+    before = read_keyring(settings.keys_dir)
+    index_before = read_index_key(settings.keys_dir, HMAC_SHA256)
+    result = rotate_keys(settings, store, profile="gm", settle_s=0)
+    after = read_keyring(settings.keys_dir)
+    index_after = read_index_key(settings.keys_dir, HMAC_SM3)
+    secrets = [*before.keys.values(), *after.keys.values(), index_before, index_after]
+    dump = _dump(settings, store)
+    shown = caplog.text + repr(result) + repr(after) + repr(load_vault(settings.keys_dir))
+    for key in secrets:
+        for raw in (key, base64.b64encode(key), key.hex().encode()):
+            assert raw not in dump
+        for text_form in (base64.b64encode(key).decode(), key.hex(), repr(key)):
+            assert text_form not in shown

@@ -25,6 +25,7 @@ from fpcredit.evaluate.engine import evaluate_wide
 from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.guard.crypto import refuse_during_move
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
@@ -163,6 +164,7 @@ def evaluate(
     restate: bool = False,
 ) -> Run:
     """Evaluate everyone as of `as_of`; `restate` sees facts recorded since (late facts)."""
+    refuse_during_move(home / "keys")  # name consistency compares blind indexes
     score_date, grade_date = cut_dates(policy, as_of)
     known = utc_now().replace(tzinfo=None) if restate else None
     score = _outcome(store, policy, score_date, known)

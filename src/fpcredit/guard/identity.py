@@ -286,10 +286,10 @@ class Authenticator:
     def _person(self, number: str) -> tuple[int, str] | None:
         """(person id, home region) of the filed person with this (normalised) ID number."""
         p = s.persons
-        bidx = self.vault.blind_index(number, "id_number")
+        bidx = self.vault.blind_indexes(number, "id_number")  # two while keys move profile
         query = (
             sa.select(p.c.id, p.c.hukou_region, p.c.residence_region)
-            .where(p.c.id_number_bidx == bidx, p.c.merged_into.is_(None), p.c.mentions > 0)
+            .where(p.c.id_number_bidx.in_(bidx), p.c.merged_into.is_(None), p.c.mentions > 0)
             .order_by(p.c.mentions.desc(), p.c.id)
             .limit(1)
         )

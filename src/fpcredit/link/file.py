@@ -213,9 +213,9 @@ def find_persons(
     p = s.persons
     query = sa.select(p.c.id).where(p.c.merged_into.is_(None))
     if id_number:
-        query = query.where(p.c.id_number_bidx == vault.blind_index(id_number, "id_number"))
+        query = query.where(p.c.id_number_bidx.in_(vault.blind_indexes(id_number, "id_number")))
     if name:
-        query = query.where(p.c.name_bidx == vault.blind_index(name, "name"))
+        query = query.where(p.c.name_bidx.in_(vault.blind_indexes(name, "name")))
     if not id_number and not name:
         return []
     with store.engine.connect() as conn:

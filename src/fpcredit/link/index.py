@@ -225,6 +225,7 @@ def link(
     progress: Progress | None = None,
 ) -> LinkReport:
     """Link every mention without a person (or, with `full`, relink everything)."""
+    vault.refuse_during_move()  # mixed blind indexes would split one person in two
     note = progress or (lambda _m: None)
     note(text("link_stage_read"))
     men = load_mentions(store.engine.url)

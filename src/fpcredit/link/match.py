@@ -156,6 +156,7 @@ def match_list(
     up (the candidate is kept, but no person is named), `unmatched` below it, and `rejected`
     when it is not a person at all; the reason says why, and notes any field set aside.
     """
+    vault.refuse_during_move()  # persons' ID indexes are mixed while keys move profile
     columns = load_map(map_path)
     header, raw = _read_list(Path(path))
     for key, column in columns.model_dump(exclude_none=True).items():
