@@ -118,8 +118,7 @@ def _hmacs(table: pa.Table, key: bytes, table_name: str) -> pa.FixedSizeBinaryAr
         parts.append(f"coalesce({value}, '\\N')")
     row = f"concat_ws(chr(31), ?, {', '.join(parts)})"
     sql = (
-        "SELECT unhex(sha256(?::BLOB || unhex(sha256(?::BLOB || encode("
-        f"{row}))))) AS h FROM _rows"
+        f"SELECT unhex(sha256(?::BLOB || unhex(sha256(?::BLOB || encode({row}))))) AS h FROM _rows"
     )
     con = duckdb.connect(":memory:")
     try:
@@ -147,7 +146,9 @@ def digest_rows(table: pa.Table, key: bytes, table_name: str) -> TableDigest:
     n = len(hashed)
     # Each HMAC as eight big-endian 32-bit words, summed per word position in 64 bits (exact
     # below 2^32 rows), then carried into one 256-bit number.
-    words = np.frombuffer(hashed.buffers()[1], dtype=">u4", count=n * _LANES, offset=hashed.offset * 32)
+    words = np.frombuffer(
+        hashed.buffers()[1], dtype=">u4", count=n * _LANES, offset=hashed.offset * 32
+    )
     sums = words.reshape(n, _LANES).sum(axis=0, dtype=np.uint64)
     total = sum(int(v) << (32 * (_LANES - 1 - i)) for i, v in enumerate(sums))
     return TableDigest(n, total % _MOD)
