@@ -64,6 +64,25 @@ def test_every_answer_carries_the_security_headers(web: Web) -> None:
     assert answers[0].headers.get_list("cache-control") == ["no-store"]
 
 
+def test_an_internal_error_carries_the_headers_too(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500 is answered by Starlette's outermost middleware, outside SecurityHeaders."""
+    services = web.client.app.state.services  # type: ignore[attr-defined]
+
+    def broken(person_id: int) -> None:
+        raise RuntimeError("the results file went away")
+
+    monkeypatch.setattr(services.results, "person", broken)
+    client = TestClient(web.client.app, raise_server_exceptions=False)
+    answer = client.get(
+        f"/v1/persons/{web.inside.id}/credit",
+        params={"purpose": "credit_evaluation"},
+        headers=web.auth("national"),
+    )
+    assert answer.status_code == 500 and _secured(answer)
+
+
 # --- dates ---------------------------------------------------------------------------------
 
 
