@@ -44,7 +44,8 @@ FPCREDIT = str(Path(sys.executable).parent / "fpcredit")
 # The benchmarks measure the service, not its limits: every limit off or far away.
 LIMITS_OFF = {
     "FPCREDIT_RATE_LIMIT_PER_S": "0",
-    "FPCREDIT_IDENTITY_RATE_LIMIT_PER_S": "0",
+    "FPCREDIT_RATE_LIMIT_SUBJECT_PER_S": "0",
+    "FPCREDIT_RATE_LIMIT_LOGIN_PER_MIN": "0",
 }
 
 

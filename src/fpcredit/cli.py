@@ -582,6 +582,18 @@ def export_links_cmd(
         store, _vault = _linking()
         n = export_links(store, output)
     out.print(f"{n} links → {output}")
+    _warn_outside_home(output)
+
+
+def _warn_outside_home(output: Path) -> None:
+    """Say so when an export of personal data lands outside the protected FPCREDIT_HOME."""
+    from fpcredit.files import is_inside
+    from fpcredit.messages import text
+
+    home = _settings().home
+    if not is_inside(output, home):
+        warning = text("export.outside_home", path=output, home=home.resolve())
+        err.print(warning, highlight=False, soft_wrap=True)
 
 
 PolicyOpt = Annotated[
@@ -804,6 +816,7 @@ def export_scores_cmd(
         run = latest(store, settings.home, _parse_day(as_of), loaded)
         n = export_scores(run, output)
     out.print(f"{n} persons (evaluation {run.id}) → {output}")
+    _warn_outside_home(output)
 
 
 def _accounts() -> tuple[Settings, Any]:
@@ -1128,6 +1141,10 @@ def _serve(
         log_config=None,  # our redacting JSON logging, not uvicorn's own
         access_log=False,  # requests are logged by the app, by route template
         server_header=False,
+        # X-Forwarded-For is believed only from the configured proxies (by default from none:
+        # uvicorn's own default trusts loopback, so anyone there could pick their address).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
 
 

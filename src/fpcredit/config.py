@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fpcredit.messages import text
 
 __all__ = ["Settings"]
 
@@ -119,6 +122,54 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=100, ge=1, description="Requests a client address may make in a burst."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Addresses or networks of the reverse proxies whose X-Forwarded-For is believed, "
+            "comma-separated (e.g. 10.0.0.5,10.1.0.0/24). Default none: the client address is "
+            "the connection's, so a forged header cannot dodge the rate limit."
+        ),
+    )
+    rate_limit_subject_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second each token subject may make, from any address (0: off).",
+    )
+    rate_limit_subject_burst: int = Field(
+        default=100, ge=1, description="Requests an authenticated caller may make in a burst."
+    )
+    rate_limit_login_per_min: int = Field(
+        default=10,
+        ge=0,
+        description=(
+            "Login attempts a minute for one username, client id or citizen ID number, from any "
+            "address (0: off)."
+        ),
+    )
+    rate_limit_code_per_min: int = Field(
+        default=3,
+        ge=0,
+        description="Citizen-code requests a minute for one ID number, from any address (0: off).",
+    )
+    code_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Citizen-code requests waiting for the sender; beyond it they are dropped.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        found = [str(item).strip() for item in items if str(item).strip()]
+        for item in found:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(text("config.bad_proxy", value=item)) from None
+        return found
 
     @property
     def url(self) -> str:

@@ -735,7 +735,15 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "the password needs at least {classes} of: lower-case, upper-case, digit, symbol",
     ),
     "auth.password_username": ("密码不能包含用户名", "the password cannot contain the username"),
-    "auth.password_reused": ("新密码不能与原密码相同", "the new password must differ from the old"),
+    "auth.password_reused": (
+        "新密码不能与最近 {history} 次使用过的密码（含一次性密码）相同",
+        "the new password cannot repeat any of the last {history} (one-time passwords included)",
+    ),
+    "auth.password_common": (
+        "密码太常见或太容易猜到（常用密码、键盘序列、单词加数字或年份等），请换一个",
+        "the password is too common or easy to guess (a common password, a keyboard run, "
+        "a word with digits or a year); choose another",
+    ),
     "auth.invalid_token": ("访问令牌无效", "the access token is invalid"),
     "auth.expired": ("访问令牌已过期，请刷新或重新登录", "the access token has expired"),
     "auth.session_closed": ("会话已结束，请重新登录", "the session has ended; log in again"),
@@ -770,8 +778,9 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "the username needs 3–32 lower-case letters, digits or . _ -, starting with a letter",
     ),
     "users.reserved_username": (
-        "“{username}”像是默认或共用账户名，请使用个人的用户名",
-        "{username!r} looks like a default or shared account; use a personal name",
+        "“{username}”含有保留词“{word}”，像是默认或共用账户名，请使用个人的用户名",
+        "{username!r} contains the reserved word {word!r} and looks like a default or shared "
+        "account; use a personal name",
     ),
     "users.exists": ("用户名“{username}”已存在", "the username {username!r} is taken"),
     "users.unknown": ("没有用户“{username}”", "there is no user {username!r}"),
@@ -792,6 +801,22 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "department {source} already has an active client; disable it first",
     ),
     "users.unknown_client": ("没有客户端“{client_id}”", "there is no client {client_id!r}"),
+    # The service's edges (issue 21): dates, exports outside the home, forwarded headers.
+    "web.as_of_range": (
+        "评价日期须在 {earliest} 至 {latest} 之间",
+        "the evaluation date must lie between {earliest} and {latest}",
+    ),
+    "export.outside_home": (
+        "注意：{path} 含有个人信息，且位于受保护目录 FPCREDIT_HOME（{home}）之外；"
+        "请妥善保管，用完即删",
+        "note: {path} holds personal data and lies outside the protected folder FPCREDIT_HOME "
+        "({home}); keep it safe and delete it when done",
+    ),
+    "config.bad_proxy": (
+        "可信代理须为 IP 地址或网段（如 10.0.0.5 或 10.0.0.0/24），而不是“{value}”",
+        "a trusted proxy must be an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24), "
+        "not {value!r}",
+    ),
 }
 
 _language: Language = "zh"

@@ -10,6 +10,7 @@ from pathlib import Path
 from fpcredit.collect.ingest import FileReport, Progress, ingest_file
 from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
+from fpcredit.files import private_dir
 from fpcredit.guard.crypto import create_keys, load_vault
 from fpcredit.store.db import Store, open_store
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def initialise(settings: Settings) -> bool:
     """Create the keys if absent and migrate the store; True when keys were created."""
+    private_dir(settings.home)  # before the keys' folder is made inside it
     created = create_keys(settings.keys_dir, settings.crypto)
     store = open_store(settings)
     try:

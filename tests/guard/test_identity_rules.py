@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.guard import passwords as pw
-from fpcredit.guard.access import Purpose, Role
 from fpcredit.guard.tokens import TOKEN_KEY_FILE, Claims, load_token_key, read_token, sign_token
 from fpcredit.messages import set_language
 
@@ -36,6 +35,9 @@ def meets_rule(password: str) -> bool:
 _CHARS = st.sampled_from(string.ascii_letters + string.digits + string.punctuation + " 　Ａ密\t")
 
 
+RULE_REASONS = {"too_short", "too_long", "characters", "classes"}
+
+
 @given(
     st.one_of(
         st.text(_CHARS, max_size=20),
@@ -43,8 +45,14 @@ _CHARS = st.sampled_from(string.ascii_letters + string.digits + string.punctuati
         st.text(_CHARS, min_size=120, max_size=140),
     )
 )
-def test_a_password_is_accepted_iff_it_meets_the_rule(password: str) -> None:
-    assert (pw.password_problem(password) is None) == meets_rule(password)
+def test_a_password_is_accepted_only_if_it_meets_the_rule(password: str) -> None:
+    """The class and length rule decides alone; a password that meets it may still be refused
+    as guessable (the blocklist), and for nothing else."""
+    problem = pw.password_problem(password)
+    if meets_rule(password):
+        assert problem in (None, "common")
+    else:
+        assert problem in RULE_REASONS
 
 
 @given(st.lists(st.sampled_from(CLASSES), min_size=1, max_size=4, unique=True), st.data())
@@ -52,7 +60,32 @@ def test_class_mixes(classes: list[str], data: st.DataObject) -> None:
     password = "".join(
         data.draw(st.text(st.sampled_from(c), min_size=3, max_size=5)) for c in classes
     )
-    assert (pw.password_problem(password) is None) == (len(classes) >= 3 and len(password) >= 8)
+    problem = pw.password_problem(password)
+    if len(classes) >= 3 and len(password) >= 8:
+        assert problem in (None, "common")
+    else:
+        assert problem in ("classes", "too_short")
+
+
+# Probe of issue 21: these met the class rule and were accepted.
+COMMON = ["Password1", "Qwerty123", "P@ssw0rd", "Passw0rd!", "Admin@123", "1qaz@WSX", "Aa123456!"]
+
+
+@pytest.mark.parametrize("password", COMMON)
+def test_common_passwords_are_refused_though_they_meet_the_class_rule(password: str) -> None:
+    assert meets_rule(password)
+    assert pw.password_problem(password) == "common"
+
+
+@pytest.mark.parametrize("password", ["Qz8#wLm4vT", "Fp-credit-2026", "Vx5!nRt9qL", "Kq7#mPz2w"])
+def test_unguessable_passwords_pass(password: str) -> None:
+    assert pw.password_problem(password, "wangfang") is None
+
+
+def test_the_blocklist_reads_a_long_password_by_its_first_72_characters() -> None:
+    strong = pw.generate_password(16)
+    assert pw.password_problem(strong + "a" * 100) is None  # 116 characters, checked quickly
+    assert pw.password_problem("Password1" * 14) == "common"
 
 
 @pytest.mark.parametrize(
@@ -63,6 +96,7 @@ def test_class_mixes(classes: list[str], data: st.DataObject) -> None:
         ("Abcdef 12", "characters", "只能包含", "only ASCII"),
         ("Wangfang#2026", "username", "不能包含用户名", "cannot contain the username"),
         ("A1!" + "x" * 200, "too_long", "不能超过 128", "longer than 128"),
+        ("Password1", "common", "太常见", "too common"),
     ],
 )
 def test_a_refused_password_says_why_in_both_languages(
@@ -132,23 +166,20 @@ def test_provisioning_uri_carries_issuer_and_secret() -> None:
 
 
 def _claims(now: dt.datetime) -> Claims:
-    return Claims(
-        Role.COUNTY,
-        "wangfang",
-        "330106",
-        frozenset({Purpose.CREDIT_EVALUATION}),
-        "ab" * 16,
-        now,
-        now + dt.timedelta(seconds=300),
-    )
+    return Claims("wangfang", "ab" * 16, now, now + dt.timedelta(seconds=300))
 
 
 def test_token_key_is_private_stable_and_tokens_round_trip(tmp_path: Path) -> None:
     key = load_token_key(tmp_path / "keys")
-    assert (tmp_path / "keys" / TOKEN_KEY_FILE).stat().st_mode & 0o077 == 0
+    assert (tmp_path / "keys" / TOKEN_KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
     assert load_token_key(tmp_path / "keys") == key
     claims = _claims(dt.datetime(2026, 3, 2, 8, 0, 0))
-    assert read_token(key, sign_token(key, claims)) == claims
+    token = sign_token(key, claims)
+    assert read_token(key, token) == claims
+    # The token names the session and subject only: no role, region or purposes in it.
+    payload = jwt.decode(token, options={"verify_signature": False})
+    assert set(payload) == {"iss", "sub", "sid", "iat", "exp"}
 
 
 def test_tampered_foreign_and_unsigned_tokens_are_refused(tmp_path: Path) -> None:
@@ -160,7 +191,17 @@ def test_tampered_foreign_and_unsigned_tokens_are_refused(tmp_path: Path) -> Non
     flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
     unsigned = jwt.encode({**payload, "role": "national"}, key="", algorithm="none")
     foreign = sign_token(load_token_key(tmp_path / "b"), _claims(dt.datetime(2026, 3, 2)))
-    for bad in (f"{head}.{forged_body}.{sig}", f"{head}.{body}.{flipped}", unsigned, foreign, ""):
+    # Signed with the right key but claiming a role: refused, not partly believed.
+    claiming = jwt.encode({**payload, "role": "national", "region": "000000"}, key, "HS256")
+    for bad in (
+        f"{head}.{body}.{sig}x",
+        f"{head}.{forged_body}.{sig}",
+        f"{head}.{body}.{flipped}",
+        unsigned,
+        foreign,
+        claiming,
+        "",
+    ):
         with pytest.raises(AuthError) as caught:
             read_token(key, bad)
         assert caught.value.code == "invalid_token"

@@ -148,3 +148,41 @@ def test_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
         timeout=60,
     )
     assert half.returncode == 1 and "--tls-key" in half.stderr
+
+
+def _statuses_behind(tmp_path: Path, env: dict[str, str], forwarded: list[str]) -> list[int]:
+    """Start `fpcredit serve` with a tight address limit and ask /v1/ping once per value of
+    X-Forwarded-For (the health check before counts one)."""
+    port = _port()
+    limits = {"FPCREDIT_RATE_LIMIT_PER_S": "0.01", "FPCREDIT_RATE_LIMIT_BURST": "5"}
+    proc = subprocess.Popen(
+        [FPCREDIT, "serve", "--port", str(port)],
+        env={**_home(tmp_path), **limits, **env},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first = _wait(f"http://127.0.0.1:{port}/healthz")
+        assert first.headers["cache-control"] == "no-store"  # the real server adds them too
+        assert first.headers["x-content-type-options"] == "nosniff"
+        url = f"http://127.0.0.1:{port}/v1/ping"
+        return [httpx.get(url, headers={"X-Forwarded-For": f}).status_code for f in forwarded]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_address_limit(tmp_path: Path) -> None:
+    """The probe of issue 21: uvicorn believed X-Forwarded-For from loopback, so a caller
+    there picked a new address for each request and was never limited. uvicorn's own
+    FORWARDED_ALLOW_IPS is ignored too: only FPCREDIT_TRUSTED_PROXIES counts."""
+    rotating = [f"203.0.113.{n}" for n in range(1, 9)]
+    statuses = _statuses_behind(tmp_path / "a", {"FORWARDED_ALLOW_IPS": "*"}, rotating)
+    assert statuses[:4] == [200] * 4 and set(statuses[4:]) == {429}
+
+
+def test_a_configured_proxy_is_believed(tmp_path: Path) -> None:
+    trusted = {"FPCREDIT_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8"}
+    rotating = [f"203.0.113.{n}" for n in range(1, 9)]
+    assert _statuses_behind(tmp_path / "a", trusted, rotating) == [200] * 8
+    same = ["203.0.113.7"] * 7
+    assert _statuses_behind(tmp_path / "b", trusted, same) == [200] * 5 + [429] * 2

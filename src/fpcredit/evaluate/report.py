@@ -10,6 +10,7 @@ import duckdb
 from fpcredit.evaluate import ahp
 from fpcredit.evaluate.policy import Comparisons, LoadedPolicy, derive
 from fpcredit.evaluate.run import Run
+from fpcredit.files import private_output
 
 __all__ = ["derivation", "export_scores"]
 
@@ -87,12 +88,12 @@ def export_scores(run: Run, path: Path) -> int:
         rest = [c for c in rest if c not in ("group", "occupation", "score_grade")]
         cols = ", ".join(f'"{c}"' for c in (*LEADING, *rest))
         fmt = "PARQUET" if path.suffix.lower() == ".parquet" else "CSV, HEADER"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"COPY (SELECT {cols} FROM read_parquet(?) ORDER BY person_id) TO '{_sql_path(path)}'"
-            f" (FORMAT {fmt})",
-            [str(run.path)],
-        )
+        with private_output(path) as tmp:  # every person's grade: 0600, whole or not at all
+            con.execute(
+                f"COPY (SELECT {cols} FROM read_parquet(?) ORDER BY person_id)"
+                f" TO '{_sql_path(tmp)}' (FORMAT {fmt})",
+                [str(run.path)],
+            )
         row = con.execute("SELECT count(*) FROM read_parquet(?)", [str(run.path)]).fetchone()
         return int(row[0]) if row else 0
     finally:

@@ -25,6 +25,7 @@ from fpcredit.evaluate.engine import evaluate_wide
 from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.files import private_dir, private_output
 from fpcredit.guard.crypto import refuse_during_move
 from fpcredit.messages import text
 from fpcredit.store import schema as s
@@ -188,11 +189,11 @@ def _store(
     table: pa.Table,
     summary: dict[str, Any],
 ) -> Run:
-    folder = home / "evaluations"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(home / "evaluations")
     stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
     name = f"{as_of}_{policy.policy.id}-{policy.policy.version}_{policy.sha256[:8]}_{stamp}.parquet"
-    pq.write_table(table, folder / name, compression="zstd")
+    with private_output(folder / name) as tmp:  # every person's grade: 0600, whole or not at all
+        pq.write_table(table, tmp, compression="zstd")
     row = {
         "kind": kind,
         "as_of": as_of,

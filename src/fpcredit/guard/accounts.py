@@ -25,6 +25,7 @@ from fpcredit.store.db import Store, utc_now
 
 __all__ = [
     "ACCOUNT_ROLES",
+    "RESERVED_WORDS",
     "TOTP_FIELD",
     "Client",
     "Enrolment",
@@ -41,19 +42,25 @@ __all__ = [
     "list_clients",
     "list_users",
     "locked",
+    "recent_passwords",
     "refuse",
+    "remember_password",
     "reset_user",
 ]
 
 ACCOUNT_ROLES: Final = STAFF_ROLES | {Role.AUDITOR}
 TOTP_FIELD: Final = "totp_secret"  # the vault's associated data for the secret's column
 _USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,31}")
-# Names that suggest a default, shared or built-in account: GB/T 22239 wants every account
-# to belong to one person.
-_RESERVED: Final = frozenset(
-    {"admin", "administrator", "root", "system", "sysadmin", "test", "guest", "user", "default"}
-    | {"shared", "public", "operator", "manager", "service", "fpcredit", "demo", "anonymous"}
-)
+# Names that suggest a default, shared or built-in account: GB/T 22239 wants every account to
+# belong to one person. The one rule: a username containing any of these words anywhere is
+# refused (`admin2`, `root_1`, `test-user`, `sysadmin`, `webadmin`). None of them can occur
+# inside a name spelt in pinyin; a real name that happens to hold one (`liuserong`) is
+# accepted once split by a dot (`liu.serong`).
+RESERVED_WORDS: Final = (
+    "admin", "anonymous", "default", "demo", "fpcredit", "guest", "manager", "nobody",
+    "operator", "public", "root", "service", "shared", "staff", "support", "sysop", "system",
+    "temp", "test", "user",
+)  # fmt: skip
 _LEVEL: Final = {Role.PROVINCE: "province", Role.CITY: "prefecture", Role.COUNTY: "county"}
 
 
@@ -149,8 +156,9 @@ def _username(name: str) -> str:
     username = name.strip().lower()
     if not _USERNAME.fullmatch(username):
         raise refuse("bad_username", "users.bad_username")
-    if username in _RESERVED:
-        raise refuse("reserved_username", "users.reserved_username", username=username)
+    word = next((w for w in RESERVED_WORDS if w in username), None)
+    if word is not None:
+        raise refuse("reserved_username", "users.reserved_username", username=username, word=word)
     return username
 
 
@@ -204,7 +212,8 @@ def add_user(
     stamps = {"created_at": now, "last_used_at": now, "password_changed_at": now}
     try:
         with store.engine.begin() as conn:
-            conn.execute(s.users.insert().values(**row, **stamps))
+            made = conn.execute(s.users.insert().returning(s.users.c.id).values(**row, **stamps))
+            remember_password(conn, made.scalar_one(), row["password_hash"], now)
     except sa.exc.IntegrityError as e:
         raise refuse("user_exists", "users.exists", username=name) from e
     return _enrolment(settings, get_user(store, name), plain)
@@ -227,6 +236,23 @@ def list_users(store: Store) -> list[User]:
     return [_user(r) for r in rows]
 
 
+def remember_password(
+    conn: sa.Connection, user_id: int, password_hash: str, now: dt.datetime
+) -> None:
+    """Add a new password's hash to the account's history, which keeps the last HISTORY."""
+    h = s.password_history
+    conn.execute(h.insert().values(user_id=user_id, password_hash=password_hash, created_at=now))
+    kept = sa.select(h.c.id).where(h.c.user_id == user_id).order_by(h.c.id.desc()).limit(pw.HISTORY)
+    conn.execute(h.delete().where(h.c.user_id == user_id, h.c.id.not_in(kept.scalar_subquery())))
+
+
+def recent_passwords(conn: sa.Connection, user_id: int) -> list[str]:
+    """The hashes of the account's last HISTORY passwords, the one in use among them."""
+    h = s.password_history
+    query = sa.select(h.c.password_hash).where(h.c.user_id == user_id).order_by(h.c.id.desc())
+    return list(conn.scalars(query.limit(pw.HISTORY)))
+
+
 def close_sessions(
     conn: sa.Connection, role: str, subject: str, now: dt.datetime, why: str
 ) -> None:
@@ -243,8 +269,12 @@ def _update_user(
 ) -> User:
     """Apply `values` to the account; close its open sessions with reason `why`."""
     user = get_user(store, username)
+    u = s.users
     with store.engine.begin() as conn:
-        conn.execute(s.users.update().where(s.users.c.username == user.username).values(**values))
+        conn.execute(u.update().where(u.c.username == user.username).values(**values))
+        if "password_hash" in values:  # a one-time password counts among the last five
+            uid = conn.execute(sa.select(u.c.id).where(u.c.username == user.username)).scalar_one()
+            remember_password(conn, uid, values["password_hash"], now)
         if why:
             close_sessions(conn, user.role.value, user.username, now, why)
     return get_user(store, username)

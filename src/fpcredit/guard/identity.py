@@ -6,7 +6,7 @@ Account administration (users, clients) lives in `guard.accounts` and is re-expo
 from __future__ import annotations
 
 import datetime as dt
-import hmac
+import json
 import re
 import secrets
 import time
@@ -37,13 +37,15 @@ from fpcredit.guard.accounts import (
     list_clients,
     list_users,
     locked,
+    recent_passwords,
     refuse,
+    remember_password,
     reset_user,
 )
+from fpcredit.guard.citizens import CitizenCodes, CodeQueue
 from fpcredit.guard.crypto import Vault, load_vault
 from fpcredit.guard.sms import SmsChannel, list_outbox, sms_channel
 from fpcredit.guard.tokens import Claims, load_token_key, read_token, sign_token
-from fpcredit.messages import text
 from fpcredit.standard import idcard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
@@ -68,10 +70,6 @@ __all__ = [
     "list_users",
     "reset_user",
 ]
-
-_CODE_FIELD: Final = "citizen_code"
-_CODE_DIGITS: Final = 6
-_PHONE: Final = re.compile(r"1\d{10}")
 
 # How often a session's last activity is written (see `Authenticator._session`).
 SEEN_EVERY_S: Final = 30
@@ -134,10 +132,12 @@ class Authenticator:
         self.clock = clock
         self.sms = sms or sms_channel(self.settings, store, self.vault, clock)
         self.verifier = verifier or UnconfiguredVerifier()
+        self.citizens = CitizenCodes(store, self.settings, self.vault, clock, self.sms)
+        self.codes = CodeQueue(self.citizens.send, self.settings.code_queue_size)
         self._key = load_token_key(self.settings.keys_dir)
-        # session id → when it was last found open (monotonic seconds, clock time)
-        self._open_seen: dict[Any, tuple[float, dt.datetime]] = {}
-        self._rechecking: dict[Any, float] = {}  # session → when a caller began to recheck it
+        # session id → when it was last found open (monotonic seconds, clock time) and its caller
+        self._open_seen: dict[str, tuple[float, dt.datetime, Principal]] = {}
+        self._rechecking: dict[str, float] = {}  # session → when a caller began to recheck it
         self._verified: dict[str, Claims] = {}  # token → its claims, signature checked
         self._hasher = pw.make_hasher(self.settings)
 
@@ -153,6 +153,19 @@ class Authenticator:
         pw.verify_password(self._hasher, self._decoy, secret)
 
     # staff
+
+    def _new_password_problem(
+        self, conn: sa.Connection, user_id: int, username: str, new: str
+    ) -> AuthError | None:
+        """Why `new` may not replace the account's password: the rule, or one of the last
+        HISTORY passwords (the one in use and one-time passwords among them)."""
+        try:
+            pw.check_password(new, username)
+        except AuthError as e:
+            return e
+        if pw.reused(self._hasher, recent_passwords(conn, user_id), new):
+            return pw.weak("reused")
+        return None
 
     def login_staff(
         self, username: str, password: str, totp_code: str, new_password: str | None = None
@@ -170,7 +183,7 @@ class Authenticator:
             )
         if isinstance(outcome, AuthError):
             raise outcome
-        return self._issue(outcome)
+        return self._issue(*outcome)
 
     def _staff_attempt(
         self,
@@ -180,7 +193,7 @@ class Authenticator:
         code: str,
         new_password: str | None,
         now: dt.datetime,
-    ) -> AuthError | Claims:
+    ) -> AuthError | tuple[Claims, Principal]:
         u, cfg = s.users, self.settings
         row = conn.execute(sa.select(u).where(u.c.username == name).with_for_update()).first()
         if row is None:
@@ -207,7 +220,7 @@ class Authenticator:
             changes.update(failed_logins=count)
             return refuse("bad_credentials")
 
-        outcome: AuthError | Claims
+        outcome: AuthError | tuple[Claims, Principal]
         ok, rehashed = pw.verify_password(self._hasher, row.password_hash, password)
         if not ok:
             outcome = failure()
@@ -220,7 +233,7 @@ class Authenticator:
         elif row.must_change and new_password is None:
             outcome = refuse("password_change_required")
         elif new_password is not None and (
-            weak := _new_password_problem(name, password, new_password)
+            weak := self._new_password_problem(conn, row.id, name, new_password)
         ):
             outcome = weak  # before the TOTP check, so a refused password wastes no code
         else:
@@ -237,11 +250,9 @@ class Authenticator:
                     last_login_at=now,
                 )
                 if new_password is not None:
-                    changes.update(
-                        password_hash=pw.hash_password(self._hasher, new_password),
-                        must_change=False,
-                        password_changed_at=now,
-                    )
+                    hashed = pw.hash_password(self._hasher, new_password)
+                    remember_password(conn, row.id, hashed, now)
+                    changes.update(password_hash=hashed, must_change=False, password_changed_at=now)
                 elif rehashed is not None:
                     changes.update(password_hash=rehashed)
                 role = Role(row.role)
@@ -270,7 +281,7 @@ class Authenticator:
                 changes["secret_hash"] = rehashed
             conn.execute(c.update().where(c.c.id == row.id).values(**changes))
             client = client_of(row)
-            claims = self._open(
+            opened = self._open(
                 conn,
                 Role.DEPARTMENT,
                 client.client_id,
@@ -279,128 +290,50 @@ class Authenticator:
                 client.source,
                 now,
             )
-        return self._issue(claims)
+        return self._issue(*opened)
 
     # citizens
 
-    def _person(self, number: str) -> tuple[int, str] | None:
-        """(person id, home region) of the filed person with this (normalised) ID number."""
-        p = s.persons
-        bidx = self.vault.blind_indexes(number, "id_number")  # two while keys move profile
-        query = (
-            sa.select(p.c.id, p.c.hukou_region, p.c.residence_region)
-            .where(p.c.id_number_bidx.in_(bidx), p.c.merged_into.is_(None), p.c.mentions > 0)
-            .order_by(p.c.mentions.desc(), p.c.id)
-            .limit(1)
-        )
-        with self.store.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return int(row.id), row.hukou_region or row.residence_region or number[:6]
-
-    def _phone(self, conn: sa.Connection, person_id: int) -> str | None:
-        """The mobile number most recently recorded for the person."""
-        m, r, lk = s.mentions, s.records, s.links
-        query = (
-            sa.select(m.c.phone_enc)
-            .join(r, r.c.id == m.c.record_id)
-            .join(lk, lk.c.mention_id == m.c.id)
-            .where(lk.c.person_id == person_id, m.c.phone_enc.is_not(None))
-            .order_by(r.c.recorded_at.desc(), m.c.id.desc())
-            .limit(1)
-        )
-        phone = self.vault.decrypt(conn.scalar(query), "phone")
-        return phone if phone and _PHONE.fullmatch(phone) else None
-
-    def _code_hash(self, salt: bytes, code: str) -> bytes:
-        # Keyed: a 6-digit code under a plain hash would fall to 10⁶ guesses.
-        digest = self.vault.blind_index(f"{bytes(salt).hex()}:{code}", _CODE_FIELD)
-        assert digest is not None
-        return digest
+    def _number(self, id_number: str) -> str:
+        """The normalised ID number; InvalidIdNumber (R38) names the failed check."""
+        return idcard.parse(id_number, today=self.clock().date()).text
 
     def request_citizen_code(self, id_number: str) -> None:
-        """Send a one-time login code to the phone on file for this ID number.
+        """Send a one-time login code to the phone on file for this ID number, now.
 
-        An invalid number raises InvalidIdNumber (R38). Whether or not the number is filed,
-        the answer is the same (so it does not tell who is filed); only a filed person with a
-        phone gets a code, and at most one per `otp_resend_s`.
+        An invalid number raises InvalidIdNumber (R38). Only a filed person with a phone gets a
+        code, at most one per `otp_resend_s`; the caller is told nothing either way. The
+        service answers without waiting for this work: `queue_citizen_code`.
         """
-        now, cfg = self.clock(), self.settings
-        number = idcard.parse(id_number, today=now.date()).text
-        person = self._person(number)
-        if person is None:
-            return
-        t = s.citizen_codes
-        mine = t.c.person_id == person[0]
-        active = sa.and_(mine, t.c.closed_at.is_(None))
-        with self.store.engine.begin() as conn:
-            # Over all of the person's codes, burnt ones included: otherwise burning a code and
-            # asking for the next would allow unlimited guessing.
-            last = conn.scalar(sa.select(sa.func.max(t.c.created_at)).where(mine))
-            if last is not None and (now - last).total_seconds() < cfg.otp_resend_s:
-                return
-            phone = self._phone(conn, person[0])
-            if phone is None:
-                return
-            conn.execute(t.update().where(active).values(closed_at=now, closed_reason="replaced"))
-            code = f"{secrets.randbelow(10**_CODE_DIGITS):0{_CODE_DIGITS}d}"
-            salt = secrets.token_bytes(16)
-            conn.execute(
-                t.insert().values(
-                    person_id=person[0],
-                    salt=salt,
-                    code_hash=self._code_hash(salt, code),
-                    created_at=now,
-                    expires_at=now + dt.timedelta(seconds=cfg.otp_lifetime_s),
-                    attempts=0,
-                )
-            )
-        # Sent after the commit: the outbox writes through its own connection.
-        minutes = max(1, cfg.otp_lifetime_s // 60)
-        self.sms.send(phone, text("auth.sms_code", code=code, minutes=minutes))
+        self.citizens.send(self._number(id_number))
+
+    def queue_citizen_code(self, id_number: str) -> None:
+        """`request_citizen_code` in the background: checks the number's form and returns at
+        once, so neither the answer nor its timing tells whether the number is filed."""
+        self.codes.submit(self._number(id_number))
 
     def login_citizen(self, id_number: str, code: str) -> IssuedToken:
-        """ID number plus the one-time code; the principal's subject is the person id."""
-        now, cfg = self.clock(), self.settings
-        number = idcard.parse(id_number, today=now.date()).text
-        person = self._person(number)
-        if person is None:
-            raise refuse("bad_code")  # the same answer as a wrong code
-        person_id, region = person
-        t = s.citizen_codes
+        """ID number plus the one-time code; the principal's subject is the person id.
+
+        A wrong, expired, used or burnt code and an unfiled number all answer `bad_code`, and
+        an unfiled number costs the same work as a wrong code."""
+        now = self.clock()
+        person = self.citizens.person(self._number(id_number))
         with self.store.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(t)
-                .where(t.c.person_id == person_id, t.c.closed_at.is_(None))
-                .order_by(t.c.id.desc())
-                .limit(1)
-                .with_for_update()
-            ).first()
-            outcome: AuthError | Claims = refuse("bad_code")
-            if row is not None and now < row.expires_at:
-                entered = self._code_hash(row.salt, code.strip())
-                if hmac.compare_digest(entered, bytes(row.code_hash)):
-                    done = {"closed_at": now, "closed_reason": "used"}
-                    purposes = ROLE_PURPOSES[Role.CITIZEN]
-                    outcome = self._open(
-                        conn, Role.CITIZEN, str(person_id), region, purposes, None, now
-                    )
-                else:
-                    tries = row.attempts + 1
-                    done = {"attempts": tries}
-                    if tries >= cfg.otp_max_attempts:
-                        done.update(closed_at=now, closed_reason="burnt")
-                conn.execute(t.update().where(t.c.id == row.id).values(**done))
-        if isinstance(outcome, AuthError):
-            raise outcome
-        return self._issue(outcome)
+            if not self.citizens.check(conn, person, code, now) or person is None:
+                opened = None
+            else:
+                person_id, region = person
+                purposes = ROLE_PURPOSES[Role.CITIZEN]
+                opened = self._open(conn, Role.CITIZEN, str(person_id), region, purposes, None, now)
+        if opened is None:
+            raise refuse("bad_code")
+        return self._issue(*opened)
 
     def verify_holder(self, id_number: str, evidence: bytes) -> bool:
         """R38: the number passes the standard's checks and the biometric verifier accepts the
         evidence for the person filed under it. The evidence is not kept."""
-        number = idcard.parse(id_number, today=self.clock().date()).text
-        person = self._person(number)
+        person = self.citizens.person(self._number(id_number))
         return person is not None and self.verifier.verify(person[0], evidence)
 
     # tokens and sessions
@@ -414,21 +347,27 @@ class Authenticator:
         purposes: frozenset[Purpose],
         source: str | None,
         now: dt.datetime,
-    ) -> Claims:
+    ) -> tuple[Claims, Principal]:
+        """Open a session holding what its caller may do; the token will name it only."""
         sid = secrets.token_hex(16)
         conn.execute(
             s.sessions.insert().values(
-                id=sid, role=role.value, subject=subject, created_at=now, last_seen_at=now
+                id=sid,
+                role=role.value,
+                subject=subject,
+                region=region,
+                purposes=json.dumps(sorted(p.value for p in purposes)),
+                source=source,
+                created_at=now,
+                last_seen_at=now,
             )
         )
         issued = now.replace(microsecond=0)
         expires = issued + dt.timedelta(seconds=self.settings.token_lifetime_s)
-        return Claims(role, subject, region, purposes, sid, issued, expires, source)
+        principal = Principal(role, subject, region, purposes, source)
+        return Claims(subject, sid, issued, expires), principal
 
-    def _issue(self, claims: Claims) -> IssuedToken:
-        principal = Principal(
-            claims.role, claims.subject, claims.region, claims.purposes, claims.source
-        )
+    def _issue(self, claims: Claims, principal: Principal) -> IssuedToken:
         return IssuedToken(sign_token(self._key, claims), claims.expires_at, principal)
 
     def _claims_of(self, token: str) -> Claims:
@@ -442,61 +381,62 @@ class Authenticator:
             self._verified[token] = claims
         return claims
 
-    def _recently_open(self, claims: Claims, now: dt.datetime) -> bool:
-        """Whether the claims' session was found open less than RECHECK_S ago."""
+    def _recently_open(self, claims: Claims, now: dt.datetime) -> Principal | None:
+        """The session's caller if it was found open less than RECHECK_S ago."""
         seen = self._open_seen.get(claims.session_id)
         # Both clocks: the process's (real time) and the injected one (tests move it by hand).
-        return (
-            seen is not None
-            and max(time.monotonic() - seen[0], (now - seen[1]).total_seconds()) < RECHECK_S
-        )
+        if seen is None:
+            return None
+        age = max(time.monotonic() - seen[0], (now - seen[1]).total_seconds())
+        return seen[2] if age < RECHECK_S else None
 
-    def _session(self, token: str, *, allow_expired: bool) -> Claims:
-        """The token's claims if its session is open and in use (this use counts as activity)."""
-        claims = self._claims_of(token)
-        now = self.clock()
-        if not allow_expired and now >= claims.expires_at:
-            raise refuse("expired")
-        if self._recently_open(claims, now):
-            return claims
+    def _check_session(self, claims: Claims, now: dt.datetime) -> AuthError | Principal:
+        """Ask the store whether the claims' session is open and in use (this use counts as
+        activity); its caller, as the session row says, or why not."""
         t = s.sessions
         idle = dt.timedelta(seconds=self.settings.session_idle_s)
         with self.store.engine.begin() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == claims.session_id)).first()
-            if row is None or (row.role, row.subject) != (claims.role.value, claims.subject):
-                outcome: AuthError | None = refuse("invalid_token")
-            elif row.closed_at is not None:
-                outcome = refuse("session_closed")
-            elif now - row.last_seen_at >= idle:
-                conn.execute(
-                    t.update().where(t.c.id == row.id).values(closed_at=now, closed_reason="idle")
-                )
-                outcome = refuse("session_idle", minutes=self.settings.session_idle_s // 60)
-            else:
-                # Activity is written at most every SEEN_EVERY_S: one write per request would make
-                # every read a write (the idle limit is then at most that much early).
-                if now - row.last_seen_at >= dt.timedelta(seconds=SEEN_EVERY_S):
-                    conn.execute(
-                        t.update()
-                        .where(t.c.id == row.id)
-                        .values(last_seen_at=max(now, row.last_seen_at))
-                    )
-                outcome = None
+            if row is None or row.subject != claims.subject:
+                return refuse("invalid_token")
+            if row.closed_at is not None or row.region is None or row.purposes is None:
+                return refuse("session_closed")
+            if now - row.last_seen_at >= idle:
+                closed = {"closed_at": now, "closed_reason": "idle"}
+                conn.execute(t.update().where(t.c.id == row.id).values(**closed))
+                return refuse("session_idle", minutes=self.settings.session_idle_s // 60)
+            # Activity is written at most every SEEN_EVERY_S: one write per request would make
+            # every read a write (the idle limit is then at most that much early).
+            if now - row.last_seen_at >= dt.timedelta(seconds=SEEN_EVERY_S):
+                seen = max(now, row.last_seen_at)
+                conn.execute(t.update().where(t.c.id == row.id).values(last_seen_at=seen))
+        purposes = frozenset(Purpose(p) for p in json.loads(row.purposes))
+        return Principal(Role(row.role), row.subject, row.region, purposes, row.source)
+
+    def _session(self, token: str, *, allow_expired: bool) -> tuple[Claims, Principal]:
+        """The token's claims and caller if its session is open and in use."""
+        claims = self._claims_of(token)
+        now = self.clock()
+        if not allow_expired and now >= claims.expires_at:
+            raise refuse("expired")
+        known = self._recently_open(claims, now)
+        if known is not None:
+            return claims, known
+        outcome = self._check_session(claims, now)
         self._rechecking.pop(claims.session_id, None)
-        if outcome is not None:
+        if isinstance(outcome, AuthError):
             self._open_seen.pop(claims.session_id, None)
             raise outcome
         if len(self._open_seen) > 100_000:  # bounded: forget the lot rather than grow
             self._open_seen.clear()
             self._rechecking.clear()
-        self._open_seen[claims.session_id] = (time.monotonic(), now)
-        return claims
+        self._open_seen[claims.session_id] = (time.monotonic(), now, outcome)
+        return claims, outcome
 
     def authenticate(self, token: str) -> Principal:
-        """The caller a token stands for; AuthError (`invalid_token`, `expired`,
-        `session_closed`, `session_idle`) when it stands for nobody."""
-        claims = self._session(token, allow_expired=False)
-        return Principal(claims.role, claims.subject, claims.region, claims.purposes, claims.source)
+        """The caller a token stands for, as its session says; AuthError (`invalid_token`,
+        `expired`, `session_closed`, `session_idle`) when it stands for nobody."""
+        return self._session(token, allow_expired=False)[1]
 
     def authenticate_known(self, token: str) -> Principal | None:
         """`authenticate` without the store: the caller when its token was verified before and
@@ -506,9 +446,10 @@ class Authenticator:
         if claims is None:
             return None
         now = self.clock()
-        if now >= claims.expires_at or claims.session_id not in self._open_seen:
+        seen = self._open_seen.get(claims.session_id)
+        if now >= claims.expires_at or seen is None:
             return None
-        if not self._recently_open(claims, now):
+        if self._recently_open(claims, now) is None:
             # One caller looks at the session again; the others go on meanwhile with what was
             # found a second ago, instead of all asking the store at once (64 connections on
             # one token did). A closed session is refused once that one caller has looked.
@@ -516,26 +457,16 @@ class Authenticator:
             if started is None or time.monotonic() - started >= RECHECK_S:
                 self._rechecking[claims.session_id] = time.monotonic()
                 return None
-        return Principal(claims.role, claims.subject, claims.region, claims.purposes, claims.source)
+        return seen[2]
 
     def refresh(self, token: str) -> IssuedToken:
         """A new token for the same session. An expired token may be refreshed while its
         session is open and not idle, so the session's idle limit, not the token's short
         lifetime, decides when a user has to log in again."""
-        claims = self._session(token, allow_expired=True)
+        claims, principal = self._session(token, allow_expired=True)
         issued = self.clock().replace(microsecond=0)
         expires = issued + dt.timedelta(seconds=self.settings.token_lifetime_s)
-        renewed = Claims(
-            claims.role,
-            claims.subject,
-            claims.region,
-            claims.purposes,
-            claims.session_id,
-            issued,
-            expires,
-            claims.source,
-        )
-        return self._issue(renewed)
+        return self._issue(Claims(claims.subject, claims.session_id, issued, expires), principal)
 
     def logout(self, token: str) -> None:
         """Close the token's session; its tokens stop working. Closing twice is harmless."""
@@ -548,13 +479,3 @@ class Authenticator:
                 .where(t.c.id == claims.session_id, t.c.closed_at.is_(None))
                 .values(closed_at=self.clock(), closed_reason="logout")
             )
-
-
-def _new_password_problem(username: str, old: str, new: str) -> AuthError | None:
-    if new == old:
-        return AuthError("weak_password", text("auth.password_reused"), reason="reused")
-    try:
-        pw.check_password(new, username)
-    except AuthError as e:
-        return e
-    return None

@@ -7,6 +7,8 @@ import datetime as dt
 import hmac
 import secrets
 import string
+import threading
+from collections.abc import Iterable
 from functools import cache
 from typing import Final
 
@@ -14,15 +16,18 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from zxcvbn import zxcvbn
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.messages import text
 
 __all__ = [
+    "HISTORY",
     "MAX_LENGTH",
     "MIN_CLASSES",
     "MIN_LENGTH",
+    "MIN_SCORE",
     "TOTP_DIGITS",
     "TOTP_STEP_S",
     "check_password",
@@ -33,8 +38,10 @@ __all__ = [
     "new_totp_secret",
     "password_problem",
     "provisioning_uri",
+    "reused",
     "totp_code",
     "verify_password",
+    "weak",
 ]
 
 MIN_LENGTH: Final = 8
@@ -59,6 +66,19 @@ _GENERATED: Final = (
     "!#$%&*+-=?@^_",
 )
 
+# The blocklist: zxcvbn (Dropbox's estimator, MIT; its ranked lists of leaked passwords, common
+# words and names, keyboard patterns, sequences, repeats, dates and l33t forms). A password it
+# expects to fall within 10^8 guesses (score < 3: "Password1", "Qwerty123", "P@ssw0rd") is
+# refused. It reads at most 72 characters (its own limit: longer inputs cost quadratic time);
+# characters after those only add to the strength.
+MIN_SCORE: Final = 3
+_SCORED_LENGTH: Final = 72
+_APP_WORDS: Final = ("fpcredit", "jisheng", "xinyong")  # this system's own names
+# zxcvbn keeps the caller's words in a module-level dictionary while it scores: one at a time.
+_scoring = threading.Lock()
+# No reuse of the last five passwords (the one in use and one-time passwords count).
+HISTORY: Final = 5
+
 TOTP_DIGITS: Final = 6
 TOTP_STEP_S: Final = 30
 _TOTP_SECRET_BYTES: Final = 20  # 160 bits, the HMAC-SHA1 block RFC 4226 recommends
@@ -76,18 +96,37 @@ def password_problem(password: str, username: str | None = None) -> str | None:
         return "classes"
     if username and len(username) >= 3 and username.lower() in password.lower():
         return "username"
+    if _score(password, username) < MIN_SCORE:
+        return "common"
     return None
+
+
+def _score(password: str, username: str | None) -> int:
+    words = [*_APP_WORDS, *([username] if username else [])]
+    with _scoring:
+        return int(zxcvbn(password[:_SCORED_LENGTH], user_inputs=words)["score"])
+
+
+def weak(reason: str) -> AuthError:
+    """AuthError `weak_password` saying in zh/en which part of the rule (`reason`) was broken."""
+    return AuthError(
+        "weak_password",
+        text(
+            f"auth.password_{reason}",
+            min=MIN_LENGTH,
+            max=MAX_LENGTH,
+            classes=MIN_CLASSES,
+            history=HISTORY,
+        ),
+        reason=reason,
+    )
 
 
 def check_password(password: str, username: str | None = None) -> None:
     """Raise AuthError `weak_password` (with a zh/en reason) unless `password` meets the rule."""
     reason = password_problem(password, username)
     if reason is not None:
-        raise AuthError(
-            "weak_password",
-            text(f"auth.password_{reason}", min=MIN_LENGTH, max=MAX_LENGTH, classes=MIN_CLASSES),
-            reason=reason,
-        )
+        raise weak(reason)
 
 
 def generate_password(length: int = 16) -> str:
@@ -124,6 +163,14 @@ def verify_password(hasher: PasswordHasher, stored: str, password: str) -> tuple
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False, None
     return True, hasher.hash(password) if hasher.check_needs_rehash(stored) else None
+
+
+def reused(hasher: PasswordHasher, hashes: Iterable[str], password: str) -> bool:
+    """Whether `password` matches any of the stored `hashes` (each one is checked)."""
+    found = False
+    for stored in hashes:
+        found = verify_password(hasher, stored, password)[0] or found
+    return found
 
 
 def new_totp_secret() -> str:

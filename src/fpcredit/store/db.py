@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from fpcredit.config import Settings
 from fpcredit.errors import StoreError
-from fpcredit.files import FILE_MODE, tighten
+from fpcredit.files import FILE_MODE, private_dir, tighten
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 
@@ -200,8 +200,10 @@ def open_store(settings: Settings | None = None) -> Store:
     settings = settings or Settings()
     url = settings.url
     try:
+        # The home holds the keys, the results and the exports: its owner's only (0700),
+        # created so or tightened at every open.
+        private_dir(settings.home)
         if url.startswith("sqlite"):
-            settings.home.mkdir(parents=True, exist_ok=True)
             _private(sa.engine.make_url(url).database)
             engine = sa.create_engine(url)
             wait_ms = int(settings.lock_timeout_s * 1000)

@@ -42,6 +42,7 @@ __all__ = [
     "mentions",
     "metadata",
     "outbox",
+    "password_history",
     "persons",
     "quality_issues",
     "quarantine",
@@ -349,8 +350,24 @@ sessions = Table(
     Column("created_at", DateTime, nullable=False),
     Column("last_seen_at", DateTime, nullable=False),
     Column("closed_at", DateTime),
-    Column("closed_reason", String(16)),  # logout | idle | disabled | reset
+    Column("closed_reason", String(16)),  # logout | idle | disabled | reset | upgrade
+    # What the caller may do, fixed at login from the account, client or person: the token
+    # names the session only, so these (not token claims) decide role, region and purposes.
+    Column("region", String(6)),
+    Column("purposes", Text),  # JSON list
+    Column("source", String(32)),  # a department client's source
     Index(None, "role", "subject"),
+)
+
+# The last few password hashes of each staff account (one-time passwords included): a new
+# password may not repeat any of them.
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("created_at", DateTime, nullable=False),
 )
 
 # Citizens' one-time login codes, as keyed hashes (the code itself is only in the message).

@@ -25,7 +25,8 @@ from fpcredit.messages import text
 from fpcredit.service import open_ready_store
 from fpcredit.web.api import audit, auth, me, persons, system
 from fpcredit.web.deps import Services, enforce
-from fpcredit.web.limits import BodyLimit, RateLimit
+from fpcredit.web.headers import SECURITY_HEADERS, SecurityHeaders
+from fpcredit.web.limits import BodyLimit, CallerLimits, RateLimit
 from fpcredit.web.metrics import Metrics, MetricsMiddleware
 from fpcredit.web.rules import rule_for
 
@@ -89,7 +90,10 @@ def _handlers(app: FastAPI) -> None:
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         incident = uuid.uuid4().hex[:12]
         log.error("unhandled error %s on %s", incident, request.method, exc_info=exc)
-        return _problem(request, 500, text("web.internal", incident=incident))
+        answer = _problem(request, 500, text("web.internal", incident=incident))
+        # Answered by Starlette's outermost error middleware, outside SecurityHeaders.
+        answer.headers.update({k.decode(): v.decode() for k, v in SECURITY_HEADERS})
+        return answer
 
 
 def build_services(settings: Settings, metrics: Metrics) -> Services:
@@ -107,6 +111,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         results=Results(store, settings.home),
         locator=Locator(store),
         metrics=metrics,
+        limits=CallerLimits(settings),
         revision=store.revision(),
     )
 
@@ -120,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         check_rules(app)  # also catches a route added after create_app returned
         app.state.services.trail.start()
         yield
+        app.state.services.identity.codes.close()
         app.state.services.trail.close()
         app.state.services.store.engine.dispose()
 
@@ -142,5 +148,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # outermost: the limits' 413 and 429 get them too
     app.state.services = build_services(settings, metrics)
     return app

@@ -8,13 +8,14 @@ only ever see a caller that passed; they get it through `CurrentCaller`.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
@@ -27,12 +28,15 @@ from fpcredit.guard.ledger import Event, Ledger
 from fpcredit.link.file import Ask, Located, Locator
 from fpcredit.messages import text
 from fpcredit.store.db import Store
+from fpcredit.web.limits import Buckets, CallerLimits, retry_after
 from fpcredit.web.metrics import Metrics
 from fpcredit.web.rules import Rule, rule_for
 
 __all__ = [
+    "EARLIEST_AS_OF",
     "MAX_ID",
     "PROBLEMS",
+    "AsOf",
     "Caller",
     "CurrentCaller",
     "PersonId",
@@ -43,6 +47,7 @@ __all__ = [
     "audit",
     "enforce",
     "invalid",
+    "limit",
 ]
 
 
@@ -59,6 +64,7 @@ class Services:
     results: Results
     locator: Locator
     metrics: Metrics
+    limits: CallerLimits
     revision: str | None = None  # the store's migration, read once at start
     checkpoint_every_s: float = 10.0
     _last_checkpoint: float = -float("inf")
@@ -103,7 +109,35 @@ def invalid(where: list[str | int], message: str) -> HTTPException:
     return HTTPException(422, [{"loc": where, "msg": message, "type": "value_error"}])
 
 
+def limit(buckets: Buckets, key: str) -> None:
+    """Count one request against `key`'s bucket; 429 with Retry-After when it is empty."""
+    wait = buckets.take(key)
+    if wait > 0:
+        raise HTTPException(429, text("web.rate_limited"), {"Retry-After": retry_after(wait)})
+
+
 MAX_ID = 2**62  # ids are 64-bit in both stores; larger numbers name nobody
+
+# Evaluation dates: none before the People's Republic (1949-10-01: no region code, ID number or
+# family-planning fact is older) and none more than a year ahead (a coming quarter may be
+# looked at; beyond that a date is a typing error). Outside, the date arithmetic of the
+# evaluation overflows: 0001-01-01 and 9999-12-31 answered 500.
+EARLIEST_AS_OF: Final = dt.date(1949, 10, 1)
+AHEAD_DAYS: Final = 366
+
+
+def _sane_as_of(day: dt.date | None) -> dt.date | None:
+    latest = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=AHEAD_DAYS)
+    if day is not None and not EARLIEST_AS_OF <= day <= latest:
+        raise ValueError(text("web.as_of_range", earliest=EARLIEST_AS_OF, latest=latest))
+    return day
+
+
+AsOf = Annotated[
+    dt.date | None,
+    AfterValidator(_sane_as_of),
+    Query(description="Evaluation date, 1949-10-01 to a year from today (default: the latest)."),
+]
 
 PersonId = Annotated[int, Path(ge=1, le=MAX_ID, description="A person id (一人一档编号).")]
 
@@ -224,6 +258,8 @@ async def enforce(request: Request, services: ServicesDep) -> None:
     if principal is None:
         principal = await run_in_threadpool(_authenticate, services, token)
     request.state.principal = principal
+    if services.limits.subject.enabled:
+        limit(services.limits.subject, f"{principal.role.value}:{principal.subject}")
     if principal.role not in rule.roles:
         if rule.personal:
             await _audit(services, principal, rule, "refused_role", None, None)

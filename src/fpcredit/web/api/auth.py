@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from fpcredit.errors import AuthError, InvalidIdNumber
 from fpcredit.messages import text
-from fpcredit.web.deps import PROBLEMS, CurrentCaller, ServicesDep, invalid
+from fpcredit.standard.idcard import normalize
+from fpcredit.web.deps import PROBLEMS, CurrentCaller, Services, ServicesDep, invalid, limit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
 
@@ -61,10 +62,35 @@ class LoggedOut(BaseModel):
     logged_out: bool
 
 
+def _id_number(raw: str) -> str:
+    """The normalised ID number; 422 naming the failed check (the number is not echoed)."""
+    try:
+        return normalize(raw)
+    except InvalidIdNumber as e:
+        raise invalid(["body", "id_number"], text("web.id_invalid", reason=e.reason)) from None
+
+
+def _login_name(body: StaffLogin | ClientLogin | CitizenLogin, services: Services) -> str:
+    """Whose login this is, as a bucket key: the username, client id or ID number."""
+    limits = services.limits
+    if isinstance(body, StaffLogin):
+        return limits.name("username", body.username.strip().lower())
+    if isinstance(body, ClientLogin):
+        return limits.name("client", body.client_id.strip())
+    try:
+        number = normalize(body.id_number)
+    except InvalidIdNumber:  # refused by the login itself (401), counted all the same
+        number = body.id_number.strip().upper()
+    return limits.name("id_number", number)
+
+
 @router.post("/token", response_model=Token)
 def token(body: Login, services: ServicesDep) -> Token:
-    """Exchange credentials for a short-lived signed token (401 with the reason when refused)."""
+    """Exchange credentials for a short-lived signed token (401 with the reason when refused;
+    429 when one username, client id or ID number is tried too often, from any address)."""
     identity = services.identity
+    if services.limits.login.enabled:
+        limit(services.limits.login, _login_name(body, services))
     try:
         if isinstance(body, StaffLogin):
             issued = identity.login_staff(
@@ -81,14 +107,16 @@ def token(body: Login, services: ServicesDep) -> Token:
 
 
 @router.post("/citizen-code", response_model=CodeSent, status_code=202)
-def citizen_code(body: CodeRequest, services: ServicesDep) -> CodeSent:
-    """Send a one-time login code to the phone on file for this ID number."""
-    try:
-        services.identity.request_citizen_code(body.id_number)
-    except InvalidIdNumber as e:
-        raise invalid(["body", "id_number"], text("web.id_invalid", reason=e.reason)) from None
-    except AuthError as e:
-        raise HTTPException(429, str(e)) from None
+async def citizen_code(body: CodeRequest, services: ServicesDep) -> CodeSent:
+    """Send a one-time login code to the phone on file for this ID number.
+
+    Answered at once, the same way whether or not the number is filed: the lookup, the code
+    and the message are the work of a background sender. 429 when one ID number is asked for
+    too often, from any address."""
+    number = _id_number(body.id_number)
+    if services.limits.code.enabled:
+        limit(services.limits.code, services.limits.name("id_number", number))
+    services.identity.queue_citizen_code(number)
     return CodeSent(sent=True, expires_in=services.settings.otp_lifetime_s)
 
 

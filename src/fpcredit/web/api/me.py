@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -15,7 +14,7 @@ from fpcredit.web.api.views import (
     PersonView,
     UtcTime,
 )
-from fpcredit.web.deps import PROBLEMS, CurrentCaller, ServicesDep
+from fpcredit.web.deps import PROBLEMS, AsOf, CurrentCaller, ServicesDep
 from fpcredit.web.reads import credit_of, explanation, file_of
 
 router = APIRouter(prefix="/v1/me", tags=["me"], responses=PROBLEMS)
@@ -59,7 +58,7 @@ async def my_credit(caller: CurrentCaller, services: ServicesDep) -> Response:
 def my_explanation(
     caller: CurrentCaller,
     services: ServicesDep,
-    as_of: Annotated[dt.date | None, Query()] = None,
+    as_of: AsOf = None,
 ) -> ExplanationView:
     """Why my grade is what it is, and what would raise it."""
     assert caller.person_id is not None

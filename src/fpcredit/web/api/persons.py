@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -20,6 +19,7 @@ from fpcredit.web.api.views import (
 )
 from fpcredit.web.deps import (
     PROBLEMS,
+    AsOf,
     CurrentCaller,
     PersonId,
     PurposeQuery,
@@ -34,7 +34,6 @@ router = APIRouter(prefix="/v1/persons", tags=["persons"], responses=PROBLEMS)
 Reveal = Annotated[
     bool, Query(description="Ask for unmasked identifiers (only some roles may; always logged).")
 ]
-AsOf = Annotated[dt.date | None, Query(description="Evaluation date (default: the latest).")]
 
 
 class Search(BaseModel):
