@@ -24,7 +24,7 @@ from fpcredit.store.db import Store
 def answers(store: Store, vault: Vault, auth: Authenticator, person: dict[str, Any]) -> Any:
     """What the service answers about one person, as JSON-able values."""
     file = person_file(store, vault, person["person_id"])
-    found = auth._person(person["id_number"])
+    found = auth.citizens.person(person["id_number"])
     return {
         "by_id": find_persons(store, vault, id_number=person["id_number"]),
         "by_name": find_persons(store, vault, name=person["name"]),

@@ -198,12 +198,17 @@ def _work(store: Store, call: object) -> tuple[list[str], int]:
     """The SQL statements and keyed hashes a call makes (parameters aside)."""
     statements: list[str] = []
     hashes = 0
-    real = Vault.blind_index
+    real, real_many = Vault.blind_index, Vault.blind_indexes
 
     def count(self: Vault, *args: object, **kw: object) -> object:
         nonlocal hashes
         hashes += 1
         return real(self, *args, **kw)  # type: ignore[arg-type]
+
+    def count_many(self: Vault, *args: object, **kw: object) -> object:
+        nonlocal hashes
+        hashes += 1  # the lookup's indexes: one computation of the number's index(es)
+        return real_many(self, *args, **kw)  # type: ignore[arg-type]
 
     def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
         statements.append(statement)
@@ -211,6 +216,7 @@ def _work(store: Store, call: object) -> tuple[list[str], int]:
     sa.event.listen(store.engine, "before_cursor_execute", seen)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Vault, "blind_index", count)
+        patch.setattr(Vault, "blind_indexes", count_many)
         try:
             with pytest.raises(AuthError) as caught:
                 call()  # type: ignore[operator]

@@ -326,7 +326,7 @@ def _find_everyone(store: Store, vault: Vault, settings: Settings, n: int = 30) 
         assert find_persons(store, vault, name=name)[:1] and by_id in find_persons(
             store, vault, name=name
         )
-        found = identity._person(id_number)
+        found = identity.citizens.person(id_number)
         assert found is not None and found[0] == by_id
 
 
