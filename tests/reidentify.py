@@ -143,6 +143,10 @@ class Clues:
         for cell in found:
             self.cells.setdefault(cell, where)
 
+    def no_birth_year(self, where: str) -> None:
+        """A masked view without a birth year: born this year or last (or unknown)."""
+        self.cells.setdefault((dt.date(self.today.year - 1, 1, 1), self.today), where)
+
     def birth_range(self, born: dt.date) -> tuple[Cell, str]:
         """The birth dates the strongest reader is left with, and what bounded them.
 
