@@ -483,6 +483,8 @@ def test_staff_explanations_are_masked_unless_revealed(web: Web) -> None:
     keys = _keys(masked.json()["indicators"])
     assert not {k for k in keys if k.endswith(("_date", "_at"))}, keys
     assert {"event_month", "birth_month", "registered_month"} <= keys
+    for start, end in cells(masked.json()):  # in texts too: months or longer, never a day
+        assert start.day == 1 and (end + dt.timedelta(days=1)).day == 1, (start, end)
     before = _unmasked_reads(web)
     shown = _explanation(web, "province_in", reveal="true")
     assert shown.status_code == 200, shown.text
