@@ -19,6 +19,8 @@ from typing import Any, Final
 
 from fpcredit.standard.idcard import WEIGHTS
 
+# The fewest ID numbers what a reader is shown of a person may leave (issue 21).
+FLOOR: Final = 10_000
 STAR: Final = "*"
 _CHECK: Final = "10X98765432"
 EARLIEST: Final = dt.date(1900, 1, 1)
