@@ -657,6 +657,13 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "访问留痕暂时无法写入，为保护个人信息本次查询被拒绝，请稍后再试",
         "the access trail cannot be written just now, so the read was refused; try again shortly",
     ),
+    # -- masking (R28, docs/keys.md "Masking") --
+    "mask.month_not_over": (
+        "脱敏视图只显示已结束月份的日期：{day} 所在月份尚未结束"
+        "（可选更早的评价日期，或申请查看明文）",
+        "a masked view shows dates of months that are over only, and the month of {day} is not "
+        "(ask for an earlier evaluation date, or for a reveal)",
+    ),
     "web.too_large": (
         "请求体过大（上限 {limit} 字节）",
         "the request body is too large (limit {limit} bytes)",

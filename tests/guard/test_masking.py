@@ -13,13 +13,18 @@ from hypothesis import strategies as st
 from fpcredit.guard.access import Role
 from fpcredit.guard.masking import (
     REVEAL_ROLES,
+    Dates,
+    exact_dates,
     field_of,
     mask_address,
+    mask_birth_date,
+    mask_date,
     mask_fields,
     mask_id_number,
     mask_name,
     mask_phone,
     may_reveal,
+    month_is_over,
 )
 from fpcredit.standard import idcard
 from tests.standard.test_idcard import valid_ids
@@ -36,8 +41,8 @@ legacy_ids = st.builds(
 
 
 def test_documented_examples() -> None:
-    assert mask_id_number("11010519491231002X") == "110105********002X"
-    assert mask_id_number("110105491231002") == "110105*****1002"
+    assert mask_id_number("11010519491231002X") == "110105************"
+    assert mask_id_number("110105491231002") == "110105*********"
     assert mask_name("张三") == "张*"
     assert mask_name("欧阳娜娜") == "欧***"
     assert mask_name("John Smith") == "J*** *****"
@@ -76,19 +81,20 @@ def test_address_is_kept_down_to_the_county(address: str, code: str | None, mask
 
 
 @given(valid_ids())
-def test_masked_id_is_never_a_valid_id_and_keeps_its_length(id_number: str) -> None:
+def test_masked_id_keeps_only_the_region(id_number: str) -> None:
     masked = mask_id_number(id_number)
     assert not idcard.is_valid(masked)
     assert len(masked) == len(id_number)
-    assert masked[:6] == id_number[:6] and masked[-4:] == id_number[-4:]
+    # Birth date, sequence and check digit are all hidden: any of them shown beside the sex
+    # would leave fewer than 10,000 candidates per month of birth (tests/web/test_reidentify.py).
+    assert masked == id_number[:6] + "*" * 12
     assert mask_id_number(masked) == masked
-    assert id_number[6:14] not in masked  # the birth date is gone
 
 
 @given(legacy_ids)
-def test_masked_legacy_id_is_not_valid(id_number: str) -> None:
+def test_masked_legacy_id_keeps_only_the_region(id_number: str) -> None:
     masked = mask_id_number(id_number)
-    assert not idcard.is_valid(masked) and len(masked) == 15
+    assert not idcard.is_valid(masked) and masked == id_number[:6] + "*" * 9
     assert mask_id_number(masked) == masked
 
 
@@ -136,7 +142,7 @@ VALUES = {
 }
 MASKED = {
     "name": "张*",
-    "mother.id_number": "110105********002X",
+    "mother.id_number": "110105************",
     "phone": "138****5678",
     "address": "浙江省杭州市西湖区****",
     "hukou_region": "330106",
@@ -169,3 +175,63 @@ def test_the_role_table_is_the_one_in_the_docs() -> None:
 def test_region_code_steers_the_address() -> None:
     got = mask_fields({"address": "西湖区文三路90号"}, Role.NATIONAL, False, region_code="330106")
     assert got == {"address": "西湖区****"}
+
+
+def test_birth_year_examples() -> None:
+    on = dt.date(2026, 1, 5)
+    assert mask_birth_date(dt.date(1990, 8, 31), on) == 1990
+    assert mask_birth_date(dt.date(2024, 12, 31), on) == 2024
+    assert mask_birth_date(dt.date(2025, 1, 1), on) is None  # last year
+    assert mask_birth_date(dt.date(2026, 1, 2), on) is None  # this year
+    assert mask_birth_date(None, on) is None
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1)), st.integers(0, 40_000))
+def test_what_the_birth_year_shows_leaves_a_year_or_more(born: dt.date, age: int) -> None:
+    """The births a reader who knows today cannot tell apart from this one span a year at
+    least: a year that is over, or from 1 January of last year to today."""
+    on = born + dt.timedelta(days=age)
+    shown = mask_birth_date(born, on)
+    if shown is None:
+        first, last = dt.date(on.year - 1, 1, 1), on
+    else:
+        first, last = dt.date(shown, 1, 1), dt.date(shown, 12, 31)
+        assert last < on  # a year still running is never shown
+    assert first <= born <= last and (last - first).days + 1 >= 365
+    for day in (first, last):
+        assert mask_birth_date(day, on) == shown
+    assert mask_birth_date(first - dt.timedelta(days=1), on) != shown
+
+
+def test_dates_by_month() -> None:
+    assert mask_date(dt.date(2026, 1, 17)) == "2026-01"
+    assert month_is_over(dt.date(2026, 1, 17), dt.date(2026, 1, 31))
+    assert not month_is_over(dt.date(2026, 1, 17), dt.date(2026, 1, 30))
+    assert month_is_over(dt.date(2024, 2, 3), dt.date(2024, 2, 29))
+    assert not month_is_over(dt.date(2024, 2, 3), dt.date(2024, 2, 28))
+
+
+@given(st.dates(), st.dates())
+def test_a_month_is_over_when_all_its_days_are_past(day: dt.date, on: dt.date) -> None:
+    month = [d for d in (day.replace(day=1) + dt.timedelta(days=i) for i in range(31))]
+    month = [d for d in month if d.month == day.month]
+    assert month_is_over(day, on) is all(d <= on for d in month)
+    assert {mask_date(d) for d in month} == {mask_date(day)}
+
+
+def test_report_dates() -> None:
+    exact, masked = Dates(), Dates(exact=False, on=dt.date(2026, 3, 31))
+    day, time = dt.date(2026, 1, 17), dt.datetime(2026, 1, 20, 9, 30)
+    assert exact.field("event", day) == {"event_date": "2026-01-17"}
+    assert exact.field("registered", time) == {"registered_at": "2026-01-20 09:30:00"}
+    assert masked.field("event", day) == {"event_month": "2026-01"}
+    assert masked.field("registered", time) == {"registered_month": "2026-01"}
+    assert (exact.text(day), masked.text(day)) == ("2026-01-17", "2026-01")
+    assert masked.complete(dt.date(2026, 3, 31)) and not masked.complete(dt.date(2026, 4, 30))
+    assert exact.complete(dt.date(2999, 12, 31))
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_dates_are_exact_only_in_a_reveal_or_for_the_citizen(role: Role) -> None:
+    assert exact_dates(role, reveal=False) is (role is Role.CITIZEN)
+    assert exact_dates(role, reveal=True) is (role in REVEAL_ROLES)

@@ -5,6 +5,10 @@ and their children. "What would raise the grade" is searched, not guessed: each 
 action (a missing vaccine dose, an unpaid month, a repair application) becomes a synthetic
 fact, combinations are evaluated together by the engine as separate scenario persons, and the
 cheapest combination that reaches a better grade is reported.
+
+Its masked presentation (`guard.masking.Dates(exact=False)`) shows every date about the person
+and their children as a month (`event_month` for `event_date`, …), and only as of a month that is
+over: day-level dates would narrow a masked ID number (docs/keys.md, "Masking").
 """
 
 from __future__ import annotations
@@ -36,12 +40,13 @@ from fpcredit.evaluate.policy import (
     Text,
 )
 from fpcredit.evaluate.run import cut_dates
+from fpcredit.guard.masking import Dates, mask_date
 from fpcredit.messages import language, text
 from fpcredit.standard.elements import load_standard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
-__all__ = ["ExplainError", "explain"]
+__all__ = ["ExplainError", "MonthNotOverError", "explain"]
 
 _SCENARIO = 10**12  # scenario k's copy of person p is p + k·10¹²
 _MAX_SCENARIOS = 400
@@ -50,6 +55,10 @@ _MAX_INDICATORS = 3
 
 class ExplainError(FpcreditError):
     """The person does not exist or is not evaluated at that date."""
+
+
+class MonthNotOverError(ExplainError):
+    """A masked explanation was asked as of a month that is not over yet."""
 
 
 @dataclass(frozen=True)
@@ -104,10 +113,16 @@ def _rows(table: pa.Table, person_id: int) -> list[dict[str, Any]]:
     return [r for r in table.to_pylist() if r["person_id"] == person_id]
 
 
-def explain(store: Store, policy: LoadedPolicy, person_id: int, as_of: dt.date) -> dict[str, Any]:
-    """Every indicator's value, points, weight and contribution, the facts, and next steps."""
+def explain(
+    store: Store, policy: LoadedPolicy, person_id: int, as_of: dt.date, dates: Dates | None = None
+) -> dict[str, Any]:
+    """Every indicator's value, points, weight and contribution, the facts, and next steps;
+    dates to the day unless `dates` masks them."""
+    dates = dates or Dates()
     pid = _resolve(store, person_id)
     score_date, grade_date = cut_dates(policy, as_of)
+    if not dates.complete(score_date):  # its dates would be of a month not over yet
+        raise MonthNotOverError(text("mask.month_not_over", day=score_date))
     family = [pid, *_children(store, pid)]
     frame = load_frame(store, score_date, policy.policy.attributes(), persons=family)
     outcome = evaluate_frame(policy.policy, frame, score_date)
@@ -118,9 +133,10 @@ def explain(store: Store, policy: LoadedPolicy, person_id: int, as_of: dt.date) 
     if grade_date != score_date:
         gframe = load_frame(store, grade_date, policy.policy.attributes(), persons=family)
         graded = (_rows(evaluate_frame(policy.policy, gframe, grade_date).results, pid) or [{}])[0]
-    lines = _lines(policy.policy, frame, outcome, pid, score_date)
+    lines = _lines(policy.policy, frame, outcome, pid, score_date, dates)
     return {
         "person_id": pid,
+        "date_precision": "day" if dates.exact else "month",
         "requested_person_id": person_id,
         "as_of": as_of.isoformat(),
         "score_date": score_date.isoformat(),
@@ -134,7 +150,7 @@ def explain(store: Store, policy: LoadedPolicy, person_id: int, as_of: dt.date) 
         "points": result[0]["points"],
         "dimensions": _dimensions(policy.policy, outcome, pid),
         "indicators": lines,
-        "to_raise_grade": _raise(policy.policy, frame, outcome, pid, score_date),
+        "to_raise_grade": _raise(policy.policy, frame, outcome, pid, score_date, dates),
     }  # fmt: skip
 
 
@@ -163,7 +179,7 @@ def _dimensions(policy: Policy, outcome: Outcome, pid: int) -> list[dict[str, An
 
 
 def _lines(
-    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date
+    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date, dates: Dates
 ) -> list[dict[str, Any]]:
     inds = {r["indicator"]: r for r in _rows(outcome.indicators, pid)}
     dims = {r["dimension"]: r for r in _dimensions(policy, outcome, pid)}
@@ -193,8 +209,8 @@ def _lines(
                 "included": r["included"],
                 "contribution": round(contribution, 4),
                 "rationale": _t(ind.rationale),
-                "facts": list(_evidence(ind, facts, kids, pid, cut)),
-                "exemptions": list(_exemptions(ind, facts, pid, cut)),
+                "facts": list(_evidence(ind, facts, kids, pid, cut, dates)),
+                "exemptions": list(_exemptions(ind, facts, pid, cut, dates)),
             }
         )
     return lines
@@ -205,7 +221,12 @@ def _matches(fact: Mapping[str, Any], kinds: list[str], where: Mapping[str, list
 
 
 def _evidence(
-    ind: Indicator, facts: list[dict[str, Any]], kids: list[dict[str, Any]], pid: int, cut: dt.date
+    ind: Indicator,
+    facts: list[dict[str, Any]],
+    kids: list[dict[str, Any]],
+    pid: int,
+    cut: dt.date,
+    dates: Dates,
 ) -> Iterator[dict[str, Any]]:
     """The facts an indicator read (for display; the score itself comes from the engine)."""
     m = ind.measure
@@ -222,8 +243,8 @@ def _evidence(
         owners, kinds, where, start = {pid}, ["credit_event"], {}, dt.date.min
     else:
         for k in sorted(kids, key=lambda k: k["birth_date"]):
-            yield {"kind": "child", "birth_date": k["birth_date"].isoformat(),
-                   "registered_at": k["registered_at"].isoformat(sep=" ")}  # fmt: skip
+            yield {"kind": "child", **dates.field("birth", k["birth_date"]),
+                   **dates.field("registered", k["registered_at"])}  # fmt: skip
         return
     for f in facts:
         if (
@@ -235,7 +256,7 @@ def _evidence(
                 "fact_id": f["fact_id"],
                 "kind": f["kind"],
                 "of": "self" if f["person_id"] == pid else "child",
-                "event_date": f["event_date"].isoformat(),
+                **dates.field("event", f["event_date"]),
                 **{a: f[a] for a in _shown(m) if f.get(a) is not None},
             }
 
@@ -251,21 +272,25 @@ def _shown(measure: Any) -> tuple[str, ...]:
 
 
 def _exemptions(
-    ind: Indicator, facts: list[dict[str, Any]], pid: int, cut: dt.date
+    ind: Indicator, facts: list[dict[str, Any]], pid: int, cut: dt.date, dates: Dates
 ) -> Iterator[dict[str, Any]]:
     for f in facts:
         scope = f.get("difficulty_scope")
         if f["person_id"] == pid and f["kind"] == "difficulty" and scope in ind.exempt_by:
             until = f.get("valid_until") or ""
             if f["event_date"] <= cut and until[:10] >= cut.isoformat():
-                yield {"scope": scope, "from": f["event_date"].isoformat(), "until": until[:10]}
+                if dates.exact:
+                    yield {"scope": scope, "from": f["event_date"].isoformat(), "until": until[:10]}
+                else:
+                    yield {"scope": scope, "from_month": mask_date(f["event_date"]),
+                           "until_month": until[:7]}  # fmt: skip
 
 
 # -- what would raise the grade ----------------------------------------------------------
 
 
 def _raise(
-    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date
+    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date, dates: Dates
 ) -> dict[str, Any]:
     current = _rows(outcome.results, pid)[0]
     order = policy.grade_order
@@ -275,7 +300,7 @@ def _raise(
     moves: list[list[Move]] = []
     for ind in policy.indicators:
         if inds[ind.id]["status"] == "scored" and (inds[ind.id]["points"] or 0) < 100:
-            options = list(_moves(policy, ind, frame, pid, cut))
+            options = list(_moves(policy, ind, frame, pid, cut, dates))
             if options:
                 moves.append(options)
     combos = sorted(_combos(moves), key=lambda c: sum(len(m.actions) for m in c))
@@ -310,13 +335,15 @@ def _combos(moves: list[list[Move]]) -> Iterator[tuple[Move, ...]]:
             yield from itertools.product(*group)
 
 
-def _moves(policy: Policy, ind: Indicator, frame: Frame, pid: int, cut: dt.date) -> Iterator[Move]:
+def _moves(
+    policy: Policy, ind: Indicator, frame: Frame, pid: int, cut: dt.date, dates: Dates
+) -> Iterator[Move]:
     m = ind.measure
     facts = frame.facts.to_pylist()
     kids = [c for c in frame.children.to_pylist() if c["parent_id"] == pid]
     kids = [k for k in kids if k["birth_date"] <= cut]
     if isinstance(m, ScheduleMeasure):
-        missing = list(_missing_items(m, facts, kids, cut))
+        missing = list(_missing_items(m, facts, kids, cut, dates))
         for n in range(1, min(len(missing), 12) + 1):
             yield Move(ind.id, missing[:n])
     elif isinstance(m, CountMeasure):
@@ -341,11 +368,15 @@ def _moves(policy: Policy, ind: Indicator, frame: Frame, pid: int, cut: dt.date)
     elif isinstance(m, FlagMeasure):
         yield Move(ind.id, [Action(text(f"action_flag_{m.field}"), flags=(m.field,))])
     elif isinstance(m, EventsMeasure):
-        yield from _repairs(policy, ind, facts, pid, cut)
+        yield from _repairs(policy, ind, facts, pid, cut, dates)
 
 
 def _missing_items(
-    m: ScheduleMeasure, facts: list[dict[str, Any]], kids: list[dict[str, Any]], cut: dt.date
+    m: ScheduleMeasure,
+    facts: list[dict[str, Any]],
+    kids: list[dict[str, Any]],
+    cut: dt.date,
+    dates: Dates,
 ) -> Iterator[Action]:
     order = sorted(range(len(m.items)), key=lambda i: (m.items[i].due_months, i))
     for kid in sorted(kids, key=lambda k: k["birth_date"]):
@@ -362,7 +393,7 @@ def _missing_items(
                 fact = {"person_id": kid["child_id"], "kind": m.kind, **values}
                 what = " ".join(values.values()) or _kind(m.kind)
                 label = text(
-                    "action_schedule", birth=kid["birth_date"].isoformat(), what=what,
+                    "action_schedule", birth=dates.text(kid["birth_date"]), what=what,
                     n=rank[key], months=item.due_months,
                 )  # fmt: skip
                 yield Action(label, (fact,))
@@ -395,7 +426,12 @@ def _payment(m: CoverageMeasure, pid: int, month: int) -> Action:
 
 
 def _repairs(
-    policy: Policy, ind: Indicator, facts: list[dict[str, Any]], pid: int, cut: dt.date
+    policy: Policy,
+    ind: Indicator,
+    facts: list[dict[str, Any]],
+    pid: int,
+    cut: dt.date,
+    dates: Dates,
 ) -> Iterator[Move]:
     m = ind.measure
     assert isinstance(m, EventsMeasure)
@@ -411,7 +447,7 @@ def _repairs(
             <= cut
             < add_months(f["event_date"], rule.max_months)
         ):
-            label = text("action_repair", day=f["event_date"].isoformat())
+            label = text("action_repair", day=dates.text(f["event_date"]))
             yield Move(ind.id, [Action(label, drop_fact=f["fact_id"])])
 
 

@@ -1,9 +1,12 @@
-"""Masking (脱敏) of ID numbers, names, phones and addresses; who may see them in clear (R28)."""
+"""Masking (脱敏) of ID numbers, names, phones, addresses and dates; who may see them (R28)."""
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from fpcredit.guard.access import Role
@@ -12,14 +15,20 @@ from fpcredit.standard import regions
 __all__ = [
     "MASKED_FIELDS",
     "REVEAL_ROLES",
+    "Dates",
+    "exact_dates",
     "field_of",
     "mask_address",
+    "mask_birth_date",
+    "mask_date",
     "mask_fields",
     "mask_id_number",
     "mask_name",
     "mask_phone",
     "mask_value",
     "may_reveal",
+    "month_is_over",
+    "today",
 ]
 
 STAR: Final = "*"
@@ -49,14 +58,54 @@ _COUNTY_PREFIX: Final = re.compile(
 
 
 def mask_id_number(value: str) -> str:
-    """`11010519491231002X` → `110105********002X`: the region (6) and the last 4 stay.
+    """`11010519491231002X` → `110105************`: only the region (6) stays.
 
-    A legacy 15-digit number keeps the same parts (`110105491231002` → `110105*****1002`).
-    A value of any other length is not an ID number the standard knows: nothing of it is kept.
+    The other digits are the birth date, the sequence (its parity is the sex, shown anyway) and
+    the check digit; with the sex known, each shown digit of those divides the ID numbers left
+    per birth date by ten, the check digit by eleven, so none is kept (docs/keys.md, "Masking").
+    A legacy 15-digit number likewise (`110105491231002` → `110105*********`). A value of any
+    other length is not an ID number the standard knows: nothing of it is kept.
     """
     if len(value) in (15, 18):
-        return value[:6] + STAR * (len(value) - 10) + value[-4:]
+        return value[:6] + STAR * (len(value) - 6)
     return STAR * len(value)
+
+
+def today() -> dt.date:
+    """The date masked views are shown on: UTC, which is never ahead of the China dates stored,
+    so a month counted as over here is over where the data was recorded too."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def mask_birth_date(value: dt.date | None, on: dt.date) -> int | None:
+    """The birth year a masked view shows on day `on`; None for a birth this year or last.
+
+    The attacker knows today: a year still running, or a null that means "this year", would
+    leave only the days since 1 January. A null that means "this year or last" leaves a year
+    or more, and a year shown is one that is over.
+    """
+    if value is None or value.year >= on.year - 1:
+        return None
+    return value.year
+
+
+def mask_date(value: dt.date) -> str:
+    """`2026-01-17` → `2026-01`: a date about a person as a masked view shows it (a month).
+
+    Every fact about a person happens on or after their birth, so each date shown bounds the
+    birth date; at month precision the bound leaves a whole month (28 days and more).
+    """
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def month_is_over(value: dt.date, on: dt.date) -> bool:
+    """Whether the month of `value` has ended by day `on` (its last day is `on` or earlier).
+
+    A masked view shows only dates of months that are over: a month still running, cut at
+    today, leaves only its first days.
+    """
+    last = calendar.monthrange(value.year, value.month)[1]
+    return dt.date(value.year, value.month, last) <= on
 
 
 def mask_name(value: str) -> str:
@@ -173,6 +222,41 @@ def mask_value(key: str, value: str) -> str:
 def may_reveal(role: Role) -> bool:
     """Whether `role` may be shown identifiers unmasked at all (see `REVEAL_ROLES`)."""
     return role in REVEAL_ROLES
+
+
+@dataclass(frozen=True)
+class Dates:
+    """How a report presents the dates about a person: to the day (`exact`), or masked: by
+    month, and only as of a day whose month is over by `on` (default today)."""
+
+    exact: bool = True
+    on: dt.date | None = None
+
+    def complete(self, day: dt.date) -> bool:
+        """Whether a report as of `day` may be shown: always when exact, else once the month
+        of `day` is over (a later day would show dates of a month still running)."""
+        return self.exact or month_is_over(day, self.on or today())
+
+    def field(self, key: str, day: dt.date | dt.datetime) -> dict[str, str]:
+        """`{key}_date` (`{key}_at` for a time) to the day, or masked `{key}_month`."""
+        if not self.exact:
+            return {f"{key}_month": mask_date(day)}
+        if isinstance(day, dt.datetime):
+            return {f"{key}_at": day.isoformat(sep=" ")}
+        return {f"{key}_date": day.isoformat()}
+
+    def text(self, day: dt.date) -> str:
+        """A date inside a sentence: the day, or masked its month."""
+        return day.isoformat() if self.exact else mask_date(day)
+
+
+def exact_dates(role: Role, reveal: bool) -> bool:
+    """Whether a view shows the dates about a person to the day, rather than by month and year.
+
+    Only where identifiers are revealed (`reveal` by a role that may) and in a citizen's own
+    views: the citizen knows their ID number, so their dates narrow nothing they do not know.
+    """
+    return role is Role.CITIZEN or (reveal and may_reveal(role))
 
 
 def mask_fields(

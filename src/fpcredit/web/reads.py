@@ -7,10 +7,11 @@ import datetime as dt
 from fastapi import HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
-from fpcredit.evaluate.explain import ExplainError
+from fpcredit.evaluate.explain import ExplainError, MonthNotOverError
 from fpcredit.evaluate.explain import explain as explain_person
 from fpcredit.evaluate.policy import load_policy
 from fpcredit.guard.access import Role
+from fpcredit.guard.masking import Dates, exact_dates
 from fpcredit.link.file import person_file
 from fpcredit.messages import text
 from fpcredit.web.api.views import (
@@ -20,20 +21,26 @@ from fpcredit.web.api.views import (
     json_response,
     person_view,
 )
-from fpcredit.web.deps import Services
+from fpcredit.web.deps import Services, invalid
 
 __all__ = ["credit_of", "explanation", "file_of"]
 
 
-def explanation(services: Services, person_id: int, as_of: dt.date | None) -> ExplanationView:
-    """Explain `person_id` as of `as_of` (default: the latest official evaluation's date)."""
+def explanation(
+    services: Services, person_id: int, as_of: dt.date | None, role: Role, reveal: bool
+) -> ExplanationView:
+    """Explain `person_id` as of `as_of` (default: the latest official evaluation's date), its
+    dates masked for `role` unless `reveal` (and the role may see them) or the citizen's own."""
     if as_of is None:
         run = services.results.run()
         if run is None:
             raise HTTPException(404, text("web.not_evaluated"))
         as_of = run["as_of"]
+    dates = Dates(exact=exact_dates(role, reveal))
     try:
-        report = explain_person(services.store, load_policy(), person_id, as_of)
+        report = explain_person(services.store, load_policy(), person_id, as_of, dates)
+    except MonthNotOverError as e:
+        raise invalid(["query", "as_of"], str(e)) from None
     except ExplainError as e:
         raise HTTPException(404, str(e)) from None
     return ExplanationView.model_validate(report)

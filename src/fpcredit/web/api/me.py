@@ -62,7 +62,7 @@ def my_explanation(
 ) -> ExplanationView:
     """Why my grade is what it is, and what would raise it."""
     assert caller.person_id is not None
-    return explanation(services, caller.person_id, as_of)
+    return explanation(services, caller.person_id, as_of, caller.principal.role, reveal=False)
 
 
 @router.get("/access-log", response_model=AccessLog)

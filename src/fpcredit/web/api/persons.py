@@ -102,7 +102,13 @@ def explain(
     caller: CurrentCaller,
     services: ServicesDep,
     as_of: AsOf = None,
+    reveal: Reveal = False,
 ) -> ExplanationView:
-    """Each indicator's value, points, weight and facts; the fewest actions to a better grade."""
+    """Each indicator's value, points, weight and facts; the fewest actions to a better grade.
+
+    Dates by month unless `reveal` is asked by a role that may (then to the day, logged)."""
     assert caller.person_id is not None
-    return explanation(services, caller.person_id, as_of)
+    view = explanation(services, caller.person_id, as_of, caller.principal.role, reveal)
+    if view.date_precision == "day":
+        audit(services, caller.principal, caller.rule, "unmasked", caller.purpose, view.person_id)
+    return view

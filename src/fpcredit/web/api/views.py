@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from fpcredit.guard.access import Role
-from fpcredit.guard.masking import mask_fields
+from fpcredit.guard.masking import (
+    exact_dates,
+    mask_birth_date,
+    mask_date,
+    mask_fields,
+    may_reveal,
+    month_is_over,
+    today,
+)
 from fpcredit.link.file import PersonFile
 
 __all__ = [
     "CreditView",
+    "DatePrecision",
     "ExplanationView",
     "FactView",
     "PersonView",
@@ -32,26 +41,45 @@ def _utc(value: dt.datetime) -> dt.datetime:
 UtcTime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
+Month = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-01"])]
+DatePrecision = Literal["day", "month"]
+_PRECISION = (
+    "`day`: dates to the day (a reveal, or the citizen's own view); `month`: a masked view, "
+    "where dates about the person are months, the birth date a year (docs/keys.md, Masking)."
+)
+
+
 class FactView(BaseModel):
+    """A fact; its dates to the day only where the view's `date_precision` is `day`."""
+
     id: int
     kind: str
     source: str
-    event_date: dt.date
-    recorded_at: UtcTime
+    event_month: Month
+    event_date: dt.date | None = Field(description="Only in a view of `day` precision.")
+    recorded_month: Month
+    recorded_at: UtcTime | None = Field(description="Only in a view of `day` precision.")
     disputed: bool
 
 
 class PersonView(BaseModel):
-    """A person file; identifiers masked unless the caller may and asked to see them."""
+    """A person file; identifiers masked, dates by month, unless the caller may and asked to
+    see them (the citizen's own file: identifiers masked, dates to the day)."""
 
     person_id: int
     masked: bool = Field(description="Whether name, ID number, phone and address are masked.")
+    date_precision: DatePrecision = Field(description=_PRECISION)
     name: str | None
-    id_number: str | None
+    id_number: str | None = Field(
+        description="Masked: the region (6 digits) and a star for each other character."
+    )
     phone: str | None
     address: str | None
     sex: int | None
-    birth_date: dt.date | None
+    birth_year: int | None = Field(
+        description="Masked: null also for a birth this year or last (docs/keys.md, Masking)."
+    )
+    birth_date: dt.date | None = Field(description="Only in a view of `day` precision.")
     hukou_region: str | None
     residence_region: str | None
     urban_rural: str | None
@@ -79,9 +107,13 @@ class CreditView(BaseModel):
 
 
 class ExplanationView(BaseModel):
-    """`fpcredit explain` as JSON: each indicator's line, its facts, and how to raise the grade."""
+    """`fpcredit explain` as JSON: each indicator's line, its facts, and how to raise the grade.
+
+    At `month` precision every date about the person or their children is a month (`…_month`
+    keys instead of `…_date`), and only dates of months that are over are shown."""
 
     person_id: int
+    date_precision: DatePrecision = Field(description=_PRECISION)
     as_of: str
     score_date: str
     grade_date: str
@@ -97,22 +129,50 @@ class ExplanationView(BaseModel):
 _IDENTIFIERS = ("name", "id_number", "phone", "address")
 
 
-def person_view(file: PersonFile, role: Role, reveal: bool) -> PersonView:
+def _fact(fact: dict[str, Any], exact: bool) -> FactView:
+    event, recorded = fact["event_date"], fact["recorded_at"]
+    return FactView(
+        id=fact["id"],
+        kind=fact["kind"],
+        source=fact["source"],
+        event_month=mask_date(event),
+        event_date=event if exact else None,
+        recorded_month=mask_date(recorded),
+        recorded_at=recorded if exact else None,
+        disputed=fact["disputed"],
+    )
+
+
+def _shown(fact: dict[str, Any], on: dt.date) -> bool:
+    # A masked view lists a fact once the months of its event and of its recording are over.
+    return month_is_over(fact["event_date"], on) and month_is_over(fact["recorded_at"].date(), on)
+
+
+def person_view(
+    file: PersonFile, role: Role, reveal: bool, *, on: dt.date | None = None
+) -> PersonView:
+    """The file as `role` sees it on day `on` (default today): masked unless `reveal` by a role
+    that may; its dates by month, unless exact for this caller (`exact_dates`)."""
+    on = on or today()
     values = {k: getattr(file, k) for k in _IDENTIFIERS}
-    shown = mask_fields(values, role, reveal, region_code=file.residence_region)
+    exact = exact_dates(role, reveal)
+    facts = file.facts if exact else [f for f in file.facts if _shown(f, on)]
+    born = file.birth_date
     return PersonView(
         person_id=file.person_id,
-        masked=shown != values,
-        **shown,
+        masked=not (reveal and may_reveal(role)),
+        date_precision="day" if exact else "month",
+        **mask_fields(values, role, reveal, region_code=file.residence_region),
         sex=file.sex,
-        birth_date=file.birth_date,
+        birth_year=(born.year if born else None) if exact else mask_birth_date(born, on),
+        birth_date=born if exact else None,
         hukou_region=file.hukou_region,
         residence_region=file.residence_region,
         urban_rural=file.urban_rural,
         occupation=file.occupation,
         sources=file.sources,
         records_by_source=file.records_by_source,
-        facts=[FactView(**f) for f in file.facts],
+        facts=[_fact(f, exact) for f in facts],
         facts_total=file.facts_total,
     )
 
