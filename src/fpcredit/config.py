@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "WitnessSetting"]
+
+
+class WitnessSetting(BaseModel):
+    """A witness that cosigns the trail's checkpoints (C2SP tlog-witness; docs/trail.md)."""
+
+    url: str = Field(description="The witness's URL prefix, e.g. http://witness.example:8100.")
+    key: str = Field(description="Its verifier key, name+hex(key id)+base64(0x04 ‖ key).")
 
 
 class Settings(BaseSettings):
@@ -109,6 +116,15 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         default=100, ge=1, description="Requests a client address may make in a burst."
+    )
+
+    # The trail (docs/trail.md).
+    witnesses: list[WitnessSetting] = Field(
+        default_factory=list,
+        description=(
+            "Witnesses that cosign every checkpoint of the trail, as JSON: "
+            '[{"url": "http://witness.example:8100", "key": "name+1234abcd+BA…"}].'
+        ),
     )
 
     @property

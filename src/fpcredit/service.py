@@ -11,6 +11,7 @@ from fpcredit.collect.ingest import FileReport, Progress, ingest_file
 from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import create_keys, load_vault
+from fpcredit.messages import text
 from fpcredit.store.db import Store, open_store
 
 __all__ = ["feed_path", "ingest_paths", "initialise", "load_province", "open_ready_store"]
@@ -18,9 +19,20 @@ log = logging.getLogger(__name__)
 
 
 def initialise(settings: Settings) -> bool:
-    """Create the keys if absent and migrate the store; True when keys were created."""
+    """Create the keys if absent and migrate the store; True when keys were created. Trail
+    entries written before entries had MACs get theirs, once the trail verifies (LedgerError
+    when it does not: they are then left without, and `audit verify` keeps failing)."""
+    from fpcredit.guard.verify import seal
+
     created = create_keys(settings.keys_dir)
-    open_store(settings).upgrade()
+    store = open_store(settings)
+    try:
+        store.upgrade()
+        sealed = seal(store, settings)
+    finally:
+        store.engine.dispose()
+    if sealed:
+        log.warning(text("trail.sealed", count=sealed))
     return created
 
 
