@@ -120,14 +120,26 @@ class CheckpointFile:
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE_NAME
 
-    def lines(self) -> Iterator[Line | LedgerError]:
-        """Every line in order; a damaged one as the LedgerError that says so."""
+    def end(self) -> int:
+        """The file's length now: a reader that stops there sees no line written after."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def lines(self, end: int | None = None) -> Iterator[Line | LedgerError]:
+        """Every line in order (up to byte `end`); a damaged one as the LedgerError that says
+        so."""
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
             return
+        at = 0
         with handle:
             for number, raw in enumerate(handle, start=1):
+                if end is not None and at >= end:
+                    return
+                at += len(raw)
                 if not raw.endswith(b"\n"):  # a write cut short: never acknowledged
                     yield LedgerError(text("trail.file_damaged", path=self.path, line=number))
                     return

@@ -10,10 +10,10 @@ verify. docs/trail.md says how to read a report.
 
 from __future__ import annotations
 
+import collections
 import contextlib
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import LedgerError
 from fpcredit.guard import tlog
-from fpcredit.guard.checkpoints import CheckpointFile, Line
+from fpcredit.guard.checkpoints import CheckpointFile
 from fpcredit.guard.cosignature import CosignatureVerifier, timestamp_of
 from fpcredit.guard.covered import COVERED, Findings, verify_rows, verify_superseded
 from fpcredit.guard.entries import (
@@ -33,6 +33,7 @@ from fpcredit.guard.entries import (
     stream,
     subject_tag,
 )
+from fpcredit.guard.signed import Expect, Tally, expectations
 from fpcredit.guard.trailkeys import EntryMac, load_mac, load_signer
 from fpcredit.guard.witness_client import fetch_latest
 from fpcredit.messages import text
@@ -44,19 +45,6 @@ __all__ = ["seal", "verify"]
 _E = s.ledger_entries
 _N = s.ledger_nodes
 _C = s.ledger_checkpoints
-
-
-@dataclass
-class _Expected:
-    """Roots the tree must have at given sizes, each with what to say when it has not (None:
-    a checkpoint that cannot hold, e.g. a bad signature or one deleted from the database)."""
-
-    roots: defaultdict[int, list[tuple[bytes | None, str]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-
-    def add(self, size: int, root: bytes | None, reason: str) -> None:
-        self.roots[size].append((root, reason))
 
 
 @contextlib.contextmanager
@@ -81,75 +69,6 @@ def _snapshot(store: Store) -> Iterator[sa.Connection]:
 # --- signed checkpoints --------------------------------------------------------------------------
 
 
-def _db_checkpoints(
-    conn: sa.Connection, verifiers: Sequence[tlog.Verifier], expected: _Expected
-) -> dict[int, bytes]:
-    """The database's checkpoints, by size (root None when the note does not verify)."""
-    sizes: dict[int, bytes] = {}
-    for size, root, note in conn.execute(sa.select(_C.c.size, _C.c.root, _C.c.note)):
-        line = Line("checkpoint", int(size), bytes(root), str(note), "")
-        ok = line.head(verifiers) is not None
-        expected.add(line.size, line.root if ok else None, text("audit.checkpoint_bad", size=size))
-        sizes[line.size] = line.root
-    return sizes
-
-
-@dataclass
-class _FileReport:
-    checkpoints: int = 0
-    cosignatures: int = 0
-    newest: int | None = None
-    heads: set[tuple[int, bytes]] = field(default_factory=set)
-
-
-def _file_checkpoints(
-    lines: Sequence[Line | LedgerError],
-    verifiers: Sequence[tlog.Verifier],
-    witnesses: dict[str, CosignatureVerifier],
-    expected: _Expected,
-    found: Findings,
-) -> _FileReport:
-    """Each line of the checkpoint file: signed by the log (and by its witness when its key is
-    pinned), sizes never going backwards; each becomes a root the tree must have."""
-    report = _FileReport()
-    before = 0  # the largest size signed so far
-    for line in lines:
-        if isinstance(line, LedgerError):
-            found.add(before, str(line))
-            continue
-        cosigner = witnesses.get(line.witness or "") if line.kind == "cosignature" else None
-        report.cosignatures += line.kind == "cosignature"
-        report.checkpoints += line.kind == "checkpoint"
-        reason = text("audit.file_checkpoint_bad", line=line.number, size=line.size)
-        good = line.head(verifiers) is not None
-        if good and cosigner is not None:
-            good = _opens(line.note, cosigner)
-        expected.add(line.size, line.root if good else None, reason)
-        if line.size < before:
-            back = text("audit.file_backwards", line=line.number, size=line.size, before=before)
-            found.add(line.size, back)
-        before = max(before, line.size)
-        if line.kind == "checkpoint":
-            report.heads.add((line.size, line.root))
-            report.newest = before
-    return report
-
-
-def _opens(note: str, key: tlog.Verifier) -> bool:
-    try:
-        tlog.open_note(note, [key])
-    except LedgerError:
-        return False
-    return True
-
-
-def _deleted(db: dict[int, bytes], file: _FileReport, expected: _Expected) -> None:
-    """A checkpoint of the file must be in the database: the log writes it there first."""
-    for size, root in sorted(file.heads):
-        if db.get(size) != root:
-            expected.add(size, None, text("audit.checkpoint_deleted", size=size))
-
-
 @dataclass
 class _Witnessed:
     url: str
@@ -169,8 +88,9 @@ class _Witnessed:
 
 def _witness(
     url: str, key: CosignatureVerifier, origin: str, verifiers: Sequence[tlog.Verifier]
-) -> tuple[_Witnessed, tlog.Checkpoint | None]:
-    """The witness's latest cosigned checkpoint of our origin, both signatures checked."""
+) -> tuple[_Witnessed, Expect | None]:
+    """The witness's latest cosigned checkpoint of our origin, both signatures checked, as an
+    expectation."""
     seen = _Witnessed(url)
     try:
         note = fetch_latest(url, origin)
@@ -192,10 +112,40 @@ def _witness(
         return seen, None
     stamps = [timestamp_of(b[4:]) for n, b, _ in lines if (n, b[:4]) == (key.name, key.key_id)]
     seen.size, seen.timestamp = head.size, max(stamps)
-    return seen, head
+    reason = text("audit.witness_checkpoint_bad", url=url, size=head.size)
+    return seen, (head.size, head.root, reason)
 
 
 # --- the tree ------------------------------------------------------------------------------------
+
+
+class _Expected:
+    """The expectations not yet met, in size order; `good` is the last size that held."""
+
+    def __init__(self, items: Iterator[Expect], found: Findings) -> None:
+        self.items, self.found, self.good = items, found, 0
+        self.next = next(items, None)
+
+    def holds(self, size: int, root: bytes) -> bool:
+        """Whether every expectation at `size` has `root`; else the first failing one is
+        reported at the last size that held."""
+        while self.next is not None and self.next[0] <= size:
+            want, reason = self.next[1], self.next[2]
+            self.next = next(self.items, None)
+            if want != root:
+                self.found.add(self.good, reason)
+                return False
+        self.good = size
+        return True
+
+    def beyond(self, size: int) -> None:
+        """Expectations of trees larger than the log: entries were deleted."""
+        largest = None
+        while self.next is not None:
+            largest = self.next[0]
+            self.next = next(self.items, None)
+        if largest is not None and largest > size:
+            self.found.add(self.good, text("audit.checkpoint_beyond", size=largest, entries=size))
 
 
 def _verify_tree(
@@ -212,19 +162,18 @@ def _verify_tree(
     if count and mac is None:
         found.add(0, text("trail.mac_key_missing"))
         return count, frontier.root()
-    good = 0  # the size of the last checkpoint that matched
-    if not _holds(expected, 0, tlog.EMPTY_ROOT, good, found):
+    if not expected.holds(0, tlog.EMPTY_ROOT):
         return count, frontier.root()
     # Nodes in the order appending creates them: node (L, i) when leaf (i+1)·2^L − 1 arrives.
     created = (_N.c.idx + 1).op("<<")(_N.c.level)
     stored = stream(conn, sa.select(created, _N.c.level, _N.c.hash).order_by(created, _N.c.level))
     pending = next(stored, None)
-    expected_idx = 0
+    size = 0
     query = sa.select(*ENTRY_SELECT, _E.c.subject_tag).order_by(_E.c.idx)
     for row in stream(conn, query):
         idx = int(row.idx)
-        if idx != expected_idx:
-            found.add(expected_idx, text("audit.entry_missing", idx=expected_idx))
+        if idx != size:
+            found.add(size, text("audit.entry_missing", idx=size))
             return count, frontier.root()
         reason = _entry_problem(row, mac, unsealed_ok)
         if reason is not None:
@@ -239,17 +188,14 @@ def _verify_tree(
                 found.add(idx, text("audit.node_bad", level=level, index=index))
                 return count, frontier.root()
             pending = next(stored, None)
-        expected_idx += 1
-        if expected_idx in expected.roots:
-            if not _holds(expected, expected_idx, frontier.root(), good, found):
-                return count, frontier.root()
-            good = expected_idx
+        size += 1
+        due = expected.next is not None and expected.next[0] == size
+        if due and not expected.holds(size, frontier.root()):
+            return count, frontier.root()
     if pending is not None:
         level = int(pending[1])
         found.add(count, text("audit.node_bad", level=level, index=(pending[0] >> level) - 1))
-    beyond = sorted(size for size in expected.roots if size > expected_idx)
-    if beyond:
-        found.add(good, text("audit.checkpoint_beyond", size=beyond[-1], entries=expected_idx))
+    expected.beyond(size)
     return count, frontier.root()
 
 
@@ -269,16 +215,6 @@ def _entry_problem(row: Any, mac: EntryMac | None, unsealed_ok: bool) -> str | N
     if mac(leaf) != bytes(row.mac):
         return text("audit.mac_bad", idx=idx)
     return None
-
-
-def _holds(expected: _Expected, size: int, root: bytes, good: int, found: Findings) -> bool:
-    """Whether every checkpoint expected at `size` has `root`; else the first failing one is
-    reported at `good`, the last size that held."""
-    for want, reason in expected.roots.get(size, ()):
-        if want != root:
-            found.add(good, reason)
-            return False
-    return True
 
 
 # --- the whole check -----------------------------------------------------------------------------
@@ -318,32 +254,32 @@ def _run(
     witness: str | None,
     unsealed_ok: bool = False,
 ) -> tuple[dict[str, Any], int, bytes]:
-    found, expected = Findings(), _Expected()
+    found, tally = Findings(), Tally()
     seen: _Witnessed | None = None
-    # The witness first, then the file, then the database: each was written before the next
-    # is read, so none can hold a checkpoint of entries the next one does not show.
-    witnessed: tlog.Checkpoint | None = None
+    witnessed: Expect | None = None
+    # The witness first, then the file (up to its length now), then the database: each was
+    # written before the next is read, so none holds a checkpoint the next cannot show.
     if witness is not None:
         url = witness.rstrip("/")
         if url not in keys.witnesses:
             raise LedgerError(text("audit.witness_key_missing", url=url))
         seen, witnessed = _witness(url, keys.witnesses[url], keys.origin or "", keys.verifiers)
-    lines = list(CheckpointFile(settings.home / "trail").lines())
+    file = CheckpointFile(settings.home / "trail")
+    lines = file.lines(file.end())
     with _snapshot(store) as conn:
-        in_db = _db_checkpoints(conn, keys.verifiers, expected)
-        if (in_db or lines) and not keys.verifiers:
-            found.add(0, text("audit.no_verifier_key"))
-        file = _file_checkpoints(lines, keys.verifiers, keys.witnesses, expected, found)
-        _deleted(in_db, file, expected)
-        if witnessed is not None and seen is not None:
-            head = (witnessed.size, witnessed.root)
-            expected.add(*head, text("audit.witness_checkpoint_bad", url=seen.url, size=head[0]))
-            if head not in file.heads:
-                expected.add(head[0], None, text("audit.witness_not_in_file", size=head[0]))
+        items = expectations(conn, lines, keys.verifiers, keys.witnesses, witnessed, tally, found)
+        expected = _Expected(items, found)
         count, root = _verify_tree(conn, keys.mac, expected, found, unsealed_ok)
+        collections.deque(expected.items, maxlen=0)  # the rest of the file is still checked
         for table in COVERED:
             verify_rows(conn, table, count, found)
         verify_superseded(conn, count, found)
+    if (tally.database or tally.file) and not keys.verifiers:
+        found.add(0, text("audit.no_verifier_key"))
+    if witnessed is not None and not tally.witnessed_in_file:
+        # What the witness holds came from our file: the file lost lines, or was replaced.
+        lost = text("audit.witness_not_in_file", size=witnessed[0])
+        found.add(min(expected.good, witnessed[0]), lost)
     # A witness that could not be asked, or answered nothing usable, fails the check too.
     witness_problem = None if seen is None else seen.reason
     report = {
@@ -353,10 +289,10 @@ def _run(
         "first_bad": found.first,
         "reason": found.reason or witness_problem,
         "checkpoints": {
-            "database": len(in_db),
-            "file": file.checkpoints,
-            "cosignatures": file.cosignatures,
-            "newest": file.newest,
+            "database": tally.database,
+            "file": tally.file,
+            "cosignatures": tally.cosignatures,
+            "newest": tally.newest,
         },
         "witness": None if seen is None else seen.as_json(),
     }

@@ -96,9 +96,12 @@ class WitnessClient:
         old = self.accepted if self.accepted <= head.size else 0
         for _attempt in range(3):  # other submitters may move the witness in between
             proof = [] if old in (0, head.size) else self.ledger.consistency_proof(old, head.size)
-            status, body, kind = _http(
-                f"{self.url}/add-checkpoint", request_body(old, proof, note), self.timeout_s
-            )
+            try:
+                status, body, kind = _http(
+                    f"{self.url}/add-checkpoint", request_body(old, proof, note), self.timeout_s
+                )
+            except LedgerError as e:  # no answer at all: down, unreachable
+                raise self._failed(head.size, str(e), False) from e
             if status == 200:
                 return self._keep(note, body, head.size)
             if status != 409 or kind != SIZE_TYPE or not body.strip().isdigit():

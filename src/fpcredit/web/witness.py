@@ -26,7 +26,9 @@ def create_witness_app(witness: Witness) -> FastAPI:
         body = await request.body()
         # In a thread: the state is fsynced before the answer.
         answer = await run_in_threadpool(witness.add_checkpoint, body)
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        # The content type exactly as given: the spec's text/x.tlog.size has no charset.
+        headers = {"content-type": answer.content_type}
+        return Response(answer.body, status_code=answer.status, headers=headers)
 
     @app.get("/latest-checkpoint")
     def latest_checkpoint(
