@@ -160,6 +160,19 @@ def test_a_cut_last_line_is_repaired_before_the_next(ledger: Ledger) -> None:
     assert verify(ledger.store, ledger.settings)["ok"]
 
 
+def test_a_checkpoint_the_file_missed_is_copied_from_the_database(ledger: Ledger) -> None:
+    """A crash after the database committed a checkpoint, before the file had it."""
+    _grow(ledger, 4)
+    ledger.checkpoint()
+    _grow(ledger, 4)
+    note = ledger.checkpoint()
+    path = ledger.trail_dir / "checkpoints"
+    path.write_text(path.read_text().splitlines(keepends=True)[0])
+    assert ledger.checkpoint() == note  # nothing new: the same note, now in the file again
+    assert [line.size for line in _file(ledger)] == [4, 8]
+    assert verify(ledger.store, ledger.settings)["ok"]
+
+
 # --- the checkpointer ----------------------------------------------------------------------------
 
 

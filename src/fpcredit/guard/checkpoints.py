@@ -265,12 +265,10 @@ def _refuse(size: int, known: Sequence[Line], cause: Exception) -> LedgerError:
 
 
 def sign(ledger: Ledger) -> str:
-    """Sign the current tree head with every signer of `ledger`, append it to the checkpoint
-    file (fsynced) and to the database, and return the note; with nothing new since the last
+    """Sign the current tree head with every signer of `ledger`, append it to the database and
+    the checkpoint file (fsynced), and return the note; with nothing new since the last
     checkpoint, return that one. Refuses (LedgerError, logged at CRITICAL) unless the stored
     tree extends the last checkpoint of the file and of the database."""
-    signer, signers = ledger.signer(), ledger.signers()
-    verifiers = [signer.verifier]
     with CheckpointFile(ledger.trail_dir).open() as handle:
         with ledger.store.engine.begin() as conn:
             lock(conn)
@@ -278,28 +276,45 @@ def sign(ledger: Ledger) -> str:
             known: list[Line] = []
             try:
                 in_file = handle.last_checkpoint()
-                in_db = _db_last(conn)
-                known = [k for k in (in_file, in_db) if k is not None]
+                known = [k for k in (in_file, _db_last(conn)) if k is not None]
                 fetch = fetcher(conn)
                 root = tlog.root_from_nodes(size, fetch)
-                for k in known:
-                    _check(k, size, root, fetch, verifiers)
-                newest = max(known, key=lambda k: k.size, default=None)
-                if newest is not None and newest.size == size:
-                    return newest.note
-                base = min(known, key=lambda k: k.size, default=None)
-                start = (0, tlog.EMPTY_ROOT) if base is None else (base.size, base.root)
-                if _replay(conn, *start, fetch, ledger.entry_mac()) != root:
-                    raise LedgerError(text("ledger.sizes_invalid", old=start[0], new=size))
+                _extends(ledger, conn, known, size, root, fetch)
             except LedgerError as e:
                 raise _refuse(size, known, e) from e
-            note = tlog.sign_note(tlog.Checkpoint(signer.name, size, root).body(), *signers)
-            conn.execute(_C.insert().values(size=size, root=root, note=note, at=utc_now()))
+            newest = max(known, key=lambda k: k.size, default=None)
+            if newest is not None and newest.size == size:
+                note = newest.note  # nothing new
+            else:
+                body = tlog.Checkpoint(ledger.signer().name, size, root).body()
+                note = tlog.sign_note(body, *ledger.signers())
+                conn.execute(_C.insert().values(size=size, root=root, note=note, at=utc_now()))
         # Committed, then in the file (fsynced) before anyone is given the note: whatever is in
         # the file is in the database too, so a verifier that reads the file first never sees a
-        # checkpoint its snapshot of the database cannot have.
-        handle.append(Line("checkpoint", size, root, note, stamp()))
+        # checkpoint its snapshot of the database cannot have. (One the database has and the
+        # file lacks — a crash in between — goes to the file now.)
+        if in_file is None or in_file.size < size:
+            handle.append(Line("checkpoint", size, root, note, stamp()))
     return note
+
+
+def _extends(
+    ledger: Ledger,
+    conn: sa.Connection,
+    known: Sequence[Line],
+    size: int,
+    root: bytes,
+    fetch: tlog.Fetch,
+) -> None:
+    """That the tree of `size` with `root` extends every known signed checkpoint, and that the
+    entries since the oldest of them still match their leaves and MACs (LedgerError if not)."""
+    verifiers = [ledger.signer().verifier]
+    for k in known:
+        _check(k, size, root, fetch, verifiers)
+    base = min(known, key=lambda k: k.size, default=None)
+    start = (0, tlog.EMPTY_ROOT) if base is None else (base.size, base.root)
+    if start[0] < size and _replay(conn, *start, fetch, ledger.entry_mac()) != root:
+        raise LedgerError(text("ledger.sizes_invalid", old=start[0], new=size))
 
 
 def latest(ledger: Ledger) -> str | None:
@@ -419,9 +434,11 @@ class Checkpointer:
                 pause = self.retry_s if isinstance(e, LedgerError) else self.every_s
                 self._hold_until = self._since + pause
             return None
-        self._signed = _size_of(note)
-        for witness in self.witnesses:
-            witness.offer(note)
+        size, before = _size_of(note), self._signed
+        self._signed = size
+        if before is None or size > before:  # not one another process signed and handed on
+            for witness in self.witnesses:
+                witness.offer(note)
         return note
 
     def start(self) -> None:
