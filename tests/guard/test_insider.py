@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,14 @@ from fpcredit.guard import tlog
 from fpcredit.guard.checkpoints import Checkpointer
 from fpcredit.guard.cosignature import CosignatureSigner, CosignatureVerifier
 from fpcredit.guard.ledger import Event, Ledger
-from fpcredit.guard.witness_client import WitnessClient, WitnessWorker, clients, submit_all
+from fpcredit.guard.witness_client import (
+    WitnessClient,
+    WitnessWorker,
+    clients,
+    fetch_latest,
+    request_body,
+    submit_all,
+)
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 from tests.guard.insider import forge, lose_tail
@@ -237,3 +245,58 @@ def test_a_witness_that_is_down_blocks_nothing(
     ledger.append("clerk:1", "read")
     assert keeper.sign() is not None
     keeper.stop()
+
+
+def _serve(home: Path, log: tlog.NoteSigner, port: int) -> subprocess.Popen[str]:
+    args = [sys.executable, "-c", "from fpcredit.cli import main; main()", "witness", "serve"]
+    args += ["--port", str(port), "--log", f"{log.name}={log.verifier.key_string()}"]
+    env = {**os.environ, "FPCREDIT_HOME": str(home)}
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _up(f"http://127.0.0.1:{port}", proc)
+    return proc
+
+
+def _post(url: str, body: bytes) -> tuple[int, str]:
+    request = urllib.request.Request(f"{url}/add-checkpoint", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_killed_witness_keeps_what_it_cosigned(tmp_path: Path) -> None:
+    """kill -9 right after a 200: the restarted process still holds that checkpoint and refuses
+    a smaller or forked one."""
+    log = tlog.NoteSigner.generate("fpcredit/restart")
+    tree = tlog.MemoryTree(tlog.leaf_hash(str(i).encode()) for i in range(12))
+
+    def note(t: tlog.MemoryTree, size: int) -> str:
+        return tlog.sign_note(tlog.Checkpoint(log.name, size, t.root(size)).body(), log)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(tmp_path, log, port)
+    try:
+        assert _post(url, request_body(0, [], note(tree, 8)))[0] == 200
+        proof = tree.consistency_proof(8, 12)
+        assert _post(url, request_body(8, proof, note(tree, 12)))[0] == 200
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    proc = _serve(tmp_path, log, port)
+    try:
+        assert _post(url, request_body(0, [], note(tree, 8))) == (409, "12\n")  # smaller
+        fork = tlog.MemoryTree(tlog.leaf_hash(f"x{i}".encode()) for i in range(12))
+        assert _post(url, request_body(12, [], note(fork, 12)))[0] == 409  # forked
+        fork.append(tlog.leaf_hash(b"more"))
+        forked = request_body(12, fork.consistency_proof(12, 13), note(fork, 13))
+        assert _post(url, forked)[0] == 422
+        latest = fetch_latest(url, log.name)
+        assert latest is not None
+        assert tlog.Checkpoint.parse(tlog.open_note(latest, [log.verifier])).size == 12
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
