@@ -84,13 +84,6 @@ class _Hmac:
         self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
-    def digest(self, message: bytes) -> bytes:
-        inner = self.inner.copy()
-        inner.update(message)
-        outer = self.outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
 
 class SubjectHasher(_Hmac):
     """The keyed hash an entry stores instead of its subject (hex)."""
@@ -111,7 +104,11 @@ class EntryMac(_Hmac):
     __slots__ = ()
 
     def __call__(self, leaf_hash: bytes) -> bytes:
-        return self.digest(leaf_hash)
+        inner = self.inner.copy()
+        inner.update(leaf_hash)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def load_subject_hasher(keys_dir: Path) -> SubjectHasher:
