@@ -5,7 +5,8 @@
 Prints one JSON object. Next to each ledger figure, the same number of bare INSERTs into a
 one-column table of the same database, in the same process: one committed transaction per row
 through SQLAlchemy for `single`, one driver executemany for `batch` — and, for `batch`, the very
-rows the ledger writes (precomputed, same columns and subject index) inserted bare, which is the
+rows the ledger writes (precomputed, same columns — MAC, format and address included — and
+subject index) inserted bare, which is the
 ceiling of any design that stores one row per entry. The one-by-one run is
 repeated with ``PRAGMA synchronous=FULL`` (an fsync per commit: durable across power loss, not
 only across a killed process), and the finished log is verified once.
@@ -51,6 +52,9 @@ ACCESS_COLUMNS = (
     "purpose",
     "leaf_hash",
     "subject_tag",
+    "v",
+    "address",
+    "mac",
 )
 
 
@@ -105,6 +109,9 @@ def _batch(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
             "credit_evaluation",
             hashlib.sha256(str(i).encode()).digest(),
             int(subjects[i % 100_003][:15], 16),
+            2,
+            None,
+            hashlib.sha256(str(-i).encode()).digest(),
         )
         for i in range(n)
     ]

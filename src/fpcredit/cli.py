@@ -36,6 +36,7 @@ users_app = typer.Typer(help="Staff and auditor accounts, department clients (R2
 keys_app = typer.Typer(help="Encryption keys under FPCREDIT_HOME/keys (R29).")
 outbox_app = typer.Typer(help="Messages waiting in the outbox (SMS codes in development).")
 audit_app = typer.Typer(help="The tamper-evident trail (R30).")
+witness_app = typer.Typer(help="A witness that cosigns another log's checkpoints (C2SP).")
 app.add_typer(quality_app, name="quality")
 app.add_typer(policy_app, name="policy")
 app.add_typer(standard_app, name="standard")
@@ -45,6 +46,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(audit_app, name="audit")
+app.add_typer(witness_app, name="witness")
 
 # Piped output has no terminal width; 120 columns keep tables readable in logs.
 out = Console() if sys.stdout.isatty() else Console(width=120)
@@ -80,6 +82,37 @@ def _progress(enabled: bool) -> Progress:
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def _each_command(ctx: typer.Context) -> None:
+    """Every command that appended trail entries signs a checkpoint when it ends."""
+    from fpcredit.guard.entries import forget_appended
+
+    forget_appended()
+    ctx.call_on_close(_checkpoint_if_appended)
+
+
+def _checkpoint_if_appended() -> None:
+    """Sign (and hand to the witnesses) a checkpoint covering what this command appended; a
+    refusal is printed, the command's own work stands."""
+    from fpcredit.guard.entries import appended_here
+    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.witness_client import clients, submit_all
+    from fpcredit.service import open_ready_store
+
+    if not appended_here():
+        return
+    settings = Settings()
+    try:
+        store = open_ready_store(settings)
+        try:
+            ledger = Ledger(store, settings)
+            submit_all(clients(ledger, settings), ledger.checkpoint())
+        finally:
+            store.engine.dispose()
+    except FpcreditError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -1050,14 +1083,25 @@ def audit_verify(
     verifier_key: Annotated[
         str | None, typer.Option(help="Pin the checkpoint key (name+hash+key); default: ours.")
     ] = None,
+    witness: Annotated[
+        str | None,
+        typer.Option(help="Also hold the trail against this witness's latest cosigned checkpoint."),
+    ] = None,
+    witness_key: Annotated[
+        str | None,
+        typer.Option(help="The witness's verifier key; default: its entry in FPCREDIT_WITNESSES."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute the trail from the tables; exit 1 naming the first bad entry if it fails."""
-    from fpcredit.guard.ledger import verify
+    """Recompute the trail from the tables, the checkpoint file and a witness; exit 1 naming the
+    first bad entry if it fails."""
+    from fpcredit.guard.verify import verify
 
     settings, store = _accounts()
     with _errors():
-        report = verify(store, settings, verifier_key=verifier_key)
+        report = verify(
+            store, settings, verifier_key=verifier_key, witness=witness, witness_key=witness_key
+        )
     if as_json:
         _print_json(report)
     elif report["ok"]:
@@ -1065,22 +1109,90 @@ def audit_verify(
             f"ok: {report['entries']} entries, covering {', '.join(report['covered_tables'])}"
         )
     else:
-        err.print(f"[red]trail broken[/red] at entry {report['first_bad']} of {report['entries']}")
+        err.print(
+            f"[red]trail broken[/red] at entry {report['first_bad']} of {report['entries']}: "
+            f"{report['reason']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not report["ok"]:
         raise typer.Exit(1)
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Sign a checkpoint of the trail now and print it (C2SP signed note) for witnesses."""
+    """Sign a checkpoint of the trail now, hand it to the witnesses and print it (C2SP signed
+    note)."""
     from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.witness_client import clients, submit_all
 
     settings, store = _accounts()
     with _errors():
         ledger = Ledger(store, settings)
         note = ledger.checkpoint()
+        submit_all(clients(ledger, settings), note)
     sys.stdout.write(note)
     err.print(f"verifier key: {ledger.verifier_key()}", highlight=False, soft_wrap=True)
+
+
+LogOpt = Annotated[
+    list[str],
+    typer.Option("--log", help="A log to witness: ORIGIN=VERIFIER_KEY (repeat for more)."),
+]
+WitnessNameOpt = Annotated[
+    str, typer.Option(help="The witness's key name, used only when its key is created.")
+]
+
+
+@witness_app.command("serve")
+def witness_serve(
+    log: LogOpt,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8100,
+    name: WitnessNameOpt = "fpcredit-witness",
+) -> None:
+    """Run a witness (C2SP tlog-witness): POST /add-checkpoint, GET /latest-checkpoint."""
+    import uvicorn
+
+    from fpcredit.guard.redact import configure_logging
+    from fpcredit.guard.witness import Witness
+    from fpcredit.messages import text
+    from fpcredit.web.witness import create_witness_app
+
+    settings = _settings()
+    with _errors():
+        witness = Witness.open(settings.home, log, name)
+    configure_logging(json=True, level=logging.INFO)
+    url = f"http://{host}:{port}"
+    err.print(
+        text("witness.listening", name=witness.signer.name, url=url, vkey=witness.verifier_key()),
+        highlight=False,
+        soft_wrap=True,
+    )
+    uvicorn.run(
+        create_witness_app(witness),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@witness_app.command("key")
+def witness_key_command(name: WitnessNameOpt = "fpcredit-witness") -> None:
+    """Print this home's witness verifier key (creating the key on first use), for the log's
+    FPCREDIT_WITNESSES."""
+    from fpcredit.files import read_or_create
+    from fpcredit.guard.cosignature import CosignatureSigner
+    from fpcredit.guard.witness import KEY_FILE
+
+    settings = _settings()
+    with _errors():
+        path = settings.keys_dir / KEY_FILE
+        raw = read_or_create(path, lambda: CosignatureSigner.generate(name).key_string().encode())
+        signer = CosignatureSigner.from_key_string(raw.decode())
+    sys.stdout.write(signer.verifier.key_string() + "\n")
 
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]

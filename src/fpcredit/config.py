@@ -6,12 +6,19 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fpcredit.messages import text
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "WitnessSetting"]
+
+
+class WitnessSetting(BaseModel):
+    """A witness that cosigns the trail's checkpoints (C2SP tlog-witness; docs/trail.md)."""
+
+    url: str = Field(description="The witness's URL prefix, e.g. http://witness.example:8100.")
+    key: str = Field(description="Its verifier key, name+hex(key id)+base64(0x04 ‖ key).")
 
 
 class Settings(BaseSettings):
@@ -170,6 +177,15 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(text("config.bad_proxy", value=item)) from None
         return found
+
+    # The trail (docs/trail.md).
+    witnesses: list[WitnessSetting] = Field(
+        default_factory=list,
+        description=(
+            "Witnesses that cosign every checkpoint of the trail, as JSON: "
+            '[{"url": "http://witness.example:8100", "key": "name+1234abcd+BA…"}].'
+        ),
+    )
 
     @property
     def url(self) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "is_inside",
+    "open_append",
     "private_dir",
     "private_output",
     "read_or_create",
@@ -120,6 +121,20 @@ def read_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
         tmp.unlink()
     _fsync_dir(path.parent)
     return path.read_bytes()
+
+
+def open_append(path: Path) -> int:
+    """A descriptor of `path` open for reading and appending, the file created 0600 in a 0700
+    folder (the folder fsynced when the file is new): for an append-only log whose writer adds
+    whole records and fsyncs each (the trail's checkpoint file)."""
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except FileNotFoundError:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        _fsync_dir(path.parent)
+    tighten(path, FILE_MODE)
+    return fd
 
 
 def is_inside(path: Path, folder: Path) -> bool:

@@ -152,6 +152,138 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "事实 {id} 的失效时间与其后续版本不符",
         "superseded_at of fact {id} disagrees with its later versions",
     ),
+    # The trail an insider cannot rewrite: entry MACs, the checkpoint file, witnesses (trail unit).
+    "ledger.format_unknown": (
+        "未知的留痕条目格式版本 {v}",
+        "unknown trail entry format version {v}",
+    ),
+    "ledger.refused": (
+        "拒绝签名检查点：{why}",
+        "refusing to sign a checkpoint: {why}",
+    ),
+    "trail.file_damaged": (
+        "检查点文件 {path} 第 {line} 行已损坏",
+        "line {line} of the checkpoint file {path} is damaged",
+    ),
+    "trail.mac_key_missing": (
+        "缺少留痕 MAC 密钥（keys/trail-mac.key），无法写入或核验条目",
+        "the trail MAC key (keys/trail-mac.key) is missing: entries cannot be written or checked",
+    ),
+    "trail.seal_refused": (
+        "留痕核验未通过，未给已有的 {count} 条条目补写 MAC：{reason}",
+        "the trail does not verify, so its {count} existing entries were not given MACs: {reason}",
+    ),
+    "trail.sealed": (
+        "已有的 {count} 条留痕条目核验通过，已补写 MAC",
+        "{count} existing trail entries verified and given their MACs",
+    ),
+    "trail.witness_failed": (
+        "见证方 {url} 未接受大小为 {size} 的检查点：{error}",
+        "witness {url} did not take the checkpoint of size {size}: {error}",
+    ),
+    "trail.witness_ahead": (
+        "见证方 {url} 已连署过 {known} 条的树，而本日志只签到 {size} 条：日志丢失了条目或被改写",
+        "witness {url} has cosigned a tree of {known} entries but this log signed {size}: the "
+        "log lost entries or was rewritten",
+    ),
+    "trail.witness_fork": (
+        "见证方 {url} 拒绝大小为 {size} 的检查点：与其已连署的检查点不一致（分叉）",
+        "witness {url} refused the checkpoint of size {size}: it is inconsistent with the one it "
+        "cosigned (a fork)",
+    ),
+    "trail.witness_unverified": (
+        "见证方 {url} 的应答中没有能用其公钥验证的连署",
+        "the answer of witness {url} holds no cosignature its pinned key verifies",
+    ),
+    "trail.witness_setting": (
+        "FPCREDIT_WITNESSES 中见证方 {url} 的公钥格式不正确",
+        "the key of witness {url} in FPCREDIT_WITNESSES is malformed",
+    ),
+    "audit.mac_missing": (
+        "留痕条目 {idx} 没有 MAC（MAC 之前写入的条目由 fpcredit init 在核验通过后补写）",
+        "trail entry {idx} has no MAC (entries written before MACs get theirs from `fpcredit "
+        "init`, once they verify)",
+    ),
+    "audit.mac_bad": (
+        "留痕条目 {idx} 的 MAC 无效：该条目不是本日志写入的，或被改写",
+        "trail entry {idx} has an invalid MAC: it was not written by this log, or was rewritten",
+    ),
+    "audit.file_checkpoint_bad": (
+        "检查点文件第 {line} 行（大小 {size}）与日志不符，或签名无效",
+        "the checkpoint on line {line} of the checkpoint file (size {size}) does not match the "
+        "log, or its signature is invalid",
+    ),
+    "audit.file_backwards": (
+        "检查点文件第 {line} 行的大小 {size} 小于之前签名的 {before}：日志倒退了",
+        "line {line} of the checkpoint file has size {size}, below the {before} signed before: "
+        "the log went backwards",
+    ),
+    "audit.checkpoint_deleted": (
+        "检查点文件中大小为 {size} 的检查点在数据库中不存在（被删除）",
+        "the checkpoint of size {size} in the checkpoint file is missing from the database "
+        "(deleted)",
+    ),
+    "audit.checkpoint_beyond": (
+        "大小为 {size} 的已签名检查点超出了日志现有的 {entries} 条：条目被删除",
+        "a checkpoint of size {size} was signed but the log holds {entries} entries: entries "
+        "were deleted",
+    ),
+    "audit.witness_unreachable": (
+        "无法从见证方 {url} 取得检查点：{error}",
+        "cannot fetch the checkpoint from witness {url}: {error}",
+    ),
+    "audit.witness_none": (
+        "见证方 {url} 没有本日志（{origin}）的检查点",
+        "witness {url} holds no checkpoint of this log ({origin})",
+    ),
+    "audit.witness_unverified": (
+        "见证方 {url} 给出的检查点无法用固定的见证公钥和本日志公钥验证",
+        "the checkpoint from witness {url} does not verify with the pinned witness key and this "
+        "log's key",
+    ),
+    "audit.witness_key_missing": (
+        "没有见证方 {url} 的公钥（用 --witness-key 或 FPCREDIT_WITNESSES 给出）",
+        "no key for witness {url} (give --witness-key or list it in FPCREDIT_WITNESSES)",
+    ),
+    "audit.witness_checkpoint_bad": (
+        "见证方 {url} 连署的检查点（大小 {size}）与日志不符：日志被改写或截断",
+        "the checkpoint witness {url} cosigned (size {size}) does not match the log: the log "
+        "was rewritten or truncated",
+    ),
+    "audit.witness_not_in_file": (
+        "见证方连署的大小为 {size} 的检查点不在检查点文件中（文件被截断或替换）",
+        "the checkpoint of size {size} the witness cosigned is not in the checkpoint file (the "
+        "file was truncated or replaced)",
+    ),
+    "witness.malformed": ("请求格式不正确：{why}", "malformed request: {why}"),
+    "witness.unknown_log": (
+        "本见证方不认识日志“{origin}”",
+        "this witness does not know log {origin!r}",
+    ),
+    "witness.unverified": (
+        "检查点没有受信任的日志公钥的有效签名",
+        "the checkpoint carries no valid signature of a trusted log key",
+    ),
+    "witness.old_too_big": (
+        "旧大小 {old} 大于检查点大小 {size}",
+        "the old size {old} exceeds the checkpoint size {size}",
+    ),
+    "witness.proof_bad": (
+        "一致性证明不成立：从 {old} 到 {size}",
+        "the consistency proof from {old} to {size} does not verify",
+    ),
+    "witness.log_option": (
+        "--log 须写作 ORIGIN=VERIFIER_KEY：{value}",
+        "--log takes ORIGIN=VERIFIER_KEY: {value}",
+    ),
+    "witness.no_logs": (
+        "请至少用 --log ORIGIN=VERIFIER_KEY 指定一个日志",
+        "name at least one log with --log ORIGIN=VERIFIER_KEY",
+    ),
+    "witness.listening": (
+        "见证方 {name} 在 {url} 监听；其公钥：{vkey}",
+        "witness {name} listening on {url}; its verifier key: {vkey}",
+    ),
     "quarantined": ("已隔离", "quarantined"),
     "flagged": ("已标记", "flagged"),
     "file_not_found": ("文件不存在", "file not found"),

@@ -12,6 +12,7 @@ from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
 from fpcredit.files import private_dir
 from fpcredit.guard.crypto import create_keys, load_vault
+from fpcredit.messages import text
 from fpcredit.store.db import Store, open_store
 
 __all__ = ["feed_path", "ingest_paths", "initialise", "load_province", "open_ready_store"]
@@ -19,14 +20,21 @@ log = logging.getLogger(__name__)
 
 
 def initialise(settings: Settings) -> bool:
-    """Create the keys if absent and migrate the store; True when keys were created."""
+    """Create the keys if absent and migrate the store; True when keys were created. Trail
+    entries written before entries had MACs get theirs, once the trail verifies (LedgerError
+    when it does not: they are then left without, and `audit verify` keeps failing)."""
+    from fpcredit.guard.verify import seal
+
     private_dir(settings.home)  # before the keys' folder is made inside it
     created = create_keys(settings.keys_dir, settings.crypto)
     store = open_store(settings)
     try:
         store.upgrade()
+        sealed = seal(store, settings)
     finally:
         store.engine.dispose()
+    if sealed:
+        log.warning(text("trail.sealed", count=sealed))
     return created
 
 

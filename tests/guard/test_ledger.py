@@ -8,6 +8,7 @@ import os
 import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +32,12 @@ def ledger(store: Store, settings: Settings) -> Ledger:
     return Ledger(store, settings)
 
 
+LEAF_FIELDS = [c.name for c in E.columns][:13]  # idx … state: the leaf's columns before v
+
+
 def _leaf(row: Any) -> bytes:
-    hashed = [c.name for c in E.columns if c.name not in ("leaf_hash", "subject_tag")]
-    return tlog.leaf_hash(leaf_data(*[row._mapping[name] for name in hashed]))
+    fields = [row._mapping[name] for name in LEAF_FIELDS]
+    return tlog.leaf_hash(leaf_data(*fields, address=row.address, v=row.v))
 
 
 def _entries(store: Store) -> list[Any]:
@@ -75,7 +79,7 @@ def test_append_and_proofs_round_trip(store: Store, ledger: Ledger) -> None:
     assert nodes == {
         (lv, i): h for lv in range(4, len(tree.levels)) for i, h in enumerate(tree.levels[lv])
     }
-    assert verify(store, verifier_key=ledger.verifier_key())["ok"]
+    assert verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
 
 
 def test_checkpoints_are_signed_notes(store: Store, ledger: Ledger, settings: Settings) -> None:
@@ -127,7 +131,7 @@ def test_checkpoint_refuses_an_inconsistent_tree(
         damage(conn)
     with pytest.raises(LedgerError):
         ledger.checkpoint()
-    assert not verify(store, verifier_key=ledger.verifier_key())["ok"]
+    assert not verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
     with store.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(C)) == 1
 
@@ -139,7 +143,7 @@ def test_checkpoint_refuses_a_shrunk_log(store: Store, ledger: Ledger) -> None:
         conn.execute(E.delete().where(E.c.idx == 8))
     with pytest.raises(LedgerError):
         ledger.checkpoint()
-    report = verify(store, verifier_key=ledger.verifier_key())
+    report = verify(store, ledger.settings, verifier_key=ledger.verifier_key())
     assert (report["ok"], report["first_bad"]) == (False, 0)
 
 
@@ -201,7 +205,9 @@ def test_leaf_data_is_sorted_compact_json() -> None:
 # --- covered tables ------------------------------------------------------------------------------
 
 
-def _ingest(conn: sa.Connection, first: int, count: int, key_of: Callable[[int], str]) -> None:
+def _ingest(
+    conn: sa.Connection, keys: Path, first: int, count: int, key_of: Callable[[int], str]
+) -> None:
     """What ingestion writes for `count` rows (records, mentions, facts with ids from `first`),
     then the two change entries it will append."""
     if conn.scalar(sa.select(sa.func.count()).select_from(s.ingestions)) == 0:
@@ -253,8 +259,9 @@ def _ingest(conn: sa.Connection, first: int, count: int, key_of: Callable[[int],
         for c in common
     ]
     conn.execute(s.facts.insert(), facts)
-    record_rows(conn, "records", first, first + count - 1, "ingest:mch", "ingest")
-    record_rows(conn, "facts", first, first + count - 1, "ingest:mch", "ingest")
+    last = first + count - 1
+    record_rows(conn, "records", first, last, "ingest:mch", "ingest", keys_dir=keys)
+    record_rows(conn, "facts", first, last, "ingest:mch", "ingest", keys_dir=keys)
 
 
 @pytest.fixture
@@ -263,17 +270,17 @@ def scenario(store: Store, ledger: Ledger) -> Ledger:
     6–24 access (so a stored node exists), and a checkpoint at 25."""
     ledger.append("clerk:1", "read", subject="1", purpose="credit_evaluation")
     with store.engine.begin() as conn:
-        _ingest(conn, 1, 3, lambda i: f"K{i}")
+        _ingest(conn, ledger.keys_dir, 1, 3, lambda i: f"K{i}")
     ledger.append("clerk:2", "read", subject="2", purpose="credit_evaluation")
     with store.engine.begin() as conn:
-        _ingest(conn, 4, 3, lambda i: f"K{i}")
+        _ingest(conn, ledger.keys_dir, 4, 3, lambda i: f"K{i}")
     ledger.append_many([Event("clerk:3", "read", subject=str(i)) for i in range(19)])
     ledger.checkpoint()
     return ledger
 
 
 def _check(store: Store, ledger: Ledger, first_bad: int | None) -> dict[str, Any]:
-    report = verify(store, verifier_key=ledger.verifier_key())
+    report = verify(store, ledger.settings, verifier_key=ledger.verifier_key())
     assert report["first_bad"] == first_bad, report
     assert report["ok"] is (first_bad is None)
     return report
@@ -399,14 +406,17 @@ def test_tampering_is_found(store: Store, scenario: Ledger, case: str) -> None:
     assert report["reason"]
 
 
-def test_a_consistent_rewrite_is_caught_by_the_checkpoint(store: Store, scenario: Ledger) -> None:
-    """An attacker who rewrites an entry, its leaf hash and every node, but cannot sign."""
-    scenario.append_many([Event("clerk:4", "read") for _ in range(10)])
-    scenario.checkpoint()  # at 35; the entry rewritten below is past the first one at 25
+def rewrite(
+    store: Store, idx: int, mac: Callable[[bytes], bytes] | None = None, **values: Any
+) -> None:
+    """An insider's rewrite of an entry: its columns, its leaf hash and every stored node
+    recomputed, and a MAC — a valid one only with the MAC key (`mac`), else a made-up one."""
     with store.engine.begin() as conn:
-        conn.execute(E.update().where(E.c.idx == 30).values(actor="clerk:9"))
-        row = conn.execute(sa.select(E).where(E.c.idx == 30)).one()
-        conn.execute(E.update().where(E.c.idx == 30).values(leaf_hash=_leaf(row)))
+        conn.execute(E.update().where(E.c.idx == idx).values(**values))
+        row = conn.execute(sa.select(E).where(E.c.idx == idx)).one()
+        leaf = _leaf(row)
+        made = b"\x07" * 32 if mac is None else mac(leaf)
+        conn.execute(E.update().where(E.c.idx == idx).values(leaf_hash=leaf, mac=made))
         leaves = [bytes(h) for h in conn.scalars(sa.select(E.c.leaf_hash).order_by(E.c.idx))]
         tree = tlog.MemoryTree(leaves)
         conn.execute(N.delete())
@@ -418,8 +428,21 @@ def test_a_consistent_rewrite_is_caught_by_the_checkpoint(store: Store, scenario
                 for i, h in enumerate(tree.levels[lv])
             ],
         )
-    report = _check(store, scenario, 25)  # entries before the matching checkpoint are proven
-    assert "35" in str(report["reason"])
+
+
+@pytest.mark.parametrize("has_mac_key", [False, True], ids=["insider", "insider_with_mac_key"])
+def test_a_consistent_rewrite_is_caught(store: Store, scenario: Ledger, has_mac_key: bool) -> None:
+    """An attacker who rewrites an entry, its leaf hash and every node, but cannot sign: the
+    entry's MAC gives it away; with the MAC key too, the signed checkpoints still do."""
+    scenario.append_many([Event("clerk:4", "read") for _ in range(10)])
+    scenario.checkpoint()  # at 35; the entry rewritten below is past the first one at 25
+    rewrite(store, 30, scenario.entry_mac() if has_mac_key else None, actor="clerk:9")
+    if has_mac_key:
+        report = _check(store, scenario, 25)  # entries before the matching checkpoint are proven
+        assert "35" in str(report["reason"])
+    else:
+        report = _check(store, scenario, 30)
+        assert "MAC" in str(report["reason"])
     with pytest.raises(LedgerError):
         scenario.checkpoint()
 
@@ -439,9 +462,9 @@ def test_fact_states_are_replayed(store: Store, scenario: Ledger) -> None:
 def test_corrections_supersede_by_later_ingestions_only(store: Store, ledger: Ledger) -> None:
     with store.engine.begin() as conn:
         # One file with two versions of K1 (ingestion supersedes nothing within a file).
-        _ingest(conn, 1, 3, lambda i: "K1" if i < 3 else "K3")
+        _ingest(conn, ledger.keys_dir, 1, 3, lambda i: "K1" if i < 3 else "K3")
     with store.engine.begin() as conn:
-        _ingest(conn, 4, 1, lambda i: "K1")  # a correction of K1 in a later file
+        _ingest(conn, ledger.keys_dir, 4, 1, lambda i: "K1")  # a correction of K1 in a later file
         later = conn.scalar(sa.select(s.facts.c.recorded_at).where(s.facts.c.id == 4))
         conn.execute(s.facts.update().where(s.facts.c.id.in_([1, 2])).values(superseded_at=later))
     _check(store, ledger, None)
@@ -450,12 +473,15 @@ def test_corrections_supersede_by_later_ingestions_only(store: Store, ledger: Le
     _check(store, ledger, 1)
 
 
-def test_record_rows_refuses_what_it_cannot_cover(store: Store) -> None:
+def test_record_rows_refuses_what_it_cannot_cover(store: Store, settings: Settings) -> None:
+    keys = settings.keys_dir
     with store.engine.begin() as conn:
         with pytest.raises(LedgerError):
-            record_rows(conn, "persons", 1, 2, "ingest:mch", "ingest")
+            record_rows(conn, "persons", 1, 2, "ingest:mch", "ingest", keys_dir=keys)
         with pytest.raises(LedgerError):
-            record_rows(conn, "facts", 5, 4, "ingest:mch", "ingest")
+            record_rows(conn, "facts", 5, 4, "ingest:mch", "ingest", keys_dir=keys)
+        with pytest.raises(LedgerError):  # no MAC key, no entry
+            record_rows(conn, "facts", 1, 1, "ingest:mch", "ingest", keys_dir=None)
 
 
 @pytest.mark.slow
@@ -464,6 +490,7 @@ def test_verify_streams_a_large_store(store: Store, ledger: Ledger) -> None:
     writes them: verified by streaming, and one altered fact in the middle is found."""
     rows = int(os.environ.get("FPCREDIT_LEDGER_ROWS", "200000"))
     sqlite = store.dialect == "sqlite"
+    keys = ledger.keys_dir
 
     def t(v: dt.date) -> Any:  # the driver's own form, as ingestion writes it
         return v.isoformat(sep=" ") if sqlite and isinstance(v, dt.datetime) else v
@@ -471,7 +498,7 @@ def test_verify_streams_a_large_store(store: Store, ledger: Ledger) -> None:
     common = ["id", "source", "record_key", "row_hash", "kind", "event_date", "recorded_at"]
     half = rows // 2
     with store.engine.begin() as conn:
-        _ingest(conn, 1, 1, lambda i: "K1")
+        _ingest(conn, ledger.keys_dir, 1, 1, lambda i: "K1")
         for first, last in ((2, half), (half + 1, rows)):
             ids = range(first, last + 1)
 
@@ -497,8 +524,8 @@ def test_verify_streams_a_large_store(store: Store, ledger: Ledger) -> None:
                 [*common, "record_id", "subject_mention_id", "attrs", "disputed"],
                 ((*base(i), i, i, '{"n":"1"}', False) for i in ids),
             )
-            record_rows(conn, "records", first, last, "ingest:mch", "ingest")
-            record_rows(conn, "facts", first, last, "ingest:mch", "ingest")
+            record_rows(conn, "records", first, last, "ingest:mch", "ingest", keys_dir=keys)
+            record_rows(conn, "facts", first, last, "ingest:mch", "ingest", keys_dir=keys)
     ledger.checkpoint()
     start = time.monotonic()
     report = _check(store, ledger, None)

@@ -171,6 +171,7 @@ def test_rotation_reencrypts_everything_and_retires_the_old_key(
     assert sorted(p.name for p in settings.keys_dir.iterdir()) == [
         "blind-index.key",
         DATA_KEYS_FILE,
+        "trail-mac.key",  # the trail's entry MACs (ingestion appended entries)
     ]
     assert text("keys.rotate_started", kid=new) in messages
     # Blind indexes are untouched: lookups work with a fresh vault and with the one loaded

@@ -8,11 +8,19 @@ import hashlib
 from collections.abc import Sequence
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fpcredit.errors import LedgerError
 from fpcredit.guard import tlog
+from fpcredit.guard.cosignature import (
+    CosignatureSigner,
+    CosignatureVerifier,
+    cosigned_message,
+    timestamp_of,
+)
 
 # Test vectors of transparency-dev/merkle (testonly/constants.go and proof/verify_test.go), the
 # same as Certificate Transparency's (certificate-transparency-go merkle tests): eight leaf
@@ -449,3 +457,74 @@ def test_notes_that_must_be_rejected() -> None:
             tlog.Checkpoint.parse(text)
     with pytest.raises(LedgerError):
         tlog.NoteSigner.generate("has space")
+
+
+# --- C2SP tlog-cosignature/v1 (guard/cosignature.py) ---------------------------------------------
+
+# The example of c2sp.org/tlog-cosignature: a checkpoint, a witness's cosignature line on it, and
+# the message such a cosignature signs (for the timestamp the line carries).
+SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+SPEC_COSIGNATURE = (
+    "\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJs"
+    "X3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"
+)
+SPEC_MESSAGE = (
+    "cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\n"
+    "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+)
+
+
+def test_the_spec_cosignature_decodes_and_its_message_is_ours() -> None:
+    note = SPEC_BODY + "\n" + SPEC_COSIGNATURE
+    body, [(name, blob, line)] = tlog.split_note(note)
+    assert (body, name, line) == (SPEC_BODY, "witness.example.com/w1", SPEC_COSIGNATURE)
+    # key id ‖ u64 big-endian timestamp ‖ Ed25519 signature
+    assert len(blob) == 4 + 8 + 64 and blob[:4].hex() == "8d66cf3f"
+    assert timestamp_of(blob[4:]) == 1679315147
+    assert cosigned_message(SPEC_BODY, 1679315147) == SPEC_MESSAGE.encode()
+    with pytest.raises(LedgerError):
+        cosigned_message(SPEC_BODY, 2**63)  # "MUST NOT exceed 2^63 - 1"
+
+
+def test_a_cosignature_as_the_spec_describes_it() -> None:
+    """Key id, signed message and line built by hand from the spec's text, against ours."""
+    seed = bytes(range(32))
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    name = "witness.example.com/w1"
+    key_id = hashlib.sha256(name.encode() + b"\n" + b"\x04" + public).digest()[:4]
+    signer = CosignatureSigner(name, private)
+    assert signer.verifier.key_id == key_id
+    typed = base64.b64encode(b"\x04" + public).decode()
+    vkey = f"{name}+{key_id.hex()}+{typed}"
+    assert signer.verifier.key_string() == vkey
+    assert CosignatureVerifier.from_key_string(vkey) == signer.verifier
+    line = signer.cosignature_line(SPEC_BODY, 1679315147)
+    expected_sig = private.sign(SPEC_MESSAGE.encode())  # Ed25519 is deterministic
+    blob = key_id + (1679315147).to_bytes(8, "big") + expected_sig
+    assert line == f"\u2014 {name} {base64.b64encode(blob).decode()}\n"
+    # It opens as a signed note with the witness key, and only with it.
+    note = SPEC_BODY + "\n" + line
+    assert tlog.open_note(note, [signer.verifier]) == SPEC_BODY
+    with pytest.raises(LedgerError):  # an Ed25519 note key of the same name has another id
+        tlog.open_note(note, [tlog.NoteSigner(name, private).verifier])
+    # A different time, body or key fails; the private key round-trips and never shows.
+    forged = blob[:4] + (1679315148).to_bytes(8, "big") + blob[12:]
+    assert not signer.verifier.verify(SPEC_BODY.encode(), forged[4:])
+    assert not signer.verifier.verify(SPEC_BODY.replace("63", "64").encode(), blob[4:])
+    assert CosignatureSigner.from_key_string(signer.key_string()).verifier == signer.verifier
+    assert base64.b64encode(b"\x04" + seed).decode() not in repr(signer)
+    with pytest.raises(LedgerError):  # a 0x01 (note) key string is not a cosignature key
+        CosignatureVerifier.from_key_string(tlog.NoteSigner(name, private).verifier.key_string())
+
+
+def test_a_log_note_with_a_cosignature_opens_for_either_key() -> None:
+    log, witness = tlog.NoteSigner.generate("example.org/log"), CosignatureSigner.generate("w1")
+    body = tlog.Checkpoint("example.org/log", 8, ROOTS[8]).body()
+    note = tlog.sign_note(body, log) + witness.cosignature_line(body, 1_700_000_000)
+    assert tlog.open_note(note, [log.verifier]) == body
+    assert tlog.open_note(note, [witness.verifier]) == body
+    assert tlog.open_note(note, [log.verifier, witness.verifier]) == body
+    tampered = note.replace(witness.cosignature_line(body, 1_700_000_000)[-20:], "A" * 18 + "=\n")
+    with pytest.raises(LedgerError):
+        tlog.open_note(tampered, [witness.verifier])

@@ -15,6 +15,7 @@ from fpcredit.config import Settings
 from fpcredit.errors import StoreError
 from fpcredit.guard import tlog
 from fpcredit.guard.ledger import Ledger, leaf_data, verify
+from fpcredit.guard.verify import seal
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, _alembic_config, open_store
 from fpcredit.store.schema import metadata
@@ -69,6 +70,7 @@ def test_trail_entries_get_their_subject_tag_on_upgrade(tmp_path: Path) -> None:
     assert tags == [tag, None, tag, tag]
     assert diff == []
     assert [p.entry.idx for p in Ledger(st, settings).for_subject(subject).entries] == [0, 2, 3]
+    assert seal(st, settings) == 4  # 0008: entries written before MACs get theirs (`init`)
     ledger.checkpoint()
     assert verify(st, settings)["ok"]
     st.engine.dispose()

@@ -333,7 +333,7 @@ def _write(
     for table, first in ((s.records, first_record), (s.facts, first_fact)):
         last = next_id(conn, table) - 1
         if last >= first:
-            record_rows(conn, table.name, first, last, actor, "ingest")
+            record_rows(conn, table.name, first, last, actor, "ingest", keys_dir=vault.keys_dir)
     sync_sequences(conn, (s.records, s.mentions, s.facts, s.quarantine, s.quality_issues))
 
 

@@ -6,25 +6,31 @@ by ``(level, index)`` — level 0 are the leaf hashes, node ``(L, i)`` covers le
 proof costs O(log n) stored hashes instead of rehashing the log.
 
 Checkpoints are the C2SP tlog-checkpoint body (``origin``, tree size, base64 root) inside a C2SP
-signed note signed with Ed25519. Verifiers ignore signatures from keys they do not know, which is
-how witnesses cosign and keys rotate; a note needs at least one valid known signature.
+signed note (guard/notes.py, whose names this module also offers: `NoteSigner`, `open_note`, …).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from fpcredit.errors import LedgerError
+from fpcredit.guard.notes import (
+    NoteSigner,
+    NoteVerifier,
+    Signer,
+    Verifier,
+    b64decode,
+    key_id,
+    open_note,
+    parse_key_string,
+    sign_note,
+    split_note,
+)
 from fpcredit.messages import text
 
 __all__ = [
@@ -37,17 +43,22 @@ __all__ = [
     "NodeRef",
     "NoteSigner",
     "NoteVerifier",
+    "Signer",
+    "Verifier",
     "consistency_proof",
     "consistency_refs",
     "inclusion_proof",
     "inclusion_refs",
+    "key_id",
     "leaf_hash",
     "node_hash",
     "open_note",
+    "parse_key_string",
     "peak_refs",
     "root_from_nodes",
     "root_hash",
     "sign_note",
+    "split_note",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -61,11 +72,7 @@ Fetch = Callable[[Sequence[NodeRef]], Sequence[bytes]]
 
 _LEAF: Final = b"\x00"
 _NODE: Final = b"\x01"
-_ED25519: Final = 1  # C2SP signed-note signature type of Ed25519
-_DASH: Final = "\u2014 "  # a signature line starts with an em dash and a space
-_MAX_SIGNATURES: Final = 100  # as the Go reference: a note with more is rejected
 _SIZE_RE: Final = re.compile(r"0|[1-9][0-9]{0,19}")
-_B64_RE: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -352,155 +359,7 @@ class Checkpoint:
         lines = body.split("\n")
         if len(lines) < 4 or lines[-1] != "" or not lines[0] or not _SIZE_RE.fullmatch(lines[1]):
             raise LedgerError(text("ledger.checkpoint_malformed"))
-        root = _b64(lines[2])
+        root = b64decode(lines[2])
         if root is None or len(root) != HASH_SIZE or "" in lines[3:-1]:
             raise LedgerError(text("ledger.checkpoint_malformed"))
         return cls(lines[0], int(lines[1]), root)
-
-
-# --- C2SP signed-note -----------------------------------------------------------------------------
-
-
-def _b64(value: str) -> bytes | None:
-    if not _B64_RE.fullmatch(value):
-        return None
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _valid_name(name: str) -> bool:
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
-
-
-def _key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes((_ED25519,)) + public).digest()[:4]
-
-
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-@dataclass(frozen=True, repr=False)
-class NoteVerifier:
-    """A known Ed25519 note key: its name, key id and public key."""
-
-    name: str
-    key_id: bytes
-    public_key: bytes
-
-    def __repr__(self) -> str:
-        return f"NoteVerifier({self.key_string()!r})"
-
-    @classmethod
-    def from_key_string(cls, vkey: str) -> NoteVerifier:
-        """Parse ``name+hex(key id)+base64(0x01 ‖ public key)``; the key id must match."""
-        parts = vkey.split("+", 2)  # base64 may contain "+": the key is all after
-        if (
-            len(parts) != 3
-            or not _valid_name(parts[0])
-            or not re.fullmatch(r"[0-9a-f]{8}", parts[1])
-        ):
-            raise LedgerError(text("ledger.verifier_key_malformed"))
-        name, key_id, blob = parts[0], bytes.fromhex(parts[1]), _b64(parts[2])
-        if blob is None or len(blob) != 33 or blob[0] != _ED25519:
-            raise LedgerError(text("ledger.verifier_key_malformed"))
-        if _key_id(name, blob[1:]) != key_id:
-            raise LedgerError(text("ledger.verifier_key_malformed"))
-        return cls(name, key_id, blob[1:])
-
-    def key_string(self) -> str:
-        blob = base64.b64encode(bytes((_ED25519,)) + self.public_key).decode()
-        return f"{self.name}+{self.key_id.hex()}+{blob}"
-
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-
-class NoteSigner:
-    """An Ed25519 note key. Its private half never appears in repr() or logs."""
-
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        if not _valid_name(name):
-            raise LedgerError(text("ledger.key_name_invalid", name=name))
-        self.name = name
-        self._key = private_key
-        public = _raw_public(private_key.public_key())
-        self.verifier = NoteVerifier(name, _key_id(name, public), public)
-
-    def __repr__(self) -> str:
-        return f"NoteSigner({self.verifier.key_string()!r})"
-
-    @classmethod
-    def generate(cls, name: str) -> NoteSigner:
-        return cls(name, Ed25519PrivateKey.generate())
-
-    @classmethod
-    def from_key_string(cls, skey: str) -> NoteSigner:
-        """Parse the Go note signer format ``PRIVATE+KEY+name+hex(id)+base64(0x01 ‖ seed)``."""
-        parts = skey.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise LedgerError(text("ledger.signer_key_malformed"))
-        blob = _b64(parts[4])
-        if blob is None or len(blob) != 33 or blob[0] != _ED25519:
-            raise LedgerError(text("ledger.signer_key_malformed"))
-        signer = cls(parts[2], Ed25519PrivateKey.from_private_bytes(blob[1:]))
-        if signer.verifier.key_id.hex() != parts[3]:
-            raise LedgerError(text("ledger.signer_key_malformed"))
-        return signer
-
-    def key_string(self) -> str:
-        """The private key in the Go note signer format (write it only to a 0600 file)."""
-        seed = self._key.private_bytes_raw()
-        blob = base64.b64encode(bytes((_ED25519,)) + seed).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.verifier.key_id.hex()}+{blob}"
-
-    def signature_line(self, note_text: str) -> str:
-        sig = self._key.sign(note_text.encode())
-        return f"{_DASH}{self.name} {base64.b64encode(self.verifier.key_id + sig).decode()}\n"
-
-
-def _check_text(note_text: str) -> None:
-    if not note_text.endswith("\n") or "\n\n" in note_text or note_text.startswith("\n"):
-        raise LedgerError(text("ledger.note_malformed"))
-    if any(ord(c) < 0x20 and c != "\n" for c in note_text):
-        raise LedgerError(text("ledger.note_malformed"))
-
-
-def sign_note(note_text: str, *signers: NoteSigner) -> str:
-    """A signed note: the text, a blank line, one signature line per signer."""
-    _check_text(note_text)
-    return note_text + "\n" + "".join(s.signature_line(note_text) for s in signers)
-
-
-def open_note(note: str, verifiers: Iterable[NoteVerifier]) -> str:
-    """The text of a signed note, checked: signatures from unknown keys are ignored, a failing
-    signature from a known key rejects the note, and at least one known signature must verify."""
-    cut = note.rfind("\n\n")
-    if cut < 0 or not note.endswith("\n"):
-        raise LedgerError(text("ledger.note_malformed"))
-    body, sig_lines = note[: cut + 1], note[cut + 2 : -1].split("\n")
-    _check_text(body)
-    if len(sig_lines) > _MAX_SIGNATURES:
-        raise LedgerError(text("ledger.note_malformed"))
-    known = {(v.name, v.key_id): v for v in verifiers}
-    verified = False
-    for line in sig_lines:
-        name, _, b64 = line.removeprefix(_DASH).partition(" ")
-        blob = _b64(b64)
-        if not line.startswith(_DASH) or not _valid_name(name) or blob is None or len(blob) < 5:
-            raise LedgerError(text("ledger.note_malformed"))
-        verifier = known.get((name, blob[:4]))
-        if verifier is None:
-            continue
-        if not verifier.verify(body.encode(), blob[4:]):
-            raise LedgerError(text("ledger.note_bad_signature", name=name))
-        verified = True
-    if not verified:
-        raise LedgerError(text("ledger.note_unverified"))
-    return body

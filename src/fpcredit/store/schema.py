@@ -422,6 +422,12 @@ ledger_entries = Table(
     # costs about half as much to insert into as one on the 64-character hash. Not hashed
     # into the leaf; `audit verify` checks it against subject_hash.
     Column("subject_tag", BigInteger, index=True),
+    # The leaf format version (1: before addresses; 2: with `address`), hashed into the leaf.
+    Column("v", SmallInteger, nullable=False, server_default="1"),
+    Column("address", String(64)),  # the caller's network address (a code), from format 2 on
+    # HMAC-SHA256 of leaf_hash under keys/trail-mac.key (never in the database): an entry cannot
+    # be forged or rewritten with database access alone. Not part of the leaf.
+    Column("mac", LargeBinary(32)),
 )
 
 # Hashes of the tree's complete subtrees above the leaves: (level ≥ 1, idx) covers leaves

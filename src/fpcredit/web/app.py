@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fpcredit.config import Settings
 from fpcredit.errors import ConfigError, FpcreditError
 from fpcredit.evaluate.results import Results
+from fpcredit.guard.checkpoints import background
 from fpcredit.guard.crypto import load_vault
 from fpcredit.guard.groupcommit import GroupCommit
 from fpcredit.guard.identity import Authenticator
@@ -124,9 +125,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_rules(app)  # also catches a route added after create_app returned
         app.state.services.trail.start()
+        # The trail's checkpoints: signed within 1 s or 1,000 entries, handed to the witnesses.
+        checkpointer = background(app.state.services.ledger, settings)
         yield
         app.state.services.identity.codes.close()
         app.state.services.trail.close()
+        checkpointer.stop()
         app.state.services.store.engine.dispose()
 
     app = FastAPI(

@@ -44,6 +44,8 @@ class Entry(BaseModel):
     outcome: str
     subject_hash: str | None
     purpose: str | None
+    address: str | None
+    format: int
     leaf_hash: str
 
 
@@ -57,6 +59,8 @@ class Verification(BaseModel):
     entries: int
     covered_tables: list[str]
     first_bad: int | None
+    reason: str | None
+    checkpoints: dict[str, int | None]
 
 
 def signed_head(services: Services) -> tuple[str, Checkpoint]:
@@ -123,6 +127,8 @@ def entries(
                 outcome=e.outcome,
                 subject_hash=e.subject_hash,
                 purpose=e.purpose,
+                address=e.address,
+                format=e.v,
                 leaf_hash=e.leaf_hash.hex(),
             )
             for e in rows
@@ -132,5 +138,8 @@ def entries(
 
 @router.get("/verify", response_model=Verification)
 def verify_trail(caller: CurrentCaller, services: ServicesDep) -> Verification:
-    """Recompute the whole trail against the covered tables (`fpcredit audit verify`)."""
-    return Verification(**verify(services.store, services.settings))
+    """Recompute the whole trail against the covered tables and the checkpoint file
+    (`fpcredit audit verify`)."""
+    report = verify(services.store, services.settings)
+    report.pop("witness")
+    return Verification(**report)

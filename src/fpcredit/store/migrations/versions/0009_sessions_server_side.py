@@ -6,7 +6,7 @@ they are closed (reason `upgrade`), and their holders log in again. Each account
 password hash opens its history, so the password in use counts among the last five.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 09:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
