@@ -351,6 +351,7 @@ def test_a_move_to_gm_reseals_and_reindexes_everything_and_back(
     assert sorted(p.name for p in settings.keys_dir.iterdir()) == [
         "blind-index-sm3.key",
         DATA_KEYS_FILE,
+        "trail-mac.key",  # the trail's entry MACs (ingestion appended entries)
     ]
     assert any(m == text("keys.index_moved", index=HMAC_SM3) for m in messages)
     assert _key_ids(store) == {new: total}

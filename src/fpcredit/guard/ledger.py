@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
+from fpcredit.guard import gm, tlog
 from fpcredit.guard.covered import COVERED, rows_digest
 from fpcredit.guard.entries import (
     ENTRY_SELECT,
@@ -141,8 +141,12 @@ class Ledger:
         return self._signer
 
     def signers(self) -> list[tlog.Signer]:
-        """Every key that signs a checkpoint, the Ed25519 checkpoint key first."""
-        return [self.signer(), *self.extra_signers]
+        """Every key that signs a checkpoint: the Ed25519 checkpoint key first, then, while the
+        store's keyring is in the 国密 profile, its SM2 key (GB/T 39786: a second line that
+        Ed25519-only verifiers ignore as an unknown key), then any extra signer."""
+        ed25519 = self.signer()
+        sm2 = gm.checkpoint_signers(self.keys_dir, ed25519.name)
+        return [ed25519, *sm2, *self.extra_signers]
 
     def verifier_key(self) -> str:
         """The verifier key string an auditor pins: ``name+hex(key id)+base64(0x01 ‖ key)``."""

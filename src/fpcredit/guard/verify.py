@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
+from fpcredit.guard import gm, tlog
 from fpcredit.guard.checkpoints import CheckpointFile
 from fpcredit.guard.cosignature import CosignatureVerifier, timestamp_of
 from fpcredit.guard.covered import COVERED, Findings, verify_rows, verify_superseded
@@ -238,6 +238,8 @@ def _keys(
     else:
         signer = load_signer(settings.keys_dir, None)
         verifiers = [] if signer is None else [signer.verifier]
+        # A 国密 store's SM2 lines are checked too: a known key's bad signature fails the note.
+        verifiers += gm.checkpoint_verifiers(settings.keys_dir)
         origin = None if signer is None else signer.name
     witnesses = {
         w.url.rstrip("/"): CosignatureVerifier.from_key_string(w.key) for w in settings.witnesses
