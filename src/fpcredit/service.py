@@ -6,11 +6,12 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 from fpcredit.collect.ingest import FileReport, Progress, ingest_file
 from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
-from fpcredit.files import private_dir
+from fpcredit.files import private_dir, write_private
 from fpcredit.guard.crypto import create_keys, load_vault
 from fpcredit.messages import text
 from fpcredit.store.db import Store, open_store
@@ -20,22 +21,65 @@ log = logging.getLogger(__name__)
 
 
 def initialise(settings: Settings) -> bool:
-    """Create the keys if absent and migrate the store; True when keys were created. Trail
-    entries written before entries had MACs get theirs, once the trail verifies (LedgerError
-    when it does not: they are then left without, and `audit verify` keeps failing)."""
-    from fpcredit.guard.verify import seal
+    """Create the keys if absent and migrate the store; True when keys were created.
 
+    A store from before the trail had MACs, or before it covered accounts, clients, persons,
+    links, clerks' decisions and results files, is brought under it once, right after the
+    migration that made room for it (see `_adopt`)."""
     private_dir(settings.home)  # before the keys' folder is made inside it
     created = create_keys(settings.keys_dir, settings.crypto)
     store = open_store(settings)
     try:
+        _note_adoption(settings, store.revision())
         store.upgrade()
-        sealed = seal(store, settings)
+        sealed = _adopt(store, settings)
     finally:
         store.engine.dispose()
     if sealed:
         log.warning(text("trail.sealed", count=sealed))
     return created
+
+
+# What an upgrade from before a revision must adopt afterwards, and the revision that brought it.
+_ADOPT_SINCE: Final = {"macs": "0008", "coverage": "0011"}
+
+
+def _pending(settings: Settings) -> Path:
+    # Outside the database: somebody with database access alone cannot ask for an adoption
+    # (it would take in whatever they had changed).
+    return settings.home / "trail" / "adopt.pending"
+
+
+def _note_adoption(settings: Settings, revision: str | None) -> None:
+    """Before migrating an existing store, write down what must be adopted after it; a run
+    that dies before adopting leaves the note for the next `init`."""
+    if revision is None:
+        return  # a new store: everything in it is written under the trail from the start
+    steps = [step for step, since in _ADOPT_SINCE.items() if revision < since]
+    if steps:
+        write_private(
+            private_dir(_pending(settings).parent) / "adopt.pending", "\n".join(steps).encode()
+        )
+
+
+def _adopt(store: Store, settings: Settings) -> int:
+    """Carry out the noted adoption: first entries for the newly covered tables, then MACs for
+    the entries from before MACs (only once everything verifies); returns the entries sealed."""
+    from fpcredit.evaluate.run import adopt_results
+    from fpcredit.guard.sealing import adopt, adopt_ranges
+    from fpcredit.guard.verify import seal
+
+    path = _pending(settings)
+    if not path.exists():
+        return 0
+    steps = set(path.read_text().split())
+    if "coverage" in steps:
+        adopt_ranges(store, settings.keys_dir, ["link_decisions"])
+        adopt_results(store, settings.home)
+        adopt(store, settings.keys_dir)
+    sealed = seal(store, settings) if "macs" in steps else 0
+    path.unlink()
+    return sealed
 
 
 def open_ready_store(settings: Settings) -> Store:

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from fpcredit.config import Settings
 from fpcredit.evaluate.results import Results
+from fpcredit.evaluate.run import file_sha256
+from fpcredit.guard.ledger import record_rows
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 
@@ -45,7 +47,7 @@ def _publish(store: Store, home: Path, rows: list[dict[str, Any]], name: str) ->
     rows = sorted(rows, key=lambda r: r["person_id"])
     pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
     with store.engine.begin() as conn:
-        conn.execute(
+        made = conn.execute(
             s.evaluations.insert().values(
                 kind="official",
                 as_of=DAY,
@@ -59,7 +61,12 @@ def _publish(store: Store, home: Path, rows: list[dict[str, Any]], name: str) ->
                 path=f"evaluations/{name}",
                 summary="{}",
                 created_at=utc_now(),
+                results_sha256=file_sha256(path),
             )
+        ).inserted_primary_key
+        assert made is not None
+        record_rows(
+            conn, "evaluations", made[0], made[0], "test", "publish", keys_dir=store.keys_dir
         )
 
 

@@ -161,14 +161,13 @@ def test_role_and_region_come_from_the_session_never_from_the_token(
     principal = fresh.authenticate(jwt.encode(payload, key, algorithm="HS256"))
     assert (principal.role, principal.region) == (Role.COUNTY, "330106")
     assert principal.purposes == ROLE_PURPOSES[Role.COUNTY]
-    # What the row says is what the caller is, on the fast path too once rechecked.
+    # The row is sealed: one changed behind the platform's back (a caller made national by an
+    # UPDATE) is refused at the next recheck, on the fast path too.
     with store.engine.begin() as conn:
-        conn.execute(s.sessions.update().values(region="330102", purposes='["supervision"]'))
+        conn.execute(s.sessions.update().values(region="000000", purposes='["supervision"]'))
     clock.advance(seconds=1)
     assert auth.authenticate_known(token) is None  # this caller rechecks
-    changed = auth.authenticate(token)
-    assert changed.region == "330102" and [p.value for p in changed.purposes] == ["supervision"]
-    assert auth.authenticate_known(token) == changed
+    refused("invalid_token", auth.authenticate, token)
 
 
 def test_sessions_hold_what_each_kind_of_caller_may_do(

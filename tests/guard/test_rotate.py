@@ -171,6 +171,7 @@ def test_rotation_reencrypts_everything_and_retires_the_old_key(
     assert sorted(p.name for p in settings.keys_dir.iterdir()) == [
         "blind-index.key",
         DATA_KEYS_FILE,
+        "row-seal.key",  # the covered tables' digests (a key rotation re-seals persons)
         "trail-mac.key",  # the trail's entry MACs (ingestion appended entries)
     ]
     assert text("keys.rotate_started", kid=new) in messages
@@ -351,6 +352,7 @@ def test_a_move_to_gm_reseals_and_reindexes_everything_and_back(
     assert sorted(p.name for p in settings.keys_dir.iterdir()) == [
         "blind-index-sm3.key",
         DATA_KEYS_FILE,
+        "row-seal.key",  # the covered tables' digests (a key rotation re-seals persons)
         "trail-mac.key",  # the trail's entry MACs (ingestion appended entries)
     ]
     assert any(m == text("keys.index_moved", index=HMAC_SM3) for m in messages)

@@ -19,7 +19,7 @@ from fpcredit.errors import LedgerError
 from fpcredit.guard import tlog
 from fpcredit.guard.ledger import Event, Ledger, leaf_data, verify
 from fpcredit.guard.verify import seal
-from fpcredit.service import initialise
+from fpcredit.service import _note_adoption, initialise
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 from tests.guard.insider import forge, rebuild_nodes
@@ -160,7 +160,8 @@ def test_format_1_and_2_entries_verify_together_once_sealed(
     assert "init" in str(report["reason"])
     with pytest.raises(LedgerError):  # nor signed over
         ledger.checkpoint()
-    initialise(settings)  # `fpcredit init`: verifies, then seals
+    _note_adoption(settings, "0007")  # what `fpcredit init` notes when it migrates from 0007
+    initialise(settings)  # … and, after the migration: verifies, then seals
     assert [r.mac is not None for r in _rows(store)] == [True] * 20
     ledger.append_many([Event("clerk:2", "read", address="10.9.8.7") for _ in range(5)])
     ledger.checkpoint()
@@ -169,6 +170,20 @@ def test_format_1_and_2_entries_verify_together_once_sealed(
     assert [p.entry.idx for p in for_subject.entries] == list(range(20))
     _check(ledger, None)
     assert seal(store, settings) == 0  # nothing left to seal
+
+
+def test_init_on_a_current_store_seals_nothing_an_insider_slipped_in(
+    store: Store, ledger: Ledger, settings: Settings
+) -> None:
+    ledger.append("clerk:1", "read")
+    # Entries without MACs, as an insider with database access alone could add them.
+    with store.engine.begin() as conn:
+        conn.execute(E.delete())
+        conn.execute(s.ledger_nodes.delete())
+    _legacy(store, ledger, 3)
+    initialise(settings)  # no migration ran: nothing is adopted
+    assert all(r.mac is None for r in _rows(store))
+    assert "init" in str(_check(ledger, 0)["reason"])
 
 
 def test_a_damaged_legacy_trail_is_not_sealed(

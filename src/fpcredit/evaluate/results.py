@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from fpcredit.evaluate.run import results_refused
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
@@ -37,6 +38,8 @@ class Results:
         self._rows = _Rows({})
         self._ids: np.ndarray[Any, np.dtype[np.int64]] = np.empty(0, dtype=np.int64)
         self._checked = -float("inf")
+        # Why the newest evaluation is not served (its file or row was changed), or None.
+        self.refused: str | None = None
 
     def due(self) -> bool:
         """Whether the next lookup would first ask the store for a newer evaluation (and maybe
@@ -57,13 +60,24 @@ class Results:
             if row is not None and (self._run is None or self._run["id"] != row["id"]):
                 path = self._home / row["path"]
                 if path.exists():
-                    table = pq.read_table(path)
-                    self._ids = table.column("person_id").to_numpy().astype(np.int64)
-                    self._rows = _Rows(
-                        {name: table.column(name) for name in table.column_names if _served(name)}
-                    )
-                    self._run = dict(row)
+                    self._load(row, path)
             self._checked = now
+
+    def _load(self, row: Any, path: Path) -> None:
+        """Hold the evaluation's rows in memory, once its file and row are vouched for; a
+        changed one is refused (nothing is served until a good evaluation is stored)."""
+        with self._store.engine.connect() as conn:
+            refused = results_refused(conn, row, path)
+        if refused is not None:
+            self.refused, self._run = refused, None
+            self._rows, self._ids = _Rows({}), np.empty(0, dtype=np.int64)
+            return
+        table = pq.read_table(path)
+        self._ids = table.column("person_id").to_numpy().astype(np.int64)
+        self._rows = _Rows(
+            {name: table.column(name) for name in table.column_names if _served(name)}
+        )
+        self._run, self.refused = dict(row), None
 
     def run(self) -> dict[str, Any] | None:
         """The evaluation the lookups come from (its `evaluations` row), or None."""

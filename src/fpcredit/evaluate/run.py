@@ -9,7 +9,9 @@ grade distribution and each group's A-rate against the best group (four-fifths r
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.files import private_dir, private_output
+from fpcredit.guard.covered import vouched
 from fpcredit.guard.crypto import refuse_during_move
+from fpcredit.guard.ledger import record_rows
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
@@ -34,11 +38,15 @@ from fpcredit.store.db import Store, utc_now
 __all__ = [
     "EvaluationError",
     "Run",
+    "adopt_results",
     "cut_dates",
     "evaluate",
+    "file_sha256",
     "latest",
+    "results_refused",
     "wide",
 ]
+log = logging.getLogger(__name__)
 
 FOUR_FIFTHS = 0.8
 
@@ -195,6 +203,7 @@ def _store(
     with private_output(folder / name) as tmp:  # every person's grade: 0600, whole or not at all
         pq.write_table(table, tmp, compression="zstd")
     row = {
+        "results_sha256": file_sha256(folder / name),
         "kind": kind,
         "as_of": as_of,
         "score_date": dates[0],
@@ -212,10 +221,51 @@ def _store(
         key = conn.execute(sa.insert(s.evaluations).values(**row)).inserted_primary_key
         assert key is not None
         new_id = key[0]
+        # The row, and through it the file's SHA-256, on the trail in the same transaction.
+        record_rows(conn, "evaluations", new_id, new_id, "evaluate", kind, keys_dir=store.keys_dir)
     return Run(
         int(new_id), kind, as_of, dates[0], dates[1], known_at, policy.sha256, home / row["path"],
         summary,
     )  # fmt: skip
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, hex."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def results_refused(conn: sa.Connection, row: Any, path: Path) -> str | None:
+    """Why an evaluation's results must not be used, or None: its file no longer has the
+    SHA-256 its row records, or the row no longer matches its entry on the trail."""
+    if row["results_sha256"] is None or file_sha256(path) != row["results_sha256"]:
+        log.critical("evaluation %s: its results file was changed; refused", row["id"])
+        return text("evaluation_file_altered", id=row["id"])
+    if not vouched(conn, "evaluations", int(row["id"])):
+        log.critical("evaluation %s: its row was changed; refused", row["id"])
+        return text("evaluation_row_altered", id=row["id"])
+    return None
+
+
+def adopt_results(store: Store, home: Path) -> int:
+    """For a store from before results files were checked: record each evaluation's file
+    SHA-256 and put the evaluations on the trail — once (not when any evaluation already is).
+    Returns how many were adopted."""
+    e, entries = s.evaluations, s.ledger_entries
+    with store.engine.begin() as conn:
+        covered = conn.scalar(
+            sa.select(entries.c.idx).where(entries.c.table_name == "evaluations").limit(1)
+        )
+        rows = conn.execute(sa.select(e.c.id, e.c.path).order_by(e.c.id)).all()
+        if covered is not None or not rows:
+            return 0
+        for row_id, relative in rows:
+            path = home / relative
+            digest = file_sha256(path) if path.exists() else None
+            conn.execute(e.update().where(e.c.id == row_id).values(results_sha256=digest))
+        first, last = int(rows[0][0]), int(rows[-1][0])
+        record_rows(conn, "evaluations", first, last, "fpcredit", "adopt", keys_dir=store.keys_dir)
+    return len(rows)
 
 
 def latest(
@@ -240,6 +290,10 @@ def latest(
     path = home / row["path"]
     if not path.exists():
         raise EvaluationError(text("evaluation_file_missing", path=row["path"]))
+    with store.engine.connect() as conn:
+        refused = results_refused(conn, row, path)
+    if refused:
+        raise EvaluationError(refused)
     return Run(
         int(row["id"]), row["kind"], row["as_of"], row["score_date"], row["grade_date"],
         row["known_at"], row["policy_sha256"], path, json.loads(row["summary"]),

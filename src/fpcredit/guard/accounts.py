@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
@@ -17,6 +18,7 @@ from fpcredit.errors import AuthError
 from fpcredit.guard import passwords as pw
 from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, STAFF_ROLES, Purpose, Role
 from fpcredit.guard.crypto import Vault, load_vault
+from fpcredit.guard.sealing import keys_of, sealing
 from fpcredit.messages import text
 from fpcredit.standard import regions
 from fpcredit.standard.elements import load_standard
@@ -62,6 +64,14 @@ RESERVED_WORDS: Final = (
     "temp", "test", "user",
 )  # fmt: skip
 _LEVEL: Final = {Role.PROVINCE: "province", Role.CITY: "prefecture", Role.COUNTY: "county"}
+
+
+def _sealed(
+    conn: sa.Connection, store: Store, table: str, column: str, value: str
+) -> AbstractContextManager[None]:
+    """Keep the row's seal and the table's digest on the trail with this write (the row is
+    found by a column the write does not change)."""
+    return sealing(conn, table, f"WHERE {column} = :v", {"v": value}, keys_of(store))
 
 
 def refuse(code: str, key: str | None = None, **values: object) -> AuthError:
@@ -211,7 +221,7 @@ def add_user(
     row = {"username": name, "role": account_role.value, "region": bound, **values}
     stamps = {"created_at": now, "last_used_at": now, "password_changed_at": now}
     try:
-        with store.engine.begin() as conn:
+        with store.engine.begin() as conn, _sealed(conn, store, "users", "username", name):
             made = conn.execute(s.users.insert().returning(s.users.c.id).values(**row, **stamps))
             remember_password(conn, made.scalar_one(), row["password_hash"], now)
     except sa.exc.IntegrityError as e:
@@ -270,7 +280,7 @@ def _update_user(
     """Apply `values` to the account; close its open sessions with reason `why`."""
     user = get_user(store, username)
     u = s.users
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn, _sealed(conn, store, "users", "username", user.username):
         conn.execute(u.update().where(u.c.username == user.username).values(**values))
         if "password_hash" in values:  # a one-time password counts among the last five
             uid = conn.execute(sa.select(u.c.id).where(u.c.username == user.username)).scalar_one()
@@ -338,9 +348,16 @@ def disable_dormant_users(
     cutoff = now - dt.timedelta(days=settings.account_idle_days)
     dormant = sa.and_(u.c.disabled_at.is_(None), u.c.last_used_at <= cutoff)
     with store.engine.begin() as conn:
-        names = list(conn.scalars(sa.select(u.c.username).where(dormant).order_by(u.c.username)))
-        conn.execute(u.update().where(dormant).values(disabled_at=now, disabled_reason="dormant"))
-    return names
+        found = conn.execute(
+            sa.select(u.c.id, u.c.username).where(dormant).order_by(u.c.username)
+        ).all()
+        if found:
+            ids = [int(i) for i, _name in found]
+            where = f"WHERE id IN ({', '.join(map(str, ids))})"
+            with sealing(conn, "users", where, {}, keys_of(store), action="users_dormant"):
+                done = {"disabled_at": now, "disabled_reason": "dormant"}
+                conn.execute(u.update().where(u.c.id.in_(ids)).values(**done))
+    return [name for _id, name in found]
 
 
 # --- department clients --------------------------------------------------------------------
@@ -393,7 +410,7 @@ def add_client(
     c = s.clients
     client_id = f"{source}-{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32)
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn, _sealed(conn, store, "clients", "client_id", client_id):
         active = sa.select(c.c.client_id).where(c.c.source == source, c.c.disabled_at.is_(None))
         if conn.execute(active).first() is not None:
             raise refuse("client_exists", "users.client_exists", source=source)
@@ -420,7 +437,7 @@ def disable_client(store: Store, client_id: str, *, now: dt.datetime | None = No
     """Retire a client (e.g. to rotate its secret: disable, then add a new one)."""
     now = now or utc_now()
     c = s.clients
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn, _sealed(conn, store, "clients", "client_id", client_id):
         done = conn.execute(
             c.update().where(c.c.client_id == client_id).values(disabled_at=now)
         ).rowcount

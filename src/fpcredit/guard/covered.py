@@ -29,6 +29,7 @@ __all__ = [
     "rows_query",
     "verify_rows",
     "verify_superseded",
+    "vouched",
 ]
 
 # The columns of a covered table that never change after insert, in the order they are hashed.
@@ -40,6 +41,16 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     "facts": tuple(
         "id record_id subject_mention_id kind source record_key row_hash event_date recorded_at "
         "attrs".split()
+    ),
+    # A clerk's decision, replayed by every full relink: it must be the clerk's.
+    "link_decisions": tuple(
+        "id action same left_mentions right_mentions person_id other_person_id review_id "
+        "decided_by decided_at reason".split()
+    ),
+    # An evaluation and the SHA-256 of its results file, checked before the file is served.
+    "evaluations": tuple(
+        "id kind as_of score_date grade_date known_at policy_id policy_version policy_sha256 "
+        "persons path summary created_at results_sha256".split()
     ),
 }
 _E = s.ledger_entries
@@ -66,6 +77,8 @@ def _value(v: Any) -> str:
         return _quote(v)
     if kind is int:
         return str(v)
+    if kind is bool:  # PostgreSQL's booleans; SQLite hands over 0 and 1
+        return "1" if v else "0"
     if v is None:
         return "null"
     if kind is dt.datetime:
@@ -98,6 +111,26 @@ def rows_digest(conn: sa.Connection, table: str, first_id: int, last_id: int) ->
         digest.update(canonical(row))
         count += 1
     return count, digest.hexdigest()
+
+
+def vouched(conn: sa.Connection, table: str, row_id: int) -> bool:
+    """Whether the change entry that covers row `row_id` of an append-only covered table still
+    matches the rows it covers (the check of one row when it is used, not only at `verify`)."""
+    entry = conn.execute(
+        sa.select(_E.c.first_id, _E.c.last_id, _E.c.row_count, _E.c.rows_sha256)
+        .where(
+            _E.c.table_name == table,
+            _E.c.rows_sha256.is_not(None),
+            _E.c.first_id <= row_id,
+            _E.c.last_id >= row_id,
+        )
+        .order_by(_E.c.idx.desc())
+        .limit(1)
+    ).first()
+    if entry is None:
+        return False
+    count, digest = rows_digest(conn, table, int(entry.first_id), int(entry.last_id))
+    return (count, digest) == (entry.row_count, entry.rows_sha256)
 
 
 def change_ranges(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import secrets
 import time
@@ -44,6 +45,7 @@ from fpcredit.guard.accounts import (
 )
 from fpcredit.guard.citizens import CitizenCodes, CodeQueue
 from fpcredit.guard.crypto import Vault, load_vault
+from fpcredit.guard.sealing import row_intact, sealing
 from fpcredit.guard.sms import SmsChannel, list_outbox, sms_channel
 from fpcredit.guard.tokens import Claims, load_token_key, read_token, sign_token
 from fpcredit.standard import idcard
@@ -70,6 +72,7 @@ __all__ = [
     "list_users",
     "reset_user",
 ]
+log = logging.getLogger(__name__)
 
 # How often a session's last activity is written (see `Authenticator._session`).
 SEEN_EVERY_S: Final = 30
@@ -199,6 +202,8 @@ class Authenticator:
         if row is None:
             self._spend_time(password)
             return refuse("bad_credentials")
+        if not self._intact(conn, "users", row.id):
+            return refuse("altered", "seal.row_refused")
         if row.locked_until is not None and now < row.locked_until:
             return locked(row.locked_until)  # even with the right password; not counted
         changes: dict[str, Any] = {}
@@ -258,8 +263,17 @@ class Authenticator:
                 role = Role(row.role)
                 outcome = self._open(conn, role, name, row.region, ROLE_PURPOSES[role], None, now)
         if changes:
-            conn.execute(u.update().where(u.c.id == row.id).values(**changes))
+            with sealing(conn, "users", "WHERE id = :v", {"v": row.id}, cfg.keys_dir):
+                conn.execute(u.update().where(u.c.id == row.id).values(**changes))
         return outcome
+
+    def _intact(self, conn: sa.Connection, table: str, key: object) -> bool:
+        """Whether a row still matches its seal; a row changed behind the platform's back is
+        refused (and said so at CRITICAL: somebody with database access is at work)."""
+        if row_intact(conn, table, key, self.settings.keys_dir):
+            return True
+        log.critical("a %s row does not match its seal: refused", table)
+        return False
 
     # department clients
 
@@ -271,6 +285,8 @@ class Authenticator:
             if row is None:
                 self._spend_time(client_secret)
                 raise refuse("bad_credentials")
+            if not self._intact(conn, "clients", row.id):
+                raise refuse("altered", "seal.row_refused")
             ok, rehashed = pw.verify_password(self._hasher, row.secret_hash, client_secret)
             if not ok:
                 raise refuse("bad_credentials")
@@ -279,7 +295,8 @@ class Authenticator:
             changes: dict[str, Any] = {"last_login_at": now}
             if rehashed is not None:
                 changes["secret_hash"] = rehashed
-            conn.execute(c.update().where(c.c.id == row.id).values(**changes))
+            with sealing(conn, "clients", "WHERE id = :v", {"v": row.id}, self.settings.keys_dir):
+                conn.execute(c.update().where(c.c.id == row.id).values(**changes))
             client = client_of(row)
             opened = self._open(
                 conn,
@@ -350,6 +367,24 @@ class Authenticator:
     ) -> tuple[Claims, Principal]:
         """Open a session holding what its caller may do; the token will name it only."""
         sid = secrets.token_hex(16)
+        with sealing(conn, "sessions", "WHERE id = :v", {"v": sid}, self.settings.keys_dir):
+            self._insert_session(conn, sid, role, subject, region, purposes, source, now)
+        issued = now.replace(microsecond=0)
+        expires = issued + dt.timedelta(seconds=self.settings.token_lifetime_s)
+        principal = Principal(role, subject, region, purposes, source)
+        return Claims(subject, sid, issued, expires), principal
+
+    @staticmethod
+    def _insert_session(
+        conn: sa.Connection,
+        sid: str,
+        role: Role,
+        subject: str,
+        region: str,
+        purposes: frozenset[Purpose],
+        source: str | None,
+        now: dt.datetime,
+    ) -> None:
         conn.execute(
             s.sessions.insert().values(
                 id=sid,
@@ -362,10 +397,6 @@ class Authenticator:
                 last_seen_at=now,
             )
         )
-        issued = now.replace(microsecond=0)
-        expires = issued + dt.timedelta(seconds=self.settings.token_lifetime_s)
-        principal = Principal(role, subject, region, purposes, source)
-        return Claims(subject, sid, issued, expires), principal
 
     def _issue(self, claims: Claims, principal: Principal) -> IssuedToken:
         return IssuedToken(sign_token(self._key, claims), claims.expires_at, principal)
@@ -398,6 +429,8 @@ class Authenticator:
         with self.store.engine.begin() as conn:
             row = conn.execute(sa.select(t).where(t.c.id == claims.session_id)).first()
             if row is None or row.subject != claims.subject:
+                return refuse("invalid_token")
+            if not self._intact(conn, "sessions", row.id):
                 return refuse("invalid_token")
             if row.closed_at is not None or row.region is None or row.purposes is None:
                 return refuse("session_closed")

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -37,6 +38,8 @@ from fpcredit.guard.crypto import (
     write_index_key,
     write_keyring,
 )
+from fpcredit.guard.seal import DIGESTED, SEALED
+from fpcredit.guard.sealing import keys_of, sealing
 from fpcredit.messages import text
 from fpcredit.store.db import Store
 from fpcredit.store.schema import metadata
@@ -205,6 +208,19 @@ def _rewrite(
     )
 
 
+def _covered(
+    conn: sa.Connection, store: Store, et: EncryptedTable, rows: list[sa.Row[Any]]
+) -> AbstractContextManager[None]:
+    """A batch of a table the trail covers by digest (persons, users) keeps its digest and
+    seals on the trail: new ciphertexts of the same values are still new bytes."""
+    name = et.table.name
+    if name not in DIGESTED and name not in SEALED:
+        return nullcontext()
+    ids = ", ".join(str(int(r[0])) for r in rows)
+    where = f"WHERE {et.key.name} IN ({ids})"
+    return sealing(conn, name, where, {}, keys_of(store), "fpcredit", "keys_rotated")
+
+
 def _reencrypt(
     store: Store,
     vault: Vault,
@@ -229,8 +245,9 @@ def _reencrypt(
             rows = list(conn.execute(query.order_by(et.key).limit(batch_rows)).all())
             if not rows:
                 break
-            for column in et.columns:
-                _rewrite(conn, vault, et, column, rows, reindex)
+            with _covered(conn, store, et, rows):
+                for column in et.columns:
+                    _rewrite(conn, vault, et, column, rows, reindex)
             last = rows[-1][0]
         done += len(rows)
         progress(text(said, table=et.table.name, rows=done))
@@ -286,7 +303,8 @@ def _reindex_check(store: Store, vault: Vault, et: EncryptedTable, batch_rows: i
             rows = list(conn.execute(query.order_by(et.key).limit(batch_rows)).all())
             if not rows:
                 return fixed
-            fixed += _reindex_batch(conn, vault, et, rows)
+            with _covered(conn, store, et, rows):
+                fixed += _reindex_batch(conn, vault, et, rows)
             last = rows[-1][0]
 
 

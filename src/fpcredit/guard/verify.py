@@ -33,6 +33,8 @@ from fpcredit.guard.entries import (
     stream,
     subject_tag,
 )
+from fpcredit.guard.seal import DIGESTED
+from fpcredit.guard.sealing import verify_digests, verify_results
 from fpcredit.guard.signed import Expect, Tally, expectations
 from fpcredit.guard.trailkeys import EntryMac, load_mac, load_signer
 from fpcredit.guard.witness_client import fetch_latest
@@ -276,6 +278,11 @@ def _run(
         for table in COVERED:
             verify_rows(conn, table, count, found)
         verify_superseded(conn, count, found)
+    # The digested tables are read in bulk, outside the snapshot (guard/sealing.py says how a
+    # concurrent writer is told apart from a change behind the platform's back).
+    drifts = verify_digests(store, settings.keys_dir, count)
+    for drift in [*drifts, *verify_results(store, settings.home, count)]:
+        found.add(drift.entry, drift.reason)
     if (tally.database or tally.file) and not keys.verifiers:
         found.add(0, text("audit.no_verifier_key"))
     if witnessed is not None and not tally.witnessed_in_file:
@@ -287,7 +294,7 @@ def _run(
     report = {
         "ok": found.first is None and witness_problem is None,
         "entries": count,
-        "covered_tables": [_E.name, _N.name, _C.name, *COVERED],
+        "covered_tables": [_E.name, _N.name, _C.name, *COVERED, *DIGESTED, "sessions"],
         "first_bad": found.first,
         "reason": found.reason or witness_problem,
         "checkpoints": {

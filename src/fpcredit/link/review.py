@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -16,7 +19,9 @@ import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
 from fpcredit.guard.crypto import Vault
+from fpcredit.guard.ledger import record_rows
 from fpcredit.guard.masking import mask_name
+from fpcredit.guard.sealing import keys_of, sealing
 from fpcredit.link.features import compact
 from fpcredit.link.write import update_persons
 from fpcredit.messages import text
@@ -166,10 +171,34 @@ def _require_person(conn: sa.Connection, person_id: int) -> None:
         raise ReviewError(text("person_unknown", id=person_id))
 
 
-def _decision(conn: sa.Connection, **values: Any) -> None:
+def _decision(conn: sa.Connection, keys_dir: Path, **values: Any) -> None:
+    """Keep a clerk's decision, on the trail in the same transaction (a full relink replays
+    it: it must stay the clerk's)."""
     values["left_mentions"] = json.dumps(values["left_mentions"][:_REPRESENTATIVES])
     values["right_mentions"] = json.dumps(values["right_mentions"][:_REPRESENTATIVES])
-    conn.execute(s.link_decisions.insert().values(decided_at=utc_now(), **values))
+    made = conn.execute(
+        s.link_decisions.insert()
+        .values(decided_at=utc_now(), **values)
+        .returning(s.link_decisions.c.id)
+    ).scalar_one()
+    record_rows(
+        conn, "link_decisions", made, made, "link_review", values["action"], keys_dir=keys_dir
+    )
+
+
+@contextmanager
+def _sealed(
+    conn: sa.Connection, keys_dir: Path, mentions: list[int], persons: list[int | None]
+) -> Iterator[None]:
+    """Keep the digests of `links` (of these mentions) and `persons` (these ids) on the trail
+    with a clerk's change."""
+    moved = ", ".join(str(int(m)) for m in mentions) or "NULL"
+    ids = ", ".join(str(int(p)) for p in persons if p is not None) or "NULL"
+    with (
+        sealing(conn, "links", f"WHERE mention_id IN ({moved})", {}, keys_dir, "link_review"),
+        sealing(conn, "persons", f"WHERE id IN ({ids})", {}, keys_dir, "link_review"),
+    ):
+        yield
 
 
 def _move(conn: sa.Connection, mention_ids: list[int], person_id: int) -> None:
@@ -221,7 +250,7 @@ def refresh_persons(conn: sa.Connection, vault: Vault, person_ids: list[int]) ->
 def _decide(
     store: Store, vault: Vault, review_id: int, by: str, reason: str, same: bool
 ) -> dict[str, Any]:
-    r = s.link_reviews
+    r, keys = s.link_reviews, keys_of(store)
     with store.engine.begin() as conn:
         row = _get(conn, review_id)
         if row.status != "pending":
@@ -232,6 +261,7 @@ def _decide(
         candidate_mentions = _mentions_of(conn, candidate)
         _decision(
             conn,
+            keys,
             action="accept" if same else "reject",
             same=same,
             left_mentions=[row.mention_id],
@@ -246,9 +276,10 @@ def _decide(
             # The whole file the record sits in joins the candidate: the run had already
             # judged its mentions to be one person.
             moving = _mentions_of(conn, own) if own is not None else [row.mention_id]
-            _move(conn, moving, candidate)
-            _retire(conn, own, candidate)
-            refresh_persons(conn, vault, [candidate])
+            with _sealed(conn, keys, moving, [own, candidate]):
+                _move(conn, moving, candidate)
+                _retire(conn, own, candidate)
+                refresh_persons(conn, vault, [candidate])
         conn.execute(
             r.update()
             .where(r.c.id == review_id)
@@ -293,12 +324,14 @@ def merge(
     """Two files are one person: `other`'s mentions join `keep`, and `other` points to it."""
     if keep == other:
         raise ReviewError(text("merge_same"))
+    keys = keys_of(store)
     with store.engine.begin() as conn:
         _require_person(conn, keep)
         _require_person(conn, other)
         left, right = _mentions_of(conn, keep), _mentions_of(conn, other)
         _decision(
             conn,
+            keys,
             action="merge",
             same=True,
             left_mentions=left,
@@ -308,9 +341,10 @@ def merge(
             decided_by=by,
             reason=reason,
         )
-        _move(conn, right, keep)
-        _retire(conn, other, keep)
-        refresh_persons(conn, vault, [keep])
+        with _sealed(conn, keys, right, [keep, other]):
+            _move(conn, right, keep)
+            _retire(conn, other, keep)
+            refresh_persons(conn, vault, [keep])
     return {"person_id": keep, "merged": other, "mentions_moved": len(right)}
 
 
@@ -324,6 +358,7 @@ def unmerge(
 ) -> dict[str, Any]:
     """Split the mentions in `records` off `person_id` into a new person."""
     m, rec, lk = s.mentions, s.records, s.links
+    keys_dir = keys_of(store)
     with store.engine.begin() as conn:
         _require_person(conn, person_id)
         keys = sa.tuple_(rec.c.source, rec.c.record_key).in_(records)
@@ -342,19 +377,21 @@ def unmerge(
         if not staying:
             raise ReviewError(text("unmerge_everything", id=person_id))
         new_id = next_id(conn, s.persons)
-        conn.execute(s.persons.insert().values(id=new_id, created_at=utc_now()))
-        _decision(
-            conn,
-            action="unmerge",
-            same=False,
-            left_mentions=moving,
-            right_mentions=staying,
-            person_id=person_id,
-            other_person_id=new_id,
-            decided_by=by,
-            reason=reason,
-        )
-        _move(conn, moving, new_id)
-        refresh_persons(conn, vault, [person_id, new_id])
+        with _sealed(conn, keys_dir, moving, [person_id, new_id]):
+            conn.execute(s.persons.insert().values(id=new_id, created_at=utc_now()))
+            _decision(
+                conn,
+                keys_dir,
+                action="unmerge",
+                same=False,
+                left_mentions=moving,
+                right_mentions=staying,
+                person_id=person_id,
+                other_person_id=new_id,
+                decided_by=by,
+                reason=reason,
+            )
+            _move(conn, moving, new_id)
+            refresh_persons(conn, vault, [person_id, new_id])
         sync_sequences(conn, [s.persons])
     return {"person_id": person_id, "new_person_id": new_id, "mentions_moved": len(moving)}

@@ -19,6 +19,7 @@ from fpcredit.guard.crypto import Vault
 from fpcredit.link.features import aligned, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import best_values
+from fpcredit.link.sealed import LinkSeal, ids_table
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
@@ -397,7 +398,16 @@ def write_run(
             )
             .returning(s.link_runs.c.id)
         ).scalar_one()
-        _write(conn, stage, inserted, updated, links, final, retired, now, run_id)
+        seal = LinkSeal(store)
+        # The persons the run changes that exist already: refreshed ones, and retired ones.
+        existing = [updated["id"], *([_retired(final)["id"]] if retired else [])]
+        changed_ids = pl.concat([t.cast(pl.Int64) for t in existing])
+        with ids_table(conn, "_fp_touched", changed_ids) as src:
+            where = f"WHERE id IN (SELECT id FROM {src})"
+            seal.persons_before(conn, where)
+            _write(conn, stage, inserted, updated, links, final, retired, now, run_id, seal)
+            seal.persons_after(conn, f"{where} OR id >= {int(first_new)}")
+        seal.record(conn, mode)
         report.review_added = _store_reviews(conn, pending_reviews, mode, now)
         report.review_pending = int(
             conn.scalar(
@@ -453,6 +463,7 @@ def _write(
     retired: int,
     now: dt.datetime,
     run_id: int,
+    seal: LinkSeal,
 ) -> None:
     """New persons (`fresh`), refreshed best values (`known`), retired ids and the changed
     links."""
@@ -480,19 +491,23 @@ def _write(
     (person_index,) = s.links.indexes
     if rebuild:
         person_index.drop(conn)
-    _upsert_links(conn, links, stage, run_id)
+    _upsert_links(conn, links, stage, run_id, seal)
     if rebuild:
         person_index.create(conn)
     stage.check_links(conn)
 
 
-def _upsert_links(conn: sa.Connection, links: pl.DataFrame, stage: _Stage, run_id: int) -> None:
+def _upsert_links(
+    conn: sa.Connection, links: pl.DataFrame, stage: _Stage, run_id: int, seal: LinkSeal
+) -> None:
     """Insert the changed links, or replace a mention's link where it has one. SQLite and
     PostgreSQL both know INSERT … ON CONFLICT; SQLite needs the WHERE to parse it after a
-    SELECT."""
+    SELECT. The links digest follows: the replaced links out, the written ones in."""
     if links.is_empty():
         return
     with _rows(conn, links, stage, "links") as src:
+        seal.links_before(conn, src)
+        seal.links_written(links, run_id)
         conn.execute(
             sa.text(
                 "INSERT INTO links (mention_id, person_id, pass, probability, run_id) "
@@ -505,10 +520,11 @@ def _upsert_links(conn: sa.Connection, links: pl.DataFrame, stage: _Stage, run_i
         )
 
 
-def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
-    """Old ids no cluster kept: point them at the person that received most of their mentions."""
+def _retired(final: pl.DataFrame) -> pl.DataFrame:
+    """Old ids no cluster kept, each pointed at the person that received most of their
+    mentions (`id`, `merged_into`, `mentions` = 0)."""
     kept = set(final["cluster"].unique().to_list())
-    moved = (
+    return (
         final.filter(
             pl.col("person_id").is_not_null()
             & ~pl.col("person_id").is_in(pl.Series(sorted(kept), dtype=pl.Int64).implode())
@@ -523,7 +539,11 @@ def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
             pl.lit(0).alias("mentions"),
         )
     )
-    _update_from(conn, "persons", moved, name="retired", consts={"updated_at": now})
+
+
+def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
+    """Point the ids no cluster kept at where their mentions went."""
+    _update_from(conn, "persons", _retired(final), name="retired", consts={"updated_at": now})
 
 
 def _review_rows(

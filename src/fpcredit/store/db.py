@@ -54,6 +54,9 @@ class Store:
     """A connection pool to one database plus its migration state."""
 
     engine: Engine
+    # The keys folder of the home it was opened for: writers of covered tables seal with the
+    # keys there (guard/sealing.py). None for an engine opened without settings.
+    keys_dir: Path | None = field(default=None, compare=False)
     _no_wait: Engine | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -212,4 +215,4 @@ def open_store(settings: Settings | None = None) -> Store:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as e:
         raise StoreError(text("bad_database_url")) from e
-    return Store(engine)
+    return Store(engine, settings.keys_dir)

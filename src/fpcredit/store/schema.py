@@ -6,6 +6,7 @@ column ever holds an identifier in plaintext.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -299,6 +300,8 @@ evaluations = Table(
     Column("path", Text, nullable=False),
     Column("summary", Text, nullable=False),  # JSON: grade distribution, fairness
     Column("created_at", DateTime, nullable=False),
+    # SHA-256 of the results file: checked before it is served or exported.
+    Column("results_sha256", String(64)),
     Index(None, "as_of", "policy_id"),
 )
 
@@ -324,6 +327,9 @@ users = Table(
     Column("password_changed_at", DateTime, nullable=False),
     Column("disabled_at", DateTime),
     Column("disabled_reason", String(16)),  # admin | dormant
+    # HMAC of the row under keys/row-seal.key (guard/seal.py): a row changed outside fpcredit
+    # is refused at login. Not part of the row's digest.
+    Column("seal", LargeBinary(32)),
 )
 
 # Department systems (client-credentials), one per department source.
@@ -338,6 +344,7 @@ clients = Table(
     Column("created_at", DateTime, nullable=False),
     Column("last_login_at", DateTime),
     Column("disabled_at", DateTime),
+    Column("seal", LargeBinary(32)),  # as users.seal
 )
 
 # The server side of access tokens: a token is good only while its session is open and in use.
@@ -356,6 +363,9 @@ sessions = Table(
     Column("region", String(6)),
     Column("purposes", Text),  # JSON list
     Column("source", String(32)),  # a department client's source
+    # HMAC of id, role, subject, region, purposes, source and created_at (guard/seal.py): a
+    # session whose caller was changed outside fpcredit is refused when used.
+    Column("seal", LargeBinary(32)),
     Index(None, "role", "subject"),
 )
 
@@ -428,6 +438,15 @@ ledger_entries = Table(
     # HMAC-SHA256 of leaf_hash under keys/trail-mac.key (never in the database): an entry cannot
     # be forged or rewritten with database access alone. Not part of the leaf.
     Column("mac", LargeBinary(32)),
+    # Change entries by table, newest last: a digested table's last digest is found at once
+    # (guard/sealing.py). Partial, so the many access entries cost it nothing.
+    Index(
+        "ix_ledger_entries_table_idx",
+        "table_name",
+        "idx",
+        sqlite_where=sa.text("table_name IS NOT NULL"),
+        postgresql_where=sa.text("table_name IS NOT NULL"),
+    ),
 )
 
 # Hashes of the tree's complete subtrees above the leaves: (level ≥ 1, idx) covers leaves

@@ -101,6 +101,10 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such person, or no result yet."},
     413: {"model": Problem, "description": "Request body too large."},
     429: {"model": Problem, "description": "Too many requests."},
+    503: {
+        "model": Problem,
+        "description": "The newest evaluation was changed outside fpcredit and is not served.",
+    },
 }
 
 

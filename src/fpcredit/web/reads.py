@@ -61,5 +61,7 @@ async def credit_of(services: Services, person_id: int) -> Response:
         await run_in_threadpool(services.results.run)
     row = services.results.person(person_id)
     if row is None:
+        if services.results.refused:  # the newest evaluation was changed: nothing is served
+            raise HTTPException(503, services.results.refused)
         raise HTTPException(404, text("web.not_evaluated"))
     return json_response(credit_view(row))
