@@ -28,10 +28,11 @@ from fpcredit.guard.passwords import totp_code
 from fpcredit.guard.rotate import rotate_keys
 from fpcredit.guard.seal import RowSealer, canon, canonical_select
 from fpcredit.guard.sealing import digest_rows
+from fpcredit.guard.verify import verify
 from fpcredit.link import review
 from fpcredit.link.config import load_config
 from fpcredit.link.index import link
-from fpcredit.service import load_province
+from fpcredit.service import _note_adoption, initialise, load_province
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, open_store, utc_now
 from fpcredit.synth import generate
@@ -232,3 +233,54 @@ def test_the_canonical_rows_are_the_same_in_python_and_duckdb(
         assert bulk == sealer.digest(table, rows)
         assert bulk.count == len(rows) > 0
     assert canon("sessions").columns[0] == "id"
+
+
+def _legacy_rows(store: Store, settings: Settings) -> None:
+    """Rows as the code before this coverage wrote them: no seals, no digests, no entries."""
+    with store.engine.begin() as conn:
+        uid = conn.execute(
+            s.users.insert()
+            .values(
+                username="oldclerk",
+                role="county",
+                region="330106",
+                password_hash="x",
+                must_change=True,
+                totp_secret_enc=b"\x01",
+                failed_logins=0,
+                created_at=utc_now(),
+                last_used_at=utc_now(),
+                password_changed_at=utc_now(),
+            )
+            .returning(s.users.c.id)
+        ).scalar_one()
+        conn.execute(s.persons.insert().values(id=1, created_at=utc_now(), mentions=0))
+        conn.execute(
+            s.link_decisions.insert().values(
+                action="merge", same=True, left_mentions="[]", right_mentions="[]",
+                decided_by="clerk", decided_at=utc_now(), reason="legacy",
+            )
+        )  # fmt: skip
+    assert uid
+
+
+def test_an_upgraded_store_is_adopted_once_right_after_its_migration(
+    settings: Settings, store: Store
+) -> None:
+    initialise(settings)
+    _legacy_rows(store, settings)
+    assert not verify(store, settings)["ok"]  # uncovered rows
+    initialise(settings)  # no migration ran: an insider's rows are not taken in
+    assert not verify(store, settings)["ok"]
+    _note_adoption(settings, "0009")  # what `init` notes when it migrates a 0009 store
+    initialise(settings)
+    report = verify(store, settings)
+    assert report["ok"], report
+    with store.engine.connect() as conn:
+        assert conn.scalar(sa.select(s.users.c.seal)) is not None
+    # Once: rows added behind the platform's back afterwards are not adopted by a second note.
+    with store.engine.begin() as conn:
+        conn.execute(s.persons.insert().values(id=2, created_at=utc_now(), mentions=0))
+    _note_adoption(settings, "0009")
+    initialise(settings)
+    assert not verify(store, settings)["ok"]

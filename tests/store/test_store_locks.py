@@ -92,3 +92,14 @@ def test_a_failed_bulk_read_says_why(settings: Settings) -> None:
             )
     finally:
         store.engine.dispose()
+
+
+def test_a_column_of_nulls_reads_as_the_type_asked_for(settings: Settings) -> None:
+    store = open_store(settings)
+    try:
+        schema = pa.schema([("blob", pa.binary()), ("n", pa.int64())])
+        table = read_arrow(store.engine.url, "SELECT NULL, 1 UNION ALL SELECT NULL, 2", schema)
+    finally:
+        store.engine.dispose()
+    assert table.schema == schema
+    assert table.column("blob").to_pylist() == [None, None]

@@ -29,9 +29,13 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     bytes included, for as long as it lives."""
     if table.num_rows == 0:
         return schema.empty_table()
-    columns = [
-        pa.concat_arrays(table.column(i).cast(field.type).chunks) for i, field in enumerate(schema)
-    ]
+    columns = []
+    for i, field in enumerate(schema):
+        column = table.column(i)
+        if column.null_count == len(column):  # typed from nothing but NULLs by the driver
+            columns.append(pa.nulls(len(column), field.type))
+        else:
+            columns.append(pa.concat_arrays(column.cast(field.type).chunks))
     return pa.Table.from_arrays(columns, schema=schema)
 
 
