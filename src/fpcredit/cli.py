@@ -1226,8 +1226,6 @@ def _serve(
 ) -> None:
     import ipaddress
 
-    import uvicorn
-
     from fpcredit.errors import ConfigError
     from fpcredit.guard.redact import configure_logging
     from fpcredit.messages import text
@@ -1238,12 +1236,24 @@ def _serve(
     loopback = host == "localhost" or (_is_ip(host) and ipaddress.ip_address(host).is_loopback)
     if not tls_cert and not loopback and not plain_http:
         raise ConfigError(text("serve.plain_refused", host=host))
-    configure_logging(json=True, level=logging.INFO)
+    # Log lines are redacted, formatted and written by a thread of their own, off the event loop.
+    logs = configure_logging(json=True, level=logging.INFO, queued=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # not one line per health check
     web = create_app(settings)
     _tune_gc()
     scheme = "https" if tls_cert else "http"
     err.print(text("serve.listening", url=f"{scheme}://{host}:{port}"), highlight=False)
+    try:
+        _run(web, settings, host, port, tls_cert, tls_key)
+    finally:
+        logs.close()  # the logging thread writes what is queued
+
+
+def _run(
+    web: Any, settings: Settings, host: str, port: int, tls_cert: Path | None, tls_key: Path | None
+) -> None:
+    import uvicorn
+
     uvicorn.run(
         web,
         host=host,

@@ -34,7 +34,14 @@ from fpcredit.config import Settings
 from fpcredit.errors import LedgerError
 from fpcredit.files import open_append
 from fpcredit.guard import tlog
-from fpcredit.guard.entries import ENTRY_SELECT, entry_leaf, fetcher, lock, size_of, stream
+from fpcredit.guard.entries import (
+    ENTRY_SELECT,
+    entry_leaf,
+    fetcher,
+    size_of,
+    snapshot,
+    stream,
+)
 from fpcredit.guard.trailkeys import EntryMac
 from fpcredit.messages import text
 from fpcredit.store import schema as s
@@ -268,10 +275,13 @@ def sign(ledger: Ledger) -> str:
     """Sign the current tree head with every signer of `ledger`, append it to the database and
     the checkpoint file (fsynced), and return the note; with nothing new since the last
     checkpoint, return that one. Refuses (LedgerError, logged at CRITICAL) unless the stored
-    tree extends the last checkpoint of the file and of the database."""
+    tree extends the last checkpoint of the file and of the database.
+
+    The tree is read from one snapshot, without the trail's write lock: appends go on while a
+    checkpoint is made (the entries it covers never change), and signers queue on the file's
+    lock instead."""
     with CheckpointFile(ledger.trail_dir).open() as handle:
-        with ledger.store.engine.begin() as conn:
-            lock(conn)
+        with snapshot(ledger.store) as conn:
             size = size_of(conn)
             known: list[Line] = []
             try:
@@ -282,12 +292,13 @@ def sign(ledger: Ledger) -> str:
                 _extends(ledger, conn, known, size, root, fetch)
             except LedgerError as e:
                 raise _refuse(size, known, e) from e
-            newest = max(known, key=lambda k: k.size, default=None)
-            if newest is not None and newest.size == size:
-                note = newest.note  # nothing new
-            else:
-                body = tlog.Checkpoint(ledger.signer().name, size, root).body()
-                note = tlog.sign_note(body, *ledger.signers())
+        newest = max(known, key=lambda k: k.size, default=None)
+        if newest is not None and newest.size == size:
+            note = newest.note  # nothing new
+        else:
+            body = tlog.Checkpoint(ledger.signer().name, size, root).body()
+            note = tlog.sign_note(body, *ledger.signers())
+            with ledger.store.engine.begin() as conn:
                 conn.execute(_C.insert().values(size=size, root=root, note=note, at=utc_now()))
         # Committed, then in the file (fsynced) before anyone is given the note: whatever is in
         # the file is in the database too, so a verifier that reads the file first never sees a

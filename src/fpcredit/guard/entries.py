@@ -9,6 +9,7 @@ the formats an auditor needs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -26,6 +27,7 @@ from fpcredit.guard.trailkeys import EntryMac
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
+from fpcredit.store.db import Store
 
 __all__ = [
     "ENTRY_COLUMNS",
@@ -46,6 +48,7 @@ __all__ = [
     "leaf_data",
     "lock",
     "size_of",
+    "snapshot",
     "stream",
     "subject_tag",
     "to_entry",
@@ -386,3 +389,22 @@ def to_entry(row: sa.Row[Any]) -> Entry:
     values["leaf_hash"] = bytes(values["leaf_hash"])
     values["mac"] = None if values["mac"] is None else bytes(values["mac"])
     return Entry(**values)
+
+
+@contextlib.contextmanager
+def snapshot(store: Store) -> Iterator[sa.Connection]:
+    """One read-only snapshot of the store, so that concurrent writes cannot show up half-way
+    (rows without their entry, a size without its nodes), and that takes no write lock."""
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+                yield conn
+        else:
+            # The driver opens transactions only for writes; a read snapshot needs an explicit one.
+            conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()

@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json as jsonlib
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 from collections.abc import Mapping
@@ -160,23 +162,51 @@ class JsonFormatter(logging.Formatter):
         return jsonlib.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure_logging(json: bool = False, level: int | str = logging.WARNING) -> logging.Handler:
+class _Handoff(logging.handlers.QueueHandler):
+    """Hands records to the logging thread as they are: formatting and redaction happen there,
+    not on the thread that logged (the server's event loop). Closing it (at exit, through
+    `logging.shutdown`) stops the thread once it has written what is queued."""
+
+    listener: logging.handlers.QueueListener | None = None
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+        super().close()
+
+
+def configure_logging(
+    json: bool = False, level: int | str = logging.WARNING, *, queued: bool = False
+) -> logging.Handler:
     """Log to stderr through the redacting filter (as JSON lines when `json`), at `level`.
 
     Installs one handler on the root logger (replacing one installed before) and adds the
-    filter to the root's other handlers too, so no handler writes an unmasked record.
+    filter to the root's other handlers too, so no handler writes an unmasked record. With
+    `queued` (the server), records go through a queue to a logging thread, which redacts,
+    formats and writes them (closing the returned handler stops the thread).
     """
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(old)
-    handler = _Stderr()
-    setattr(handler, _OURS, True)
+    handler: logging.Handler = _Stderr()
     handler.setFormatter(
         JsonFormatter() if json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
+    handler.addFilter(RedactingFilter())
+    if queued:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        handoff = _Handoff(records)
+        handoff.listener = logging.handlers.QueueListener(records, handler)
+        handoff.listener.start()
+        handler = handoff
+    setattr(handler, _OURS, True)
     root.addHandler(handler)
     for h in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in h.filters):
+        if h is not handler and not any(isinstance(f, RedactingFilter) for f in h.filters):
             h.addFilter(RedactingFilter())
     root.setLevel(level)
     return handler

@@ -11,7 +11,6 @@ verify. docs/trail.md says how to read a report.
 from __future__ import annotations
 
 import collections
-import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from fpcredit.guard.entries import (
     entry_leaf,
     fetcher,
     lock,
+    snapshot,
     stream,
     subject_tag,
 )
@@ -47,25 +47,6 @@ __all__ = ["seal", "verify"]
 _E = s.ledger_entries
 _N = s.ledger_nodes
 _C = s.ledger_checkpoints
-
-
-@contextlib.contextmanager
-def _snapshot(store: Store) -> Iterator[sa.Connection]:
-    """One read-only snapshot for the whole verification, so concurrent writes cannot show up
-    half-way (rows without their entry)."""
-    with store.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                conn.execute(sa.text("SET TRANSACTION READ ONLY"))
-                yield conn
-        else:
-            # The driver opens transactions only for writes; a read snapshot needs an explicit one.
-            conn.exec_driver_sql("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
 
 
 # --- signed checkpoints --------------------------------------------------------------------------
@@ -270,7 +251,7 @@ def _run(
         seen, witnessed = _witness(url, keys.witnesses[url], keys.origin or "", keys.verifiers)
     file = CheckpointFile(settings.home / "trail")
     lines = file.lines(file.end())
-    with _snapshot(store) as conn:
+    with snapshot(store) as conn:
         items = expectations(conn, lines, keys.verifiers, keys.witnesses, witnessed, tally, found)
         expected = _Expected(items, found)
         count, root = _verify_tree(conn, keys.mac, expected, found, unsealed_ok)

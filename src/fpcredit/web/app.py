@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -25,10 +24,12 @@ from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.service import open_ready_store
 from fpcredit.web.api import audit, auth, me, persons, system
-from fpcredit.web.deps import Services, enforce
-from fpcredit.web.headers import SECURITY_HEADERS, SecurityHeaders
-from fpcredit.web.limits import BodyLimit, CallerLimits, RateLimit
-from fpcredit.web.metrics import Metrics, MetricsMiddleware
+from fpcredit.web.deps import Caller, Services, internal_error
+from fpcredit.web.gate import Gate
+from fpcredit.web.headers import SecurityHeaders
+from fpcredit.web.limits import ASGIApp, BodyLimit, CallerLimits, RateLimit, Receive, Scope, Send
+from fpcredit.web.metrics import AccessLog, Metrics, MetricsMiddleware
+from fpcredit.web.reads import credit_of
 from fpcredit.web.rules import rule_for
 
 __all__ = ["check_rules", "create_app", "declared_routes"]
@@ -89,12 +90,42 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        incident = uuid.uuid4().hex[:12]
-        log.error("unhandled error %s on %s", incident, request.method, exc_info=exc)
-        answer = _problem(request, 500, text("web.internal", incident=incident))
-        # Answered by Starlette's outermost error middleware, outside SecurityHeaders.
-        answer.headers.update({k.decode(): v.decode() for k, v in SECURITY_HEADERS})
-        return answer
+        return internal_error(request.method, exc)
+
+
+class Service(FastAPI):
+    """The fpcredit app: FastAPI behind a pure-ASGI front — security headers, metrics and the
+    access log, the rate and body limits, and the gate (with the routes it answers itself) —
+    that runs before FastAPI's own stack, so a request the gate answers never enters it.
+
+    `front` is built by `create_app`; everything else (routes, OpenAPI, lifespan, the
+    exception handlers of the routes) is FastAPI's."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.front is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await self.front(scope, receive, send)
+
+    async def rest(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """What is behind the front: FastAPI's own stack and routes."""
+        await super().__call__(scope, receive, send)
+
+
+async def _credit(services: Services, caller: Caller) -> Response:
+    assert caller.person_id is not None
+    return await credit_of(services, caller.person_id)
+
+
+# Routes the gate answers itself once a caller passed it, with their routes' own function: the
+# hottest reads, spared FastAPI's routing and dependency resolution (web/gate.py).
+FAST: Final = {
+    ("GET", "/v1/persons/{person_id}/credit"): _credit,
+    ("GET", "/v1/me/credit"): _credit,
+}
 
 
 def build_services(settings: Settings, metrics: Metrics) -> Services:
@@ -118,7 +149,8 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The fpcredit service. Every route passes `enforce`; limits and metrics wrap the app."""
+    """The fpcredit service. Every request passes the gate (web/gate.py); limits, metrics and
+    security headers wrap it."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -131,13 +163,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services.identity.codes.close()
         app.state.services.trail.close()
         checkpointer.stop()
+        app.state.access_log.close()
         app.state.services.store.engine.dispose()
 
-    app = FastAPI(
+    app = Service(
         title="fpcredit",
         version="1",
         summary="计生信用信息平台 API",
-        dependencies=[Depends(enforce)],
         lifespan=lifespan,
         # The interactive docs pages load their scripts from a CDN, which a health commission's
         # network does not reach; /openapi.json is served and any OpenAPI viewer reads it.
@@ -148,10 +180,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     check_rules(app)
     _handlers(app)
-    app.add_middleware(RateLimit, rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     metrics = Metrics()
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(SecurityHeaders)  # outermost: the limits' 413 and 429 get them too
+    # From the outside in: headers on every answer (413 and 429 too), metrics and the access
+    # log, the limits, then the gate (innermost: a flood is turned away before it).
+    inner: ASGIApp = Gate(app.rest, FAST)
+    inner = BodyLimit(RateLimit(inner, settings.rate_limit_per_s, settings.rate_limit_burst),
+                      settings.max_body_bytes)  # fmt: skip
+    app.state.access_log = access_log = AccessLog()
+    app.front = SecurityHeaders(MetricsMiddleware(inner, metrics, access_log))
     app.state.services = build_services(settings, metrics)
     return app

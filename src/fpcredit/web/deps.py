@@ -1,36 +1,37 @@
-"""Request dependencies: the app's services, the caller, and the one gate every route passes.
+"""Request dependencies: the app's services and the caller that passed the gate.
 
-`enforce` runs for every route (create_app installs it app-wide). It looks up the route's rule
-(web/rules.py), authenticates the caller, checks the role, the purpose and the region of the
-person the route reads, and appends the decision to the trail before any data is read. Handlers
-only ever see a caller that passed; they get it through `CurrentCaller`.
+The gate itself (web/gate.py) runs before routing, for every request: it looks up the route's
+rule (web/rules.py), authenticates the caller, checks the role, the purpose and the region of
+the person the route reads, and appends the decision to the trail before any data is read.
+Handlers only ever see a caller that passed; they get it through `CurrentCaller`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel
 
 from fpcredit.config import Settings
-from fpcredit.errors import AuthError
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.access import Principal, Purpose
 from fpcredit.guard.crypto import Vault
 from fpcredit.guard.groupcommit import GroupCommit
 from fpcredit.guard.identity import Authenticator
 from fpcredit.guard.ledger import Event, Ledger
-from fpcredit.link.file import Ask, Located, Locator
+from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.store.db import Store
 from fpcredit.web.limits import Buckets, CallerLimits, retry_after
 from fpcredit.web.metrics import Metrics
-from fpcredit.web.rules import Rule, rule_for
+from fpcredit.web.rules import Rule
 
 __all__ = [
     "EARLIEST_AS_OF",
@@ -45,10 +46,12 @@ __all__ = [
     "Services",
     "ServicesDep",
     "audit",
-    "enforce",
+    "event",
+    "internal_error",
     "invalid",
     "limit",
 ]
+log = logging.getLogger("fpcredit.web")
 
 
 @dataclass
@@ -113,6 +116,13 @@ def invalid(where: list[str | int], message: str) -> HTTPException:
     return HTTPException(422, [{"loc": where, "msg": message, "type": "value_error"}])
 
 
+def internal_error(method: str, exc: BaseException) -> JSONResponse:
+    """A 500 naming an incident the log has the details of (never the error's own text)."""
+    incident = uuid.uuid4().hex[:12]
+    log.error("unhandled error %s on %s", incident, method, exc_info=exc)
+    return JSONResponse({"detail": text("web.internal", incident=incident)}, status_code=500)
+
+
 def limit(buckets: Buckets, key: str) -> None:
     """Count one request against `key`'s bucket; 429 with Retry-After when it is empty."""
     wait = buckets.take(key)
@@ -159,7 +169,7 @@ PurposeQuery = Annotated[
 ]
 
 
-def _event(
+def event(
     principal: Principal | None,
     rule: Rule,
     outcome: str,
@@ -185,110 +195,14 @@ def audit(
     person_id: int | None,
 ) -> None:
     """Append one access decision to the trail; a trail that cannot be written refuses the read."""
-    services.trail.append(_event(principal, rule, outcome, purpose, person_id))
-    services.metrics.audit_entries.labels(outcome).inc()
-
-
-async def _audit(
-    services: Services,
-    principal: Principal,
-    rule: Rule,
-    outcome: str,
-    purpose: Purpose | None,
-    person_id: int | None,
-) -> None:
-    """`audit` on the event loop: waits for the commit without holding a thread."""
-    await services.trail.append_async(_event(principal, rule, outcome, purpose, person_id))
-    services.metrics.audit_entries.labels(outcome).inc()
-
-
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, text("web.token_missing"), {"WWW-Authenticate": "Bearer"})
-    return token.strip()
-
-
-def _purpose(request: Request, rule: Rule, principal: Principal) -> Purpose:
-    raw = request.query_params.get("purpose")
-    if raw is None and rule.scope == "self":
-        return Purpose.SELF_SERVICE
-    try:
-        return Purpose(raw or "")
-    except ValueError:
-        raise invalid(["query", "purpose"], text("web.purpose_unknown")) from None
-
-
-async def _person(
-    request: Request, services: Services, rule: Rule, principal: Principal
-) -> Located:
-    if rule.scope == "self":
-        return Located(int(principal.subject), None, None)
-    raw = request.path_params.get("person_id", "")
-    # Checked here, before FastAPI validates the parameter: the gate runs first.
-    valid = str(raw).isdigit() and 0 < int(raw) <= MAX_ID
-    person = services.locator.known(int(raw)) if valid else None
-    if person is Ask.STORE:
-        person = await run_in_threadpool(services.locator.locate, int(raw))
-    if not isinstance(person, Located):
-        raise HTTPException(404, text("web.person_unknown"))
-    return person
-
-
-def _authenticate(services: Services, token: str) -> Principal:
-    try:
-        return services.identity.authenticate(token)
-    except AuthError as e:
-        raise HTTPException(401, str(e), {"WWW-Authenticate": "Bearer"}) from None
-
-
-async def enforce(request: Request, services: ServicesDep) -> None:
-    """The gate: authenticate, then role, purpose and region, each refusal with its reason.
-
-    It runs on the event loop: a caller seen within the last second, a person in the service's
-    snapshot and the trail's group commit need no thread; what must ask the store (a first or
-    stale token, a person newer than the snapshot) goes to the thread pool, so a slow database
-    never blocks the loop.
-    """
-    route = request.scope.get("route")
-    rule = rule_for(request.method, getattr(route, "path_format", ""))
-    if rule is None:  # create_app refuses such an app; kept as a closed door all the same
-        raise HTTPException(404)
-    if rule.public:
-        return
-    token = _bearer(request)
-    principal = services.identity.authenticate_known(token)
-    if principal is None:
-        principal = await run_in_threadpool(_authenticate, services, token)
-    request.state.principal = principal
-    if services.limits.subject.enabled:
-        limit(services.limits.subject, f"{principal.role.value}:{principal.subject}")
-    if principal.role not in rule.roles:
-        if rule.personal:
-            await _audit(services, principal, rule, "refused_role", None, None)
-        raise HTTPException(403, text("web.role_refused", role=principal.role.value))
-    purpose: Purpose | None = None
-    person: int | None = None
-    if rule.personal:
-        purpose = _purpose(request, rule, principal)
-        if not principal.may(purpose):
-            await _audit(services, principal, rule, "refused_purpose", purpose, None)
-            raise HTTPException(403, text("web.purpose_refused", purpose=purpose.value))
-        if rule.scope in ("self", "person"):
-            found = await _person(request, services, rule, principal)
-            person = found.person_id
-            if rule.scope == "person" and not principal.covers(
-                found.hukou_region, found.residence_region
-            ):
-                await _audit(services, principal, rule, "refused_region", purpose, person)
-                raise HTTPException(403, text("web.region_refused"))
-        await _audit(services, principal, rule, "allowed", purpose, person)
-    request.state.caller = Caller(principal, purpose, person, rule)
+    services.trail.append(event(principal, rule, outcome, purpose, person_id))
+    services.metrics.audit(outcome)
 
 
 async def _caller(request: Request) -> Caller:  # async: no thread-pool hop
-    caller: Caller = request.state.caller
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None:  # the gate let nobody through to here: a closed door all the same
+        raise HTTPException(404)
     return caller
 
 

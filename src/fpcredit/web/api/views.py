@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any, Literal
 
 from fastapi import Response
@@ -188,9 +189,19 @@ def json_response(view: BaseModel) -> Response:
     return Response(view.model_dump_json(), media_type="application/json")
 
 
+@functools.lru_cache(maxsize=64)
+def _groups(keys: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """A results row's dimension and indicator columns and the names they are shown under:
+    worked out once per set of columns (a province's every lookup shares one)."""
+    dims = tuple((k, k[4:]) for k in keys if k.startswith("dim_"))
+    inds = tuple((k, k[: -len("_score")]) for k in keys if k.endswith("_score"))
+    return dims, inds
+
+
 def credit_view(row: dict[str, Any]) -> CreditView:
-    dims = {k[4:]: _centi(v) for k, v in row.items() if k.startswith("dim_")}
-    inds = {k[: -len("_score")]: v for k, v in row.items() if k.endswith("_score")}
+    dim_keys, ind_keys = _groups(tuple(row))
+    dims = {name: _centi(row[k]) for k, name in dim_keys}
+    inds = {name: row[k] for k, name in ind_keys}
     return CreditView(
         person_id=row["person_id"],
         total=_centi(row["total"]),
