@@ -52,6 +52,17 @@ app.add_typer(witness_app, name="witness")
 out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+PurposeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose",
+        help="Why personal data is read: required, from the closed vocabulary (docs/security.md).",
+    ),
+]
+RevealOpt = Annotated[
+    bool,
+    typer.Option("--reveal", help="Show identifiers and dates in clear (on the trail as such)."),
+]
 
 
 def _fail(message: str) -> None:
@@ -289,14 +300,14 @@ def demo(
 
 
 def _demo_evaluate(settings: Settings) -> dict[str, Any]:
-    from fpcredit.evaluate.policy import load_policy
     from fpcredit.evaluate.run import evaluate as run_evaluate
     from fpcredit.service import open_ready_store
 
-    loaded = load_policy()
+    store = open_ready_store(settings)
+    loaded = _policy(store, None)
     with _progress(True) as bar:
         bar.add_task("evaluate", total=None)
-        run = run_evaluate(open_ready_store(settings), settings.home, loaded, dt.date.today())
+        run = run_evaluate(store, settings.home, loaded, dt.date.today())
     return {"evaluation": run.id, **_run_header(run, loaded), **run.summary}
 
 
@@ -319,21 +330,20 @@ def _demo_link(feeds: Path) -> dict[str, Any]:
 
 @quality_app.command("list")
 def quality_list(
+    purpose: PurposeOpt = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 0,
     lang: Annotated[str | None, typer.Option(help="zh or en (default FPCREDIT_LANGUAGE).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every quarantined row and flagged field: source, record_key, field, rule, action."""
-    from fpcredit.collect.quality import list_issues
-    from fpcredit.service import open_ready_store
+    """Every quarantined row and flagged field: source, record_key, field, rule, action
+    (--purpose data_quality; the persons of flagged rows are on the trail)."""
+    from fpcredit.operator_reads import quality_read
 
+    settings, store, read = _reading("quality_list", purpose)
     with _errors():
-        settings = _settings()
         chosen = lang or settings.language
-        issues = list_issues(
-            open_ready_store(settings), source, limit or None, "en" if chosen == "en" else "zh"
-        )
+        issues = quality_read(store, read, source, limit or None, "en" if chosen == "en" else "zh")
     if as_json:
         _print_json(issues)
         return
@@ -464,18 +474,20 @@ def _by_default(by: str) -> str:
 
 @review_app.command("list")
 def review_list(
+    purpose: PurposeOpt = None,
     status_: Annotated[
         str, typer.Option("--status", help="pending | accepted | rejected | stale")
     ] = "pending",
     limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """The doubtful pairs waiting for a clerk (names masked)."""
-    from fpcredit.link.review import list_reviews
+    """The doubtful pairs waiting for a clerk (names masked; --purpose record_linkage)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import review_list_read
 
+    settings, store, read = _reading("review_list", purpose)
     with _errors():
-        store, vault = _linking()
-        items = [i.as_json() for i in list_reviews(store, vault, status_, limit)]
+        items = review_list_read(store, load_vault(settings.keys_dir), read, status_, limit)
     if as_json:
         _print_json({"reviews": items})
         return
@@ -494,13 +506,17 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(review_id: int, as_json: JsonOpt = False) -> None:
-    """Both sides of a doubtful pair, field by field, with each field's evidence."""
-    from fpcredit.link.review import show_review
+def review_show(
+    review_id: int, purpose: PurposeOpt = None, reveal: RevealOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Both sides of a doubtful pair, field by field, with each field's evidence (names masked
+    and birth dates as years unless --reveal)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import review_show_read
 
+    settings, store, read = _reading("review_show", purpose, reveal)
     with _errors():
-        store, vault = _linking()
-        detail = show_review(store, vault, review_id)
+        detail = review_show_read(store, load_vault(settings.keys_dir), read, review_id)
     if as_json:
         _print_json(detail)
         return
@@ -579,14 +595,17 @@ def review_unmerge(
 def match(
     path: Path,
     map_path: Annotated[Path, typer.Option("--map", help="YAML: columns: {name: COL, ...}")],
+    purpose: PurposeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Match a department's list of people (CSV or Parquet) to the person index."""
-    from fpcredit.link.match import match_list
+    """Match a department's list of people (CSV or Parquet) to the person index (each matched
+    person on the trail with --purpose)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import match_read
 
+    settings, store, read = _reading("match", purpose)
     with _errors():
-        store, vault = _linking()
-        result = match_list(store, vault, path, map_path).as_json()
+        result = match_read(store, load_vault(settings.keys_dir), read, path, map_path)
     if as_json:
         _print_json(result)
         return
@@ -607,13 +626,15 @@ def match(
 @export_app.command("links")
 def export_links_cmd(
     output: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    purpose: PurposeOpt = None,
 ) -> None:
-    """Write every link: source, record_key, role, person_id, probability, pass."""
-    from fpcredit.link.export import export_links
+    """Write every link: source, record_key, role, person_id, probability, pass (each linked
+    person on the trail with --purpose)."""
+    from fpcredit.operator_reads import export_links_read
 
+    _, store, read = _reading("export_links", purpose)
     with _errors():
-        store, _vault = _linking()
-        n = export_links(store, output)
+        n = export_links_read(store, read, output)
     out.print(f"{n} links → {output}")
     _warn_outside_home(output)
 
@@ -631,7 +652,10 @@ def _warn_outside_home(output: Path) -> None:
 
 PolicyOpt = Annotated[
     Path | None,
-    typer.Option("--policy", help="Policy file (default: the packaged policies/default.yaml)."),
+    typer.Option(
+        "--policy",
+        help="Policy file (default: the active policy, `policy activate`; else the packaged one).",
+    ),
 ]
 AsOfOpt = Annotated[str, typer.Option("--as-of", help="Evaluation date, YYYY-MM-DD.")]
 
@@ -652,6 +676,54 @@ def policy_check(
         _print_json(report)
         return
     _print_policy(report)
+
+
+@policy_app.command("activate")
+def policy_activate(
+    path: Annotated[Path, typer.Argument(help="The policy YAML file.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is activated (kept with it).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a policy file (as `policy check`) and make it the active policy: evaluations,
+    explanations and the service use it when no --policy is named. On the trail."""
+    from fpcredit.errors import PolicyError
+    from fpcredit.messages import text
+
+    admin = _administration()[1]
+    with _errors():
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            why = text("policy_unreadable", why=e.strerror)
+            raise PolicyError(str(path), [(None, why)]) from None
+        made = admin.activate_policy(data, reason, str(path))
+    if as_json:
+        _print_json(made.as_json())
+        return
+    out.print(text("policy.activated", **made.as_json()), highlight=False, soft_wrap=True)
+
+
+@policy_app.command("list")
+def policy_list(as_json: JsonOpt = False) -> None:
+    """Every activation of a policy (who, when, why); the last one is in force."""
+    from fpcredit.messages import text
+
+    admin = _administration()[1]
+    with _errors():
+        rows = [a.as_json() for a in admin.policies()]
+    if as_json:
+        _print_json({"policies": rows})
+        return
+    if not rows:
+        out.print(text("policy.none_activated"))
+        return
+    table = Table("#", "policy", "version", "sha256", "by", "at (UTC)", "reason")
+    for a in rows:
+        table.add_row(
+            str(a["number"]), a["policy_id"], a["version"], a["sha256"][:16] + "…",
+            a["activated_by"], a["activated_at"], a["reason"],
+        )  # fmt: skip
+    out.print(table)
 
 
 def _print_policy(report: dict[str, Any]) -> None:
@@ -695,7 +767,6 @@ def evaluate(
 ) -> None:
     """Evaluate every person as of a date: monthly score, quarterly grade (信用评价)."""
     from fpcredit.evaluate.changes import changes_since_last
-    from fpcredit.evaluate.policy import load_policy
     from fpcredit.evaluate.run import evaluate as run_evaluate
     from fpcredit.service import open_ready_store
 
@@ -703,7 +774,7 @@ def evaluate(
         settings = _settings()
         day = _parse_day(as_of)
         store = open_ready_store(settings)
-        loaded = load_policy(policy)
+        loaded = _policy(store, policy)
         if changes:
             report = changes_since_last(store, settings.home, loaded, day)
         else:
@@ -713,6 +784,14 @@ def evaluate(
         _print_json(report)
         return
     _print_evaluation(report)
+
+
+def _policy(store: Any, path: Path | None) -> Any:
+    """The named policy file, or the active policy (evaluate/active.py)."""
+    from fpcredit.evaluate.active import active_policy
+    from fpcredit.evaluate.policy import load_policy
+
+    return load_policy(path) if path else active_policy(store)
 
 
 def _run_header(run: Any, loaded: Any) -> dict[str, Any]:
@@ -779,18 +858,19 @@ def _print_changes(report: dict[str, Any]) -> None:
 def explain(
     person_id: Annotated[int, typer.Argument(help="Person id (from the person index).")],
     as_of: AsOfOpt,
+    purpose: PurposeOpt = None,
     policy: PolicyOpt = None,
+    reveal: RevealOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Explain one person's credit line by line, and what would raise the grade."""
-    from fpcredit.evaluate.explain import explain as run_explain
-    from fpcredit.evaluate.policy import load_policy
-    from fpcredit.service import open_ready_store
+    """Explain one person's credit line by line, and what would raise the grade (dates about
+    the person by month unless --reveal)."""
+    from fpcredit.operator_reads import explain_read
 
+    _, store, read = _reading("explain", purpose, reveal)
     with _errors():
-        settings = _settings()
-        store = open_ready_store(settings)
-        report = run_explain(store, load_policy(policy), person_id, _parse_day(as_of))
+        day = _parse_day(as_of)
+        report = explain_read(store, read, person_id, day, _policy(store, policy))
     if as_json:
         _print_json(report)
         return
@@ -834,20 +914,20 @@ def _print_explanation(r: dict[str, Any]) -> None:
 def export_scores_cmd(
     as_of: AsOfOpt,
     output: Annotated[Path, typer.Option("--out", help="CSV file, or .parquet for Parquet.")],
+    purpose: PurposeOpt = None,
     policy: PolicyOpt = None,
 ) -> None:
-    """Write the stored evaluation as of a date, one row per person."""
+    """Write the stored evaluation as of a date, one row per person (every person on the
+    trail with --purpose)."""
     from fpcredit.evaluate.policy import load_policy
-    from fpcredit.evaluate.report import export_scores
     from fpcredit.evaluate.run import latest
-    from fpcredit.service import open_ready_store
+    from fpcredit.operator_reads import export_scores_read
 
+    settings, store, read = _reading("export_scores", purpose)
     with _errors():
-        settings = _settings()
-        store = open_ready_store(settings)
         loaded = load_policy(policy) if policy else None
         run = latest(store, settings.home, _parse_day(as_of), loaded)
-        n = export_scores(run, output)
+        n = export_scores_read(read, run, output)
     out.print(f"{n} persons (evaluation {run.id}) → {output}")
     _warn_outside_home(output)
 
@@ -858,6 +938,35 @@ def _accounts() -> tuple[Settings, Any]:
     settings = _settings()
     with _errors():  # an uninitialised home is the user's to fix: one line, not "internal error"
         return settings, open_ready_store(settings)
+
+
+def _reading(action: str, purpose: str | None, reveal: bool = False) -> tuple[Settings, Any, Any]:
+    """Settings, store and the trail entries of a command that reads personal data; a missing,
+    unknown or refused --purpose stops it here with one line (and is on the trail)."""
+    from fpcredit.errors import AuthError
+    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.operator import OperatorRead, command_purpose
+
+    settings, store = _accounts()
+    ledger = Ledger(store, settings)
+    try:
+        chosen = command_purpose(action, purpose)
+    except AuthError as e:
+        with _errors():
+            OperatorRead.refused(ledger, action)
+        _fail(str(e))
+        raise  # unreachable: _fail exits
+    return settings, store, OperatorRead(ledger, action, chosen, reveal)
+
+
+def _administration() -> tuple[Settings, Any]:
+    """Settings and the operator's administration (break-glass: every action on the trail)."""
+    from fpcredit.guard.admin import Actor, Administration, ledger_trail
+    from fpcredit.guard.ledger import Ledger
+
+    settings, store = _accounts()
+    trail = ledger_trail(Ledger(store, settings))
+    return settings, Administration(store, settings, Actor.operator(), trail)
 
 
 def _print_enrolment(made: Any, as_json: bool) -> None:
@@ -880,17 +989,19 @@ def _print_enrolment(made: Any, as_json: bool) -> None:
 
 @users_app.command("add")
 def users_add(
-    role: Annotated[str, typer.Option(help="national, province, city, county or auditor.")],
+    role: Annotated[
+        str,
+        typer.Option(help="national, province, city, county, or sysadmin, secadmin, auditor."),
+    ],
     region: Annotated[str, typer.Option(help="6-digit region code (national: 000000).")],
     username: Annotated[str, typer.Option(help="Unique account name.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a staff or auditor account; prints its one-time password and TOTP secret ONCE."""
-    from fpcredit.guard.accounts import add_user
-
-    settings, store = _accounts()
+    """Create a staff or administrator account (the only way to make an administrator's:
+    break-glass, on the trail); prints its one-time password and TOTP secret ONCE."""
+    admin = _administration()[1]
     with _errors():
-        made = add_user(store, role, region, username, settings=settings)
+        made = admin.add_user(role, region, username)
     _print_enrolment(made, as_json)
 
 
@@ -899,33 +1010,38 @@ def users_reset(
     username: Annotated[str, typer.Argument(help="The account.")], as_json: JsonOpt = False
 ) -> None:
     """New one-time password and TOTP secret (printed once); unlocks and re-enables."""
-    from fpcredit.guard.accounts import reset_user
-
-    settings, store = _accounts()
+    admin = _administration()[1]
     with _errors():
-        made = reset_user(store, username, settings=settings)
+        made = admin.reset_user(username)
     _print_enrolment(made, as_json)
 
 
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
     """Disable an account; its sessions close at once."""
-    from fpcredit.guard.accounts import disable_user
-
-    store = _accounts()[1]
+    admin = _administration()[1]
     with _errors():
-        user = disable_user(store, username)
+        user = admin.disable_user(username)
     out.print(f"{user.username}: disabled")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
+    """Enable a disabled account again (its 90-day dormancy clock starts anew)."""
+    from fpcredit.messages import text
+
+    admin = _administration()[1]
+    with _errors():
+        user = admin.enable_user(username)
+    out.print(text("users.enabled_done", username=user.username), highlight=False)
 
 
 @users_app.command("list")
 def users_list(as_json: JsonOpt = False) -> None:
     """Accounts and department clients, without any secret."""
-    from fpcredit.guard.accounts import list_clients, list_users
-
-    store = _accounts()[1]
+    admin = _administration()[1]
     with _errors():
-        users, clients = list_users(store), list_clients(store)
+        users, clients = admin.users(), admin.clients()
     data: dict[str, list[dict[str, Any]]] = {
         "users": [
             {
@@ -965,12 +1081,11 @@ def users_client(
 ) -> None:
     """Register a department system (client credentials); prints its secret ONCE."""
     from fpcredit.guard.access import ROLE_PURPOSES, Role
-    from fpcredit.guard.accounts import add_client
 
-    settings, store = _accounts()
+    admin = _administration()[1]
     with _errors():
         purposes = purpose or sorted(ROLE_PURPOSES[Role.DEPARTMENT])
-        client_id, secret = add_client(store, source, purposes, settings=settings)
+        client_id, secret = admin.add_client(source, purposes)
     allowed = ", ".join(sorted(purposes))
     if as_json:
         _print_json({"client_id": client_id, "client_secret": secret, "purposes": sorted(purposes)})
@@ -982,15 +1097,48 @@ def users_client(
     out.print(message, highlight=False, soft_wrap=True)
 
 
-@outbox_app.command("list")
-def outbox_list(as_json: JsonOpt = False) -> None:
-    """Messages in the outbox (development SMS channel), recipients masked."""
-    from fpcredit.guard.crypto import load_vault
-    from fpcredit.guard.sms import list_outbox
+@users_app.command("client-disable")
+def users_client_disable(
+    client_id: Annotated[str, typer.Argument(help="The client id (users list shows them).")],
+) -> None:
+    """Retire a department client; its sessions close at once."""
+    from fpcredit.messages import text
 
-    settings, store = _accounts()
+    admin = _administration()[1]
     with _errors():
-        messages = list_outbox(store, load_vault(settings.keys_dir))
+        admin.disable_client(client_id)
+    out.print(text("users.client_disabled", client_id=client_id), highlight=False)
+
+
+@users_app.command("client-purposes")
+def users_client_purposes(
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    purpose: Annotated[
+        list[str], typer.Option("--purpose", help="Allowed purpose (repeatable; replaces all).")
+    ],
+) -> None:
+    """Set which purposes a department client may name (an access setting); its sessions end."""
+    from fpcredit.messages import text
+
+    admin = _administration()[1]
+    with _errors():
+        client = admin.set_client_purposes(client_id, purpose)
+    named = ", ".join(sorted(client.purposes))
+    out.print(text("users.client_purposes_set", client_id=client_id, purposes=named))
+
+
+@outbox_app.command("list")
+def outbox_list(
+    purpose: PurposeOpt = None, reveal: RevealOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Messages in the outbox (development SMS channel): recipients masked, login codes hidden
+    unless --reveal (--purpose service_delivery; each citizen on the trail)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import outbox_read
+
+    settings, store, read = _reading("outbox_list", purpose, reveal)
+    with _errors():
+        messages = outbox_read(store, load_vault(settings.keys_dir), read)
     if as_json:
         _print_json(messages)
         return
@@ -1014,15 +1162,12 @@ def keys_rotate(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     With --profile, the store moves to that crypto profile: the new key is of its algorithm and
     every blind index is recomputed under its index algorithm, online.
     """
-    from fpcredit.guard.rotate import rotate_keys
     from fpcredit.messages import text
 
-    settings, store = _accounts()
+    settings, admin = _administration()
     with _errors(), _progress(not as_json) as bar:
         task = bar.add_task("keys", total=None)
-        report = rotate_keys(
-            settings, store, lambda m: bar.update(task, description=m), profile=profile
-        )
+        report = admin.rotate_keys(lambda m: bar.update(task, description=m), profile=profile)
     if as_json:
         _print_json(report)
         return

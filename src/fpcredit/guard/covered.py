@@ -41,6 +41,8 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
         "id record_id subject_mention_id kind source record_key row_hash event_date recorded_at "
         "attrs".split()
     ),
+    # Policy activations (evaluate/active.py): every column, none ever changes.
+    "policies": tuple("id policy_id version sha256 text activated_by activated_at reason".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.

@@ -24,11 +24,12 @@ from fpcredit.guard.ledger import Ledger
 from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.service import open_ready_store
-from fpcredit.web.api import audit, auth, me, persons, system
+from fpcredit.web.api import admin, audit, auth, me, persons, system
 from fpcredit.web.deps import Services, enforce
 from fpcredit.web.headers import SECURITY_HEADERS, SecurityHeaders
 from fpcredit.web.limits import BodyLimit, CallerLimits, RateLimit
 from fpcredit.web.metrics import Metrics, MetricsMiddleware
+from fpcredit.web.rotation import RotationJob
 from fpcredit.web.rules import rule_for
 
 __all__ = ["check_rules", "create_app", "declared_routes"]
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for module in (system, auth, persons, me, audit):
+    for module in (system, auth, persons, me, audit, admin):
         app.include_router(module.router)
     check_rules(app)
     _handlers(app)
@@ -154,4 +155,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)  # outermost: the limits' 413 and 429 get them too
     app.state.services = build_services(settings, metrics)
+    app.state.rotation = RotationJob()  # the security administrator's key rotation
     return app

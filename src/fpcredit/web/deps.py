@@ -161,6 +161,7 @@ def _event(
     outcome: str,
     purpose: Purpose | None,
     person_id: int | None,
+    address: str | None = None,
 ) -> Event:
     """The trail entry of one access decision."""
     return Event(
@@ -169,6 +170,7 @@ def _event(
         outcome=outcome,
         subject=None if person_id is None else str(person_id),
         purpose=purpose.value if purpose else None,
+        address=address,
     )
 
 
@@ -192,9 +194,11 @@ async def _audit(
     outcome: str,
     purpose: Purpose | None,
     person_id: int | None,
+    address: str | None = None,
 ) -> None:
     """`audit` on the event loop: waits for the commit without holding a thread."""
-    await services.trail.append_async(_event(principal, rule, outcome, purpose, person_id))
+    event = _event(principal, rule, outcome, purpose, person_id, address)
+    await services.trail.append_async(event)
     services.metrics.audit_entries.labels(outcome).inc()
 
 
@@ -261,8 +265,9 @@ async def enforce(request: Request, services: ServicesDep) -> None:
     if services.limits.subject.enabled:
         limit(services.limits.subject, f"{principal.role.value}:{principal.subject}")
     if principal.role not in rule.roles:
-        if rule.personal:
-            await _audit(services, principal, rule, "refused_role", None, None)
+        if rule.audited:  # a read of personal data, or an administrator's action (with address)
+            address = request.client.host if rule.admin and request.client else None
+            await _audit(services, principal, rule, "refused_role", None, None, address)
         raise HTTPException(403, text("web.role_refused", role=principal.role.value))
     purpose: Purpose | None = None
     person: int | None = None
