@@ -49,6 +49,10 @@ READS: dict[str, tuple[list[str], str]] = {
     "export links": (["export", "links", "--out", "{home}/l.csv"], "record_linkage"),
     "outbox list": (["outbox", "list"], "service_delivery"),
     "quality list": (["quality", "list"], "data_quality"),
+    "evaluate changes": (
+        ["evaluate", "--as-of", AS_OF.isoformat(), "--changes-since-last"],
+        "supervision",
+    ),
 }
 
 
@@ -256,7 +260,9 @@ def test_bulk_exports_put_every_person_on_the_trail(province: Province) -> None:
     ledger.store.engine.dispose()
 
 
-@pytest.mark.parametrize("command", ["review list", "match", "export links", "quality list"])
+@pytest.mark.parametrize(
+    "command", ["review list", "match", "export links", "quality list", "evaluate changes"]
+)
 def test_each_read_keeps_its_output_and_names_its_purpose(province: Province, command: str) -> None:
     template, purpose = READS[command]
     json_flag = [] if command.startswith("export") else ["--json"]
@@ -269,6 +275,8 @@ def test_each_read_keeps_its_output_and_names_its_purpose(province: Province, co
         matched = body["matched"]
     elif command == "review list":
         assert set(json.loads(done.stdout)) == {"reviews"}
+    elif command == "evaluate changes":
+        assert {"previous", "evaluation", "changes"} <= set(json.loads(done.stdout))
     action = command.replace(" ", "_")
     entries = province.entries(action)
     assert entries[-1][:3] != (operator_actor(), "refused_purpose", None)

@@ -22,7 +22,7 @@ from fpcredit.evaluate.explain import explain as explain_person
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.guard.citizens import _CODE_FIELD
 from fpcredit.guard.crypto import Vault
-from fpcredit.guard.masking import Dates, mask_birth_date, mask_name, today
+from fpcredit.guard.masking import Dates, mask_birth_date, mask_date, mask_name, today
 from fpcredit.guard.operator import OperatorRead
 from fpcredit.guard.sms import list_outbox
 from fpcredit.link.file import locate
@@ -32,6 +32,7 @@ from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
 __all__ = [
+    "changes_read",
     "explain_read",
     "export_links_read",
     "export_scores_read",
@@ -209,3 +210,21 @@ def quality_read(
         persons = [int(p) for p in conn.scalars(query) if p is not None]
     read.record(persons)
     return issues
+
+
+def changes_read(read: OperatorRead, report: dict[str, Any]) -> dict[str, Any]:
+    """`fpcredit evaluate --changes-since-last`: each person whose result changed on the trail;
+    the late facts' dates by month unless revealed (the keys stay)."""
+    read.record(c["person_id"] for c in report["changes"])
+    if read.unmasked:
+        return report
+
+    def month(value: str) -> str:
+        return mask_date(dt.date.fromisoformat(value[:10]))
+
+    for change in report["changes"]:
+        change["late_facts"] = [
+            {**f, "event_date": month(f["event_date"]), "recorded_at": month(f["recorded_at"])}
+            for f in change["late_facts"]
+        ]
+    return report

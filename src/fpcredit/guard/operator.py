@@ -45,6 +45,8 @@ COMMAND_PURPOSES: Final[dict[str, frozenset[Purpose]]] = {
     # The development outbox holds citizens' login codes: read only to deliver them by hand.
     "outbox_list": frozenset({_P.SERVICE_DELIVERY}),
     "quality_list": frozenset({_P.DATA_QUALITY}),
+    # `evaluate --changes-since-last`: who changed grade, and the late facts that did it.
+    "evaluate_changes": frozenset({_P.CREDIT_EVALUATION, _P.OBJECTION_HANDLING, _P.SUPERVISION}),
 }
 _NOT_A_CODE: Final = re.compile(r"[^A-Za-z0-9_.@+-]")
 # The trail refuses 11 digits in a row (a mobile number): a name never keeps more than 10.
