@@ -31,8 +31,8 @@ quality_app = typer.Typer(help="Data quality: quarantined rows and flagged field
 standard_app = typer.Typer(help="The data element standard (数据元标准).")
 review_app = typer.Typer(help="Clerical review of doubtful links (人工复核), merge and unmerge.")
 export_app = typer.Typer(help="Export data as files.")
-policy_app = typer.Typer(help="Credit policy files (评价政策): check them and print the AHP.")
-users_app = typer.Typer(help="Staff and auditor accounts, department clients (R26).")
+policy_app = typer.Typer(help="Credit policies (评价政策): check, activate, list.")
+users_app = typer.Typer(help="Staff and administrator accounts, department clients (三员分立).")
 keys_app = typer.Typer(help="Encryption keys under FPCREDIT_HOME/keys (R29).")
 outbox_app = typer.Typer(help="Messages waiting in the outbox (SMS codes in development).")
 audit_app = typer.Typer(help="The tamper-evident trail (R30).")
@@ -52,6 +52,17 @@ app.add_typer(witness_app, name="witness")
 out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+PurposeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose",
+        help="Why personal data is read: required, from the closed vocabulary (docs/security.md).",
+    ),
+]
+RevealOpt = Annotated[
+    bool,
+    typer.Option("--reveal", help="Show identifiers and dates in clear (on the trail as such)."),
+]
 
 
 def _fail(message: str) -> None:
@@ -289,14 +300,14 @@ def demo(
 
 
 def _demo_evaluate(settings: Settings) -> dict[str, Any]:
-    from fpcredit.evaluate.policy import load_policy
     from fpcredit.evaluate.run import evaluate as run_evaluate
     from fpcredit.service import open_ready_store
 
-    loaded = load_policy()
+    store = open_ready_store(settings)
+    loaded = _policy(store, None)
     with _progress(True) as bar:
         bar.add_task("evaluate", total=None)
-        run = run_evaluate(open_ready_store(settings), settings.home, loaded, dt.date.today())
+        run = run_evaluate(store, settings.home, loaded, dt.date.today())
     return {"evaluation": run.id, **_run_header(run, loaded), **run.summary}
 
 
@@ -319,21 +330,20 @@ def _demo_link(feeds: Path) -> dict[str, Any]:
 
 @quality_app.command("list")
 def quality_list(
+    purpose: PurposeOpt = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 0,
     lang: Annotated[str | None, typer.Option(help="zh or en (default FPCREDIT_LANGUAGE).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every quarantined row and flagged field: source, record_key, field, rule, action."""
-    from fpcredit.collect.quality import list_issues
-    from fpcredit.service import open_ready_store
+    """Every quarantined row and flagged field: source, record_key, field, rule, action
+    (--purpose data_quality; the persons of flagged rows are on the trail)."""
+    from fpcredit.operator_reads import quality_read
 
+    settings, store, read = _reading("quality_list", purpose)
     with _errors():
-        settings = _settings()
         chosen = lang or settings.language
-        issues = list_issues(
-            open_ready_store(settings), source, limit or None, "en" if chosen == "en" else "zh"
-        )
+        issues = quality_read(store, read, source, limit or None, "en" if chosen == "en" else "zh")
     if as_json:
         _print_json(issues)
         return
@@ -464,18 +474,20 @@ def _by_default(by: str) -> str:
 
 @review_app.command("list")
 def review_list(
+    purpose: PurposeOpt = None,
     status_: Annotated[
         str, typer.Option("--status", help="pending | accepted | rejected | stale")
     ] = "pending",
     limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """The doubtful pairs waiting for a clerk (names masked)."""
-    from fpcredit.link.review import list_reviews
+    """The doubtful pairs waiting for a clerk (names masked; --purpose record_linkage)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import review_list_read
 
+    settings, store, read = _reading("review_list", purpose)
     with _errors():
-        store, vault = _linking()
-        items = [i.as_json() for i in list_reviews(store, vault, status_, limit)]
+        items = review_list_read(store, load_vault(settings.keys_dir), read, status_, limit)
     if as_json:
         _print_json({"reviews": items})
         return
@@ -494,13 +506,17 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(review_id: int, as_json: JsonOpt = False) -> None:
-    """Both sides of a doubtful pair, field by field, with each field's evidence."""
-    from fpcredit.link.review import show_review
+def review_show(
+    review_id: int, purpose: PurposeOpt = None, reveal: RevealOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Both sides of a doubtful pair, field by field, with each field's evidence (names masked
+    and birth dates as years unless --reveal)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import review_show_read
 
+    settings, store, read = _reading("review_show", purpose, reveal)
     with _errors():
-        store, vault = _linking()
-        detail = show_review(store, vault, review_id)
+        detail = review_show_read(store, load_vault(settings.keys_dir), read, review_id)
     if as_json:
         _print_json(detail)
         return
@@ -579,14 +595,17 @@ def review_unmerge(
 def match(
     path: Path,
     map_path: Annotated[Path, typer.Option("--map", help="YAML: columns: {name: COL, ...}")],
+    purpose: PurposeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Match a department's list of people (CSV or Parquet) to the person index."""
-    from fpcredit.link.match import match_list
+    """Match a department's list of people (CSV or Parquet) to the person index (each matched
+    person on the trail with --purpose)."""
+    from fpcredit.guard.crypto import load_vault
+    from fpcredit.operator_reads import match_read
 
+    settings, store, read = _reading("match", purpose)
     with _errors():
-        store, vault = _linking()
-        result = match_list(store, vault, path, map_path).as_json()
+        result = match_read(store, load_vault(settings.keys_dir), read, path, map_path)
     if as_json:
         _print_json(result)
         return
@@ -607,13 +626,15 @@ def match(
 @export_app.command("links")
 def export_links_cmd(
     output: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    purpose: PurposeOpt = None,
 ) -> None:
-    """Write every link: source, record_key, role, person_id, probability, pass."""
-    from fpcredit.link.export import export_links
+    """Write every link: source, record_key, role, person_id, probability, pass (each linked
+    person on the trail with --purpose)."""
+    from fpcredit.operator_reads import export_links_read
 
+    _, store, read = _reading("export_links", purpose)
     with _errors():
-        store, _vault = _linking()
-        n = export_links(store, output)
+        n = export_links_read(store, read, output)
     out.print(f"{n} links → {output}")
     _warn_outside_home(output)
 
@@ -631,7 +652,10 @@ def _warn_outside_home(output: Path) -> None:
 
 PolicyOpt = Annotated[
     Path | None,
-    typer.Option("--policy", help="Policy file (default: the packaged policies/default.yaml)."),
+    typer.Option(
+        "--policy",
+        help="Policy file (default: the active policy, `policy activate`; else the packaged one).",
+    ),
 ]
 AsOfOpt = Annotated[str, typer.Option("--as-of", help="Evaluation date, YYYY-MM-DD.")]
 
@@ -688,24 +712,30 @@ def evaluate(
         bool,
         typer.Option(
             "--changes-since-last",
-            help="Re-evaluate with facts recorded since (late facts) and list who changed.",
+            help="Re-evaluate with facts recorded since (late facts) and list who changed"
+            " (a read of personal data: needs --purpose).",
         ),
     ] = False,
+    purpose: PurposeOpt = None,
+    reveal: RevealOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate every person as of a date: monthly score, quarterly grade (信用评价)."""
+    """Evaluate every person as of a date: monthly score, quarterly grade (信用评价). With
+    --changes-since-last, who changed and why: each on the trail, dates by month unless
+    --reveal."""
     from fpcredit.evaluate.changes import changes_since_last
-    from fpcredit.evaluate.policy import load_policy
     from fpcredit.evaluate.run import evaluate as run_evaluate
+    from fpcredit.operator_reads import changes_read
     from fpcredit.service import open_ready_store
 
+    read = _reading("evaluate_changes", purpose, reveal)[2] if changes else None
     with _errors():
         settings = _settings()
         day = _parse_day(as_of)
         store = open_ready_store(settings)
-        loaded = load_policy(policy)
-        if changes:
-            report = changes_since_last(store, settings.home, loaded, day)
+        loaded = _policy(store, policy)
+        if read is not None:
+            report = changes_read(read, changes_since_last(store, settings.home, loaded, day))
         else:
             run = run_evaluate(store, settings.home, loaded, day)
             report = {"evaluation": run.id, **_run_header(run, loaded), **run.summary}
@@ -713,6 +743,14 @@ def evaluate(
         _print_json(report)
         return
     _print_evaluation(report)
+
+
+def _policy(store: Any, path: Path | None) -> Any:
+    """The named policy file, or the active policy (evaluate/active.py)."""
+    from fpcredit.evaluate.active import active_policy
+    from fpcredit.evaluate.policy import load_policy
+
+    return load_policy(path) if path else active_policy(store)
 
 
 def _run_header(run: Any, loaded: Any) -> dict[str, Any]:
@@ -779,18 +817,19 @@ def _print_changes(report: dict[str, Any]) -> None:
 def explain(
     person_id: Annotated[int, typer.Argument(help="Person id (from the person index).")],
     as_of: AsOfOpt,
+    purpose: PurposeOpt = None,
     policy: PolicyOpt = None,
+    reveal: RevealOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Explain one person's credit line by line, and what would raise the grade."""
-    from fpcredit.evaluate.explain import explain as run_explain
-    from fpcredit.evaluate.policy import load_policy
-    from fpcredit.service import open_ready_store
+    """Explain one person's credit line by line, and what would raise the grade (dates about
+    the person by month unless --reveal)."""
+    from fpcredit.operator_reads import explain_read
 
+    _, store, read = _reading("explain", purpose, reveal)
     with _errors():
-        settings = _settings()
-        store = open_ready_store(settings)
-        report = run_explain(store, load_policy(policy), person_id, _parse_day(as_of))
+        day = _parse_day(as_of)
+        report = explain_read(store, read, person_id, day, _policy(store, policy))
     if as_json:
         _print_json(report)
         return
@@ -834,20 +873,20 @@ def _print_explanation(r: dict[str, Any]) -> None:
 def export_scores_cmd(
     as_of: AsOfOpt,
     output: Annotated[Path, typer.Option("--out", help="CSV file, or .parquet for Parquet.")],
+    purpose: PurposeOpt = None,
     policy: PolicyOpt = None,
 ) -> None:
-    """Write the stored evaluation as of a date, one row per person."""
+    """Write the stored evaluation as of a date, one row per person (every person on the
+    trail with --purpose)."""
     from fpcredit.evaluate.policy import load_policy
-    from fpcredit.evaluate.report import export_scores
     from fpcredit.evaluate.run import latest
-    from fpcredit.service import open_ready_store
+    from fpcredit.operator_reads import export_scores_read
 
+    settings, store, read = _reading("export_scores", purpose)
     with _errors():
-        settings = _settings()
-        store = open_ready_store(settings)
         loaded = load_policy(policy) if policy else None
         run = latest(store, settings.home, _parse_day(as_of), loaded)
-        n = export_scores(run, output)
+        n = export_scores_read(read, run, output)
     out.print(f"{n} persons (evaluation {run.id}) → {output}")
     _warn_outside_home(output)
 
@@ -860,137 +899,47 @@ def _accounts() -> tuple[Settings, Any]:
         return settings, open_ready_store(settings)
 
 
-def _print_enrolment(made: Any, as_json: bool) -> None:
-    data = {
-        "username": made.user.username,
-        "role": made.user.role.value,
-        "region": made.user.region,
-        "password": made.password,
-        "must_change_password": made.user.must_change,
-        "totp_secret": made.totp_secret,
-        "totp_uri": made.provisioning_uri,
-    }
-    if as_json:
-        _print_json(data)
-        return
-    from fpcredit.messages import text
-
-    out.print(text("users.enrolled", **data), highlight=False, soft_wrap=True)
-
-
-@users_app.command("add")
-def users_add(
-    role: Annotated[str, typer.Option(help="national, province, city, county or auditor.")],
-    region: Annotated[str, typer.Option(help="6-digit region code (national: 000000).")],
-    username: Annotated[str, typer.Option(help="Unique account name.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Create a staff or auditor account; prints its one-time password and TOTP secret ONCE."""
-    from fpcredit.guard.accounts import add_user
+def _reading(action: str, purpose: str | None, reveal: bool = False) -> tuple[Settings, Any, Any]:
+    """Settings, store and the trail entries of a command that reads personal data; a missing,
+    unknown or refused --purpose stops it here with one line (and is on the trail)."""
+    from fpcredit.errors import AuthError
+    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.operator import OperatorRead, command_purpose
 
     settings, store = _accounts()
-    with _errors():
-        made = add_user(store, role, region, username, settings=settings)
-    _print_enrolment(made, as_json)
+    ledger = Ledger(store, settings)
+    try:
+        chosen = command_purpose(action, purpose)
+    except AuthError as e:
+        with _errors():
+            OperatorRead.refused(ledger, action)
+        _fail(str(e))
+        raise  # unreachable: _fail exits
+    return settings, store, OperatorRead(ledger, action, chosen, reveal)
 
 
-@users_app.command("reset")
-def users_reset(
-    username: Annotated[str, typer.Argument(help="The account.")], as_json: JsonOpt = False
-) -> None:
-    """New one-time password and TOTP secret (printed once); unlocks and re-enables."""
-    from fpcredit.guard.accounts import reset_user
-
-    settings, store = _accounts()
-    with _errors():
-        made = reset_user(store, username, settings=settings)
-    _print_enrolment(made, as_json)
-
-
-@users_app.command("disable")
-def users_disable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
-    """Disable an account; its sessions close at once."""
-    from fpcredit.guard.accounts import disable_user
-
-    store = _accounts()[1]
-    with _errors():
-        user = disable_user(store, username)
-    out.print(f"{user.username}: disabled")
-
-
-@users_app.command("list")
-def users_list(as_json: JsonOpt = False) -> None:
-    """Accounts and department clients, without any secret."""
-    from fpcredit.guard.accounts import list_clients, list_users
-
-    store = _accounts()[1]
-    with _errors():
-        users, clients = list_users(store), list_clients(store)
-    data: dict[str, list[dict[str, Any]]] = {
-        "users": [
-            {
-                "username": u.username,
-                "role": u.role.value,
-                "region": u.region,
-                "last_login_at": u.last_login_at,
-                "locked_until": u.locked_until,
-                "disabled": u.disabled_reason,
-            }
-            for u in users
-        ],
-        "clients": [
-            {"client_id": c.client_id, "source": c.source, "purposes": sorted(c.purposes),
-             "disabled": c.disabled_at is not None}
-            for c in clients
-        ],
-    }  # fmt: skip
-    if as_json:
-        _print_json(data)
-        return
-    table = Table("username", "role", "region", "last login", "locked until", "disabled")
-    for u in data["users"]:
-        table.add_row(*(str(u[k] or "") for k in u))
-    out.print(table)
-    for c in data["clients"]:
-        out.print(f"client {c['client_id']} ({c['source']}): {', '.join(c['purposes'])}")
-
-
-@users_app.command("client")
-def users_client(
-    source: Annotated[str, typer.Argument(help="The department: health, police, civil, …")],
-    purpose: Annotated[
-        list[str] | None, typer.Option("--purpose", help="Allowed purpose (repeatable).")
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Register a department system (client credentials); prints its secret ONCE."""
-    from fpcredit.guard.access import ROLE_PURPOSES, Role
-    from fpcredit.guard.accounts import add_client
+def _administration() -> tuple[Settings, Any]:
+    """Settings and the operator's administration (break-glass: every action on the trail)."""
+    from fpcredit.guard.admin import Actor, Administration, ledger_trail
+    from fpcredit.guard.ledger import Ledger
 
     settings, store = _accounts()
-    with _errors():
-        purposes = purpose or sorted(ROLE_PURPOSES[Role.DEPARTMENT])
-        client_id, secret = add_client(store, source, purposes, settings=settings)
-    allowed = ", ".join(sorted(purposes))
-    if as_json:
-        _print_json({"client_id": client_id, "client_secret": secret, "purposes": sorted(purposes)})
-        return
-    from fpcredit.messages import text
-
-    message = text("users.client_enrolled", client_id=client_id, client_secret=secret,
-                   purposes=allowed)  # fmt: skip
-    out.print(message, highlight=False, soft_wrap=True)
+    trail = ledger_trail(Ledger(store, settings))
+    return settings, Administration(store, settings, Actor.operator(), trail)
 
 
 @outbox_app.command("list")
-def outbox_list(as_json: JsonOpt = False) -> None:
-    """Messages in the outbox (development SMS channel), recipients masked."""
+def outbox_list(
+    purpose: PurposeOpt = None, reveal: RevealOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Messages in the outbox (development SMS channel): recipients masked, login codes hidden
+    unless --reveal (--purpose service_delivery; each citizen on the trail)."""
     from fpcredit.guard.crypto import load_vault
-    from fpcredit.guard.sms import list_outbox
+    from fpcredit.operator_reads import outbox_read
 
-    settings, store = _accounts()
+    settings, store, read = _reading("outbox_list", purpose, reveal)
     with _errors():
-        messages = list_outbox(store, load_vault(settings.keys_dir))
+        messages = outbox_read(store, load_vault(settings.keys_dir), read)
     if as_json:
         _print_json(messages)
         return
@@ -1014,15 +963,12 @@ def keys_rotate(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     With --profile, the store moves to that crypto profile: the new key is of its algorithm and
     every blind index is recomputed under its index algorithm, online.
     """
-    from fpcredit.guard.rotate import rotate_keys
     from fpcredit.messages import text
 
-    settings, store = _accounts()
+    settings, admin = _administration()
     with _errors(), _progress(not as_json) as bar:
         task = bar.add_task("keys", total=None)
-        report = rotate_keys(
-            settings, store, lambda m: bar.update(task, description=m), profile=profile
-        )
+        report = admin.rotate_keys(lambda m: bar.update(task, description=m), profile=profile)
     if as_json:
         _print_json(report)
         return
@@ -1319,3 +1265,7 @@ def main() -> None:
         if os.environ.get("FPCREDIT_DEBUG"):
             raise
         raise SystemExit(2) from None
+
+
+# The administration commands (users, policy activation) live beside, registered on import.
+import fpcredit.cli_admin  # noqa: E402, F401

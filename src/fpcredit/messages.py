@@ -947,8 +947,10 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "[fpcredit] Your login code is {code}, valid for {minutes} minutes. Do not share it.",
     ),
     "users.bad_role": (
-        "角色“{role}”不能用于工作人员账户（可用：national、province、city、county、auditor）",
-        "role {role!r} is not a staff role (national, province, city, county, auditor)",
+        "角色“{role}”不能用于账户（可用：national、province、city、county、sysadmin、secadmin、"
+        "auditor）",
+        "role {role!r} is not an account role (national, province, city, county, sysadmin, "
+        "secadmin, auditor)",
     ),
     "users.bad_region": (
         "行政区划代码“{region}”与角色 {role} 不符（国家级为 000000，省级如 330000，"
@@ -984,6 +986,60 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "department {source} already has an active client; disable it first",
     ),
     "users.unknown_client": ("没有客户端“{client_id}”", "there is no client {client_id!r}"),
+    # 三员分立, policy activation and the operator's reads at the command line (admin unit,
+    # issue 21; guard/admin.py, guard/operator.py, evaluate/active.py, docs/security.md).
+    "admin.refused_role": (
+        "角色 {role} 不能执行“{action}”：三员分立，这是另一名管理员的职责",
+        "role {role} may not {action}: separation of duties makes it another administrator's",
+    ),
+    "admin.refused_target": (
+        "系统管理员只能管理工作人员账户，不能管理 {role} 账户：管理员账户只能在服务器上由"
+        "操作系统操作员用命令行创建和重置",
+        "a system administrator manages staff accounts only, not a {role} account: "
+        "administrators' accounts are made and reset only at the server's command line",
+    ),
+    "admin.rotation_running": (
+        "密钥轮换正在进行，请等它结束（GET /v1/admin/keys/rotation）",
+        "a key rotation is running; wait for it to end (GET /v1/admin/keys/rotation)",
+    ),
+    "cli.purpose_required": (
+        "读取个人信息须用 --purpose 说明用途（此命令可用：{allowed}）",
+        "reading personal data needs --purpose (this command allows: {allowed})",
+    ),
+    "cli.purpose_unknown": (
+        "“{purpose}”不在用途词表中（此命令可用：{allowed}）",
+        "{purpose!r} is not in the purpose vocabulary (this command allows: {allowed})",
+    ),
+    "cli.purpose_refused": (
+        "此命令不能以用途“{purpose}”读取个人信息（可用：{allowed}）",
+        "this command may not read personal data for {purpose!r} (allowed: {allowed})",
+    ),
+    "users.enabled_done": ("账户 {username} 已启用", "account {username} is enabled"),
+    "users.client_disabled": ("客户端 {client_id} 已停用", "client {client_id} is disabled"),
+    "users.client_purposes_set": (
+        "客户端 {client_id} 的允许用途：{purposes}（其会话已结束）",
+        "client {client_id} may now name: {purposes} (its sessions have ended)",
+    ),
+    "policy.activated": (
+        "政策 {policy_id} {version} 已生效（第 {number} 次启用，sha256 {sha256}），"
+        "评价与解释此后默认使用它",
+        "policy {policy_id} {version} is in force (activation {number}, sha256 {sha256}); "
+        "evaluations and explanations use it from now on",
+    ),
+    "policy.none_activated": (
+        "尚未启用任何政策：使用程序自带的默认政策",
+        "no policy was ever activated: the packaged default is in force",
+    ),
+    "policy.no_activation": (
+        "没有第 {number} 次政策启用",
+        "there is no policy activation {number}",
+    ),
+    "policy.hash_mismatch": (
+        "库中政策文本的 SHA-256 与启用时记录的不符：拒绝使用（运行 fpcredit audit verify）",
+        "the stored policy text no longer has the SHA-256 recorded when it was activated: "
+        "refused (run fpcredit audit verify)",
+    ),
+    "policy.reason_required": ("请用 --reason 说明启用原因", "say why with --reason"),
     # The service's edges (issue 21): dates, exports outside the home, forwarded headers.
     "web.as_of_range": (
         "评价日期须在 {earliest} 至 {latest} 之间",

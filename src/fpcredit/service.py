@@ -115,7 +115,7 @@ def load_province(settings: Settings, feeds: Path, as_of: dt.date) -> None:
     """Initialise the store, ingest every feed in `feeds`, link, and evaluate as of `as_of`:
     a synthetic province made ready to serve (tests and benchmarks start from this)."""
     from fpcredit.collect.mapping import sources
-    from fpcredit.evaluate.policy import load_policy
+    from fpcredit.evaluate.active import active_policy
     from fpcredit.evaluate.run import evaluate
     from fpcredit.link.config import load_config
     from fpcredit.link.index import link
@@ -127,6 +127,6 @@ def load_province(settings: Settings, feeds: Path, as_of: dt.date) -> None:
         for source in sources():
             ingest_file(store, vault, source, feed_path(feeds, source))
         link(store, vault, load_config())
-        evaluate(store, settings.home, load_policy(), as_of)
+        evaluate(store, settings.home, active_policy(store), as_of)
     finally:
         store.engine.dispose()

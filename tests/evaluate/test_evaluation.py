@@ -168,13 +168,18 @@ def test_cli_evaluate_explain_and_errors(home: Home, tmp_path: Path) -> None:
     assert '"grade_date": "2026-06-30"' in done.output
     assert '"ratio_to_best"' in done.output
     person = home.again["person_id"][0]
-    shown = runner.invoke(app, ["explain", person, "--as-of", "2026-06-30"], env=env)
+    shown = runner.invoke(
+        app, ["explain", person, "--as-of", "2026-06-30", "--purpose", "credit_evaluation"], env=env
+    )
     assert shown.exit_code == 0, shown.output
     assert "B01" in shown.output
-    missing = runner.invoke(app, ["explain", "999999999", "--as-of", "2026-06-30"], env=env)
+    missing = runner.invoke(
+        app, ["explain", "999999999", "--as-of", "2026-06-30", "--purpose", "supervision"], env=env
+    )
     assert missing.exit_code == 1 and "no person 999999999" in missing.output
     none = runner.invoke(
-        app, ["export", "scores", "--as-of", "2020-01-31", "--out", str(tmp_path / "x.csv")],
+        app, ["export", "scores", "--as-of", "2020-01-31", "--out", str(tmp_path / "x.csv"),
+              "--purpose", "supervision"],
         env=env,
     )  # fmt: skip
     assert none.exit_code == 1 and "evaluate --as-of 2020-01-31" in none.output

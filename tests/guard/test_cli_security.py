@@ -58,7 +58,7 @@ def test_a_department_client_and_the_outbox(home: Path) -> None:
         client["client_id"], client["client_secret"]
     )
     assert token.principal.role.value == "department"
-    code, out = _cli(home, "outbox", "list", "--json")
+    code, out = _cli(home, "outbox", "list", "--json", "--purpose", "service_delivery")
     assert code == 0 and json.loads(out) == []
 
 

@@ -249,7 +249,8 @@ def _commands(p: Province, rng: random.Random, disable: str) -> dict[str, object
     out["evaluation"] = json.loads(
         _cli(p, "evaluate", "--as-of", AS_OF.isoformat(), "--json").stdout
     )["evaluation"]
-    _cli(p, "explain", str(rng.choice(p.persons)), "--as-of", AS_OF.isoformat(), "--json")
+    _cli(p, "explain", str(rng.choice(p.persons)), "--as-of", AS_OF.isoformat(), "--json",
+         "--purpose", "credit_evaluation")  # fmt: skip
     _cli(p, "users", "disable", disable)
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,10 +11,12 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from fpcredit.errors import ConfigError
+from fpcredit.evaluate.policy import default_policy_path
+from fpcredit.guard import accounts
 from fpcredit.guard.access import ROLE_PURPOSES, Purpose, Role
 from fpcredit.web.app import check_rules, create_app
 from fpcredit.web.rules import RULES, Rule
-from tests.web.conftest import STAFF_CALLERS, Web
+from tests.web.conftest import ADMIN_CALLERS, STAFF_CALLERS, Web
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,62 @@ class Call:
     body: dict[str, Any] | None = None
     ok: int = 200
 
+
+_SERIAL = itertools.count()
+_MADE: dict[tuple[int, str], str] = {}  # (the province, what) → the account or client made
+
+
+def _once(w: Web, what: str, make: Callable[[], str]) -> str:
+    key = (id(w), what)
+    if key not in _MADE:
+        _MADE[key] = make()
+    return _MADE[key]
+
+
+def _target(w: Web, route: str) -> str:
+    """A county account of its own for each administrative route to act on (the matrix's
+    other tests keep their accounts)."""
+
+    def make() -> str:
+        name = f"matrix.{route}"
+        accounts.add_user(w.store, Role.COUNTY, w.inside.county, name, settings=w.settings)
+        return name
+
+    return _once(w, route, make)
+
+
+def _retire(w: Web, source: str) -> None:
+    """No active client of `source` (one per department), so that one may be registered."""
+    for c in accounts.list_clients(w.store):
+        if c.source == source and c.disabled_at is None:
+            accounts.disable_client(w.store, c.client_id)
+
+
+def _client(w: Web, source: str) -> str:
+    def make() -> str:
+        _retire(w, source)
+        return accounts.add_client(w.store, source, ["data_quality"], settings=w.settings)[0]
+
+    return _once(w, f"client:{source}", make)
+
+
+def _new_client(w: Web) -> Call:
+    _retire(w, "credit")
+    body = {"source": "credit", "purposes": ["incentive_verification"]}
+    return Call("POST", "/v1/admin/clients", {}, body, ok=201)
+
+
+def _new_user(w: Web) -> Call:
+    body = {"role": "county", "region": w.inside.county, "username": f"matrix.n{next(_SERIAL)}"}
+    return Call("POST", "/v1/admin/users", {}, body, ok=201)
+
+
+def _user_action(action: str) -> Callable[[Web], Call]:
+    return lambda w: Call("POST", f"/v1/admin/users/{_target(w, action)}/{action}", {})
+
+
+# The default policy's own text: activating it changes nothing the other tests see.
+_POLICY = {"text": default_policy_path().read_text(encoding="utf-8"), "reason": "matrix"}
 
 # How to call each route; a route added to the table without an entry here fails the test.
 BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
@@ -65,11 +124,38 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ),
     ("GET", "/v1/audit/entries"): lambda w: Call("GET", "/v1/audit/entries", {"limit": 5}),
     ("GET", "/v1/audit/verify"): lambda w: Call("GET", "/v1/audit/verify", {}),
+    ("GET", "/v1/admin/users"): lambda w: Call("GET", "/v1/admin/users", {}),
+    ("POST", "/v1/admin/users"): _new_user,
+    ("POST", "/v1/admin/users/{username}/reset"): _user_action("reset"),
+    ("POST", "/v1/admin/users/{username}/disable"): _user_action("disable"),
+    ("POST", "/v1/admin/users/{username}/enable"): _user_action("enable"),
+    ("GET", "/v1/admin/clients"): lambda w: Call("GET", "/v1/admin/clients", {}),
+    ("POST", "/v1/admin/clients"): _new_client,
+    ("POST", "/v1/admin/clients/{client_id}/disable"): lambda w: Call(
+        "POST", f"/v1/admin/clients/{_client(w, 'cdc')}/disable", {}
+    ),
+    ("PUT", "/v1/admin/clients/{client_id}/purposes"): lambda w: Call(
+        "PUT",
+        f"/v1/admin/clients/{_client(w, 'mch')}/purposes",
+        {},
+        {"purposes": ["data_quality", "service_delivery"]},
+    ),
+    # An unknown profile: the gate admits the security administrator, the body is refused (a
+    # real rotation of the shared store is tests/web/test_admin.py's, on a store of its own).
+    ("POST", "/v1/admin/keys/rotation"): lambda w: Call(
+        "POST", "/v1/admin/keys/rotation", {}, {"profile": "sm9"}, ok=422
+    ),
+    ("GET", "/v1/admin/keys/rotation"): lambda w: Call("GET", "/v1/admin/keys/rotation", {}),
+    ("GET", "/v1/admin/policies"): lambda w: Call("GET", "/v1/admin/policies", {}),
+    ("POST", "/v1/admin/policies"): lambda w: Call(
+        "POST", "/v1/admin/policies", {}, _POLICY, ok=201
+    ),
 }
 
 CALLERS: dict[str, tuple[Role | None, str]] = {
     "anonymous": (None, "in"),
     **{label: (role, where) for label, (role, where) in STAFF_CALLERS.items()},
+    **{label: (role, "in") for label, (role, _username) in ADMIN_CALLERS.items()},
     "department": (Role.DEPARTMENT, "in"),
     "citizen": (Role.CITIZEN, "in"),
 }

@@ -268,13 +268,14 @@ def test_the_home_results_and_exports_are_readable_by_their_owner_only(
     away = tmp_path / "away"
     outside, inside = away / "scores.csv", home / "exports" / "scores.parquet"
     for out in (outside, inside):
-        done = _cli(home, "export", "scores", "--as-of", AS_OF.isoformat(), "--out", str(out))
+        done = _cli(home, "export", "scores", "--as-of", AS_OF.isoformat(), "--out", str(out),
+                    "--purpose", "supervision")  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert _mode(out) == 0o600
         warned = "outside the protected folder" in done.stderr
         assert warned == (out == outside), done.stderr
     links = away / "links.csv"
-    done = _cli(home, "export", "links", "--out", str(links))
+    done = _cli(home, "export", "links", "--out", str(links), "--purpose", "record_linkage")
     assert done.returncode == 0, done.stderr
     assert _mode(links) == 0o600 and links.read_text().startswith("source,record_key")
     assert "outside the protected folder" in done.stderr

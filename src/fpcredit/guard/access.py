@@ -1,5 +1,11 @@
 """Who may do what: roles, the purpose vocabulary, region scope and the caller (`Principal`).
 
+Administration is split three ways (三员分立, GB/T 22239-2019 §8.1.4): the system administrator
+(`sysadmin`: staff accounts and department clients), the security administrator (`secadmin`:
+keys, access settings, the activation of policies) and the audit administrator (`auditor`: the
+trail, read-only). An account holds exactly one role, fixed when it is created; none of the
+three may name a purpose that reads a person's data (`guard/admin.py` checks their duties).
+
 The purpose vocabulary is closed and has no commercial, marketing or insurance purpose, so such
 use of the data cannot even be named in a request (SPEC R27). Each role may name only the
 purposes `ROLE_PURPOSES` lists; a department client is further limited to the purposes it was
@@ -13,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = [
+    "ADMIN_ROLES",
     "NATIONAL_REGION",
     "PURPOSES",
     "ROLE_PURPOSES",
@@ -32,12 +39,17 @@ class Role(enum.StrEnum):
     PROVINCE = "province"
     CITY = "city"
     COUNTY = "county"
-    AUDITOR = "auditor"
+    AUDITOR = "auditor"  # 审计管理员: the trail, read-only
+    SYSADMIN = "sysadmin"  # 系统管理员: staff accounts and department clients
+    SECADMIN = "secadmin"  # 安全管理员: keys, access settings, policies' activation
     DEPARTMENT = "department"
     CITIZEN = "citizen"
 
 
 STAFF_ROLES: Final = frozenset({Role.NATIONAL, Role.PROVINCE, Role.CITY, Role.COUNTY})
+# The three administrators of 三员分立; their accounts are made and reset only at the server's
+# command line (break-glass), never through the API.
+ADMIN_ROLES: Final = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
 NATIONAL_REGION: Final = "000000"
 
 
@@ -73,6 +85,9 @@ ROLE_PURPOSES: Final[dict[Role, frozenset[Purpose]]] = {
     Role.CITY: _STAFF,
     Role.COUNTY: _STAFF,
     Role.AUDITOR: frozenset({Purpose.AUDIT, Purpose.SUPERVISION}),
+    # Accounts, clients, keys and policies are not personal data: no purpose at all.
+    Role.SYSADMIN: frozenset(),
+    Role.SECADMIN: frozenset(),
     Role.DEPARTMENT: frozenset(
         {Purpose.INCENTIVE_VERIFICATION, Purpose.SERVICE_DELIVERY, Purpose.DATA_QUALITY}
     ),

@@ -1,4 +1,9 @@
-"""Staff and auditor accounts and department clients: creating, resetting, disabling them."""
+"""Staff and administrator accounts and department clients: creating, resetting, disabling them.
+
+An account holds one role, fixed when it is created: nothing here or anywhere else changes it
+(三员分立 needs that no account ever holds two). Who may call which of these is decided by
+`guard/admin.py`; these functions are the store's side.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,14 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.guard import passwords as pw
-from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, STAFF_ROLES, Purpose, Role
+from fpcredit.guard.access import (
+    ADMIN_ROLES,
+    NATIONAL_REGION,
+    ROLE_PURPOSES,
+    STAFF_ROLES,
+    Purpose,
+    Role,
+)
 from fpcredit.guard.crypto import Vault, load_vault
 from fpcredit.guard.sealing import keys_of, sealing
 from fpcredit.messages import text
@@ -36,10 +48,12 @@ __all__ = [
     "add_user",
     "client_of",
     "close_sessions",
+    "department_purposes",
     "disable_client",
     "disable_dormant_users",
     "disable_user",
     "enable_user",
+    "get_client",
     "get_user",
     "list_clients",
     "list_users",
@@ -48,9 +62,11 @@ __all__ = [
     "refuse",
     "remember_password",
     "reset_user",
+    "set_client_purposes",
+    "valid_username",
 ]
 
-ACCOUNT_ROLES: Final = STAFF_ROLES | {Role.AUDITOR}
+ACCOUNT_ROLES: Final = STAFF_ROLES | ADMIN_ROLES
 TOTP_FIELD: Final = "totp_secret"  # the vault's associated data for the secret's column
 _USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,31}")
 # Names that suggest a default, shared or built-in account: GB/T 22239 wants every account to
@@ -63,6 +79,7 @@ RESERVED_WORDS: Final = (
     "operator", "public", "root", "service", "shared", "staff", "support", "sysop", "system",
     "temp", "test", "user",
 )  # fmt: skip
+_NATION_ONLY: Final = frozenset({Role.NATIONAL, Role.SYSADMIN, Role.SECADMIN})
 _LEVEL: Final = {Role.PROVINCE: "province", Role.CITY: "prefecture", Role.COUNTY: "county"}
 
 
@@ -91,7 +108,7 @@ def locked(until: dt.datetime) -> AuthError:
 
 @dataclass(frozen=True)
 class User:
-    """A staff or auditor account, without its secrets. Times are naive UTC."""
+    """A staff or administrator account, without its secrets. Times are naive UTC."""
 
     username: str
     role: Role
@@ -142,8 +159,9 @@ def _check_region(role: Role, region: str) -> str:
     """The region a staff account is bound to, checked against GB/T 2260 as far as we know it."""
     code = region.strip()
     if code == NATIONAL_REGION:
-        ok = role in (Role.NATIONAL, Role.AUDITOR)
-    elif role is Role.NATIONAL or not re.fullmatch(r"\d{6}", code):
+        ok = role in _NATION_ONLY or role is Role.AUDITOR
+    # The system and security administrators serve the whole platform, never one region.
+    elif role in _NATION_ONLY or not re.fullmatch(r"\d{6}", code):
         ok = False
     else:
         level = "province" if code[2:] == "0000" else "prefecture" if code[4:] == "00" else "county"
@@ -160,6 +178,11 @@ def _check_region(role: Role, region: str) -> str:
     if not ok:
         raise refuse("bad_region", "users.bad_region", role=role.value, region=code)
     return code
+
+
+def valid_username(name: str) -> bool:
+    """Whether `name` has the form of a username (not whether such an account exists)."""
+    return bool(_USERNAME.fullmatch(name))
 
 
 def _username(name: str) -> str:
@@ -205,7 +228,8 @@ def add_user(
     vault: Vault | None = None,
     now: dt.datetime | None = None,
 ) -> Enrolment:
-    """Create a staff (national/province/city/county) or auditor account.
+    """Create a staff (national/province/city/county) or administrator (sysadmin, secadmin,
+    auditor) account, with its one role for good.
 
     Without `password` a strong one-time password is generated, returned once and must be
     changed at the first login. The TOTP secret is returned once and stored only encrypted.
@@ -444,3 +468,51 @@ def disable_client(store: Store, client_id: str, *, now: dt.datetime | None = No
         if not done:
             raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
         close_sessions(conn, Role.DEPARTMENT.value, client_id, now, "disabled")
+
+
+def get_client(store: Store, client_id: str) -> Client:
+    """The client; AuthError `unknown_client` when there is none."""
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(s.clients).where(s.clients.c.client_id == client_id)).first()
+    if row is None:
+        raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
+    return client_of(row)
+
+
+def department_purposes(purposes: Iterable[Purpose | str]) -> frozenset[Purpose]:
+    """The purposes a department client may be registered with, checked: at least one, each
+    among the department role's; AuthError `bad_purpose` naming the allowed ones otherwise."""
+    allowed = ROLE_PURPOSES[Role.DEPARTMENT]
+    permitted = ", ".join(sorted(allowed))
+    wanted: set[Purpose] = set()
+    for p in purposes:
+        if p not in {a.value for a in allowed}:
+            raise refuse("bad_purpose", "users.bad_purpose", purpose=p, allowed=permitted)
+        wanted.add(Purpose(p))
+    if not wanted:
+        raise refuse("bad_purpose", "users.no_purpose", allowed=permitted)
+    return frozenset(wanted)
+
+
+def set_client_purposes(
+    store: Store,
+    client_id: str,
+    purposes: Iterable[Purpose | str],
+    *,
+    now: dt.datetime | None = None,
+) -> Client:
+    """Change which purposes a department client may name (an access setting, the security
+    administrator's). Its open sessions close: a session keeps the purposes of its login."""
+    wanted = department_purposes(purposes)
+    now = now or utc_now()
+    c = s.clients
+    with store.engine.begin() as conn, _sealed(conn, store, "clients", "client_id", client_id):
+        done = conn.execute(
+            c.update()
+            .where(c.c.client_id == client_id)
+            .values(purposes=json.dumps(sorted(p.value for p in wanted)))
+        ).rowcount
+        if not done:
+            raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
+        close_sessions(conn, Role.DEPARTMENT.value, client_id, now, "purposes")
+    return get_client(store, client_id)

@@ -52,6 +52,8 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
         "id kind as_of score_date grade_date known_at policy_id policy_version policy_sha256 "
         "persons path summary created_at results_sha256".split()
     ),
+    # Policy activations (evaluate/active.py): every column, none ever changes.
+    "policies": tuple("id policy_id version sha256 text activated_by activated_at reason".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.

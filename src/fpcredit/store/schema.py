@@ -45,6 +45,7 @@ __all__ = [
     "outbox",
     "password_history",
     "persons",
+    "policies",
     "quality_issues",
     "quarantine",
     "records",
@@ -305,6 +306,21 @@ evaluations = Table(
     Index(None, "as_of", "policy_id"),
 )
 
+# Policy activations (evaluate/active.py), append-only: the newest row is the active policy.
+# Each row is covered by a change entry of the trail, written in the same transaction.
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("policy_id", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),  # of `text` as UTF-8, the bytes validated
+    Column("text", Text, nullable=False),  # the policy YAML, exactly as activated
+    Column("activated_by", String(64), nullable=False),  # the trail's actor code
+    Column("activated_at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 # Identities (SPEC R26, guard/identity.py). No secret is stored in a form that logs a person in:
 # passwords and client secrets as Argon2id hashes, TOTP secrets encrypted, one-time codes as
 # keyed hashes.
@@ -357,7 +373,7 @@ sessions = Table(
     Column("created_at", DateTime, nullable=False),
     Column("last_seen_at", DateTime, nullable=False),
     Column("closed_at", DateTime),
-    Column("closed_reason", String(16)),  # logout | idle | disabled | reset | upgrade
+    Column("closed_reason", String(16)),  # logout | idle | disabled | reset | upgrade | purposes
     # What the caller may do, fixed at login from the account, client or person: the token
     # names the session only, so these (not token claims) decide role, region and purposes.
     Column("region", String(6)),

@@ -23,13 +23,14 @@ from fpcredit.guard.ledger import Ledger
 from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.service import open_ready_store
-from fpcredit.web.api import audit, auth, me, persons, system
+from fpcredit.web.api import admin, audit, auth, me, persons, system
 from fpcredit.web.deps import Caller, Services, internal_error
 from fpcredit.web.gate import Gate
 from fpcredit.web.headers import SecurityHeaders
 from fpcredit.web.limits import ASGIApp, BodyLimit, CallerLimits, RateLimit, Receive, Scope, Send
 from fpcredit.web.metrics import AccessLog, Metrics, MetricsMiddleware
 from fpcredit.web.reads import credit_of
+from fpcredit.web.rotation import RotationJob
 from fpcredit.web.rules import rule_for
 
 __all__ = ["check_rules", "create_app", "declared_routes"]
@@ -176,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for module in (system, auth, persons, me, audit):
+    for module in (system, auth, persons, me, audit, admin):
         app.include_router(module.router)
     check_rules(app)
     _handlers(app)
@@ -189,4 +190,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access_log = access_log = AccessLog()
     app.front = SecurityHeaders(MetricsMiddleware(inner, metrics, access_log))
     app.state.services = build_services(settings, metrics)
+    app.state.rotation = RotationJob()  # the security administrator's key rotation
     return app

@@ -175,6 +175,7 @@ def event(
     outcome: str,
     purpose: Purpose | None,
     person_id: int | None,
+    address: str | None = None,
 ) -> Event:
     """The trail entry of one access decision."""
     return Event(
@@ -183,6 +184,7 @@ def event(
         outcome=outcome,
         subject=None if person_id is None else str(person_id),
         purpose=purpose.value if purpose else None,
+        address=address,
     )
 
 

@@ -194,9 +194,11 @@ async def _audit(
     outcome: str,
     purpose: Purpose | None,
     person_id: int | None,
+    address: str | None = None,
 ) -> None:
     """Append one decision, awaiting its commit without holding a thread."""
-    await services.trail.append_async(event(principal, rule, outcome, purpose, person_id))
+    entry = event(principal, rule, outcome, purpose, person_id, address)
+    await services.trail.append_async(entry)
     services.metrics.audit(outcome)
 
 
@@ -212,8 +214,10 @@ async def _check(
     if services.limits.subject.enabled:
         limit(services.limits.subject, f"{principal.role.value}:{principal.subject}")
     if principal.role not in rule.roles:
-        if rule.personal:
-            await _audit(services, principal, rule, "refused_role", None, None)
+        if rule.audited:  # a read of personal data, or an administrator's action (with address)
+            client = scope.get("client")
+            address = client[0] if rule.admin and client else None
+            await _audit(services, principal, rule, "refused_role", None, None, address)
         raise HTTPException(403, text("web.role_refused", role=principal.role.value))
     purpose: Purpose | None = None
     person: int | None = None

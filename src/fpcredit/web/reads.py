@@ -7,9 +7,9 @@ import datetime as dt
 from fastapi import HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
+from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.explain import ExplainError, MonthNotOverError
 from fpcredit.evaluate.explain import explain as explain_person
-from fpcredit.evaluate.policy import load_policy
 from fpcredit.guard.access import Role
 from fpcredit.guard.masking import Dates, exact_dates
 from fpcredit.link.file import person_file
@@ -38,7 +38,8 @@ def explanation(
         as_of = run["as_of"]
     dates = Dates(exact=exact_dates(role, reveal))
     try:
-        report = explain_person(services.store, load_policy(), person_id, as_of, dates)
+        policy = active_policy(services.store)
+        report = explain_person(services.store, policy, person_id, as_of, dates)
     except MonthNotOverError as e:
         raise invalid(["query", "as_of"], str(e)) from None
     except ExplainError as e:

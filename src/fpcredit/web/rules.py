@@ -5,6 +5,8 @@ before someone has decided who may call it. A rule with `personal=True` needs a 
 caller may name (fpcredit.guard.access) and every call — allowed or refused — is appended to the
 trail. `scope` says how the person a route reads is found, to check the caller's region:
 "person" = the `person_id` path parameter, "self" = the citizen's own person, None = no person.
+An `admin` rule reads no personal data, but a caller refused by role is on the trail too (an
+administrator trying another's duty, 三员分立); the route itself puts every action there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from fpcredit.guard.access import STAFF_ROLES, Role
+from fpcredit.guard.admin import DUTIES
 
 __all__ = ["PUBLIC", "RULES", "Rule", "rule_for"]
 
@@ -27,16 +30,30 @@ class Rule:
     action: str
     personal: bool = False
     scope: Literal["person", "self"] | None = None
+    admin: bool = False
 
     @property
     def public(self) -> bool:
         return not self.roles
+
+    @property
+    def audited(self) -> bool:
+        """Whether the gate puts a refusal by role on the trail."""
+        return self.personal or self.admin
 
 
 _STAFF = frozenset(STAFF_ROLES)
 _READERS = _STAFF | {Role.DEPARTMENT}
 _AUDIT = frozenset({Role.AUDITOR})
 _CITIZEN = frozenset({Role.CITIZEN})
+_ADMINS = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
+_SIGNED_IN = _READERS | _ADMINS | _CITIZEN
+
+
+def _admin(action: str, duty: str | None = None) -> Rule:
+    """An administrator's route: the roles whose duty `duty` (default `action`) is."""
+    return Rule(DUTIES[duty or action], action, admin=True)
+
 
 RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/healthz"): Rule(PUBLIC, "health"),
@@ -44,8 +61,8 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/ping"): Rule(PUBLIC, "ping"),
     ("POST", "/v1/auth/token"): Rule(PUBLIC, "login"),
     ("POST", "/v1/auth/citizen-code"): Rule(PUBLIC, "citizen_code"),
-    ("POST", "/v1/auth/refresh"): Rule(_READERS | _AUDIT | _CITIZEN, "refresh"),
-    ("POST", "/v1/auth/logout"): Rule(_READERS | _AUDIT | _CITIZEN, "logout"),
+    ("POST", "/v1/auth/refresh"): Rule(_SIGNED_IN, "refresh"),
+    ("POST", "/v1/auth/logout"): Rule(_SIGNED_IN, "logout"),
     ("POST", "/v1/persons/search"): Rule(_READERS, "person_search", personal=True),
     ("GET", "/v1/persons/{person_id}"): Rule(_READERS, "person_read", True, "person"),
     ("GET", "/v1/persons/{person_id}/credit"): Rule(_READERS, "credit_read", True, "person"),
@@ -60,7 +77,22 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),
     ("GET", "/v1/audit/entries"): Rule(_AUDIT, "audit_read", personal=True),
-    ("GET", "/v1/audit/verify"): Rule(_AUDIT, "audit_verify"),
+    ("GET", "/v1/audit/verify"): Rule(_AUDIT, "audit_verify", admin=True),
+    # 三员分立 (guard/admin.py DUTIES): accounts and clients for the system administrator,
+    # client purposes, keys and policies for the security administrator.
+    ("GET", "/v1/admin/users"): _admin("user_list"),
+    ("POST", "/v1/admin/users"): _admin("user_add"),
+    ("POST", "/v1/admin/users/{username}/reset"): _admin("user_reset"),
+    ("POST", "/v1/admin/users/{username}/disable"): _admin("user_disable"),
+    ("POST", "/v1/admin/users/{username}/enable"): _admin("user_enable"),
+    ("GET", "/v1/admin/clients"): _admin("client_list"),
+    ("POST", "/v1/admin/clients"): _admin("client_add"),
+    ("POST", "/v1/admin/clients/{client_id}/disable"): _admin("client_disable"),
+    ("PUT", "/v1/admin/clients/{client_id}/purposes"): _admin("client_purposes"),
+    ("POST", "/v1/admin/keys/rotation"): _admin("key_rotate"),
+    ("GET", "/v1/admin/keys/rotation"): _admin("key_rotation_status", "key_rotate"),
+    ("GET", "/v1/admin/policies"): _admin("policy_list"),
+    ("POST", "/v1/admin/policies"): _admin("policy_activate"),
 }
 
 

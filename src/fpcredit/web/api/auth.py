@@ -1,18 +1,32 @@
-"""Tokens: staff (password + TOTP), department clients (client credentials), citizens (SMS code)."""
+"""Tokens: staff (password + TOTP), department clients (client credentials), citizens (SMS code).
+
+Every login, let in or refused, is on the trail (action `login`): the outcome (`ok`, or the
+refusal's code: `bad_credentials`, `locked`, `bad_code`, …), the caller's address, the actor —
+`role:name` once let in, else the kind of login and the typed name where it is a valid one
+(`staff:li.ming`, `department:health-1a2b3c4d`), `staff:-` where it is not — and the subject
+(`user:<typed name>`, `client:<typed id>`, or the citizen's person id, so that a citizen finds
+every login to their file in their access log). A login refused by the rate limit is not.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from fpcredit.errors import AuthError, InvalidIdNumber
+from fpcredit.errors import AuthError, InvalidIdNumber, LedgerError
+from fpcredit.guard.access import Principal, Role
+from fpcredit.guard.accounts import valid_username
+from fpcredit.guard.entries import check_code
+from fpcredit.guard.ledger import Event
 from fpcredit.messages import text
 from fpcredit.standard.idcard import normalize
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, Services, ServicesDep, invalid, limit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
+_CLIENT_ID: Final = re.compile(r"[a-z]{2,16}-[0-9a-f]{8}")  # as accounts.add_client makes them
 
 
 class StaffLogin(BaseModel):
@@ -84,10 +98,55 @@ def _login_name(body: StaffLogin | ClientLogin | CitizenLogin, services: Service
     return limits.name("id_number", number)
 
 
+def _named(kind: str, name: str, valid: bool) -> str:
+    """`kind:name` as the trail's actor, or `kind:-` when the typed name is not a valid name
+    (it is then only in the hashed subject: what was typed may be anything, an ID number too)."""
+    actor = f"{kind}:{name}"
+    try:
+        check_code("actor", actor)
+    except LedgerError:
+        valid = False
+    return actor if valid else f"{kind}:-"
+
+
+def _filed(raw: str, services: Services) -> str | None:
+    """The person id of a citizen's login, if the number is filed (one lookup, filed or not)."""
+    try:
+        number = normalize(raw)
+    except InvalidIdNumber:
+        return None
+    person = services.identity.citizens.person(number)
+    return None if person is None else str(person[0])
+
+
+def _refused(body: StaffLogin | ClientLogin | CitizenLogin, services: Services) -> Event:
+    """The actor and subject of a refused login, from what was typed."""
+    if isinstance(body, StaffLogin):
+        name = body.username.strip().lower()
+        return Event(_named("staff", name, valid_username(name)), "login", subject=f"user:{name}")
+    if isinstance(body, ClientLogin):
+        cid = body.client_id.strip()
+        valid = bool(_CLIENT_ID.fullmatch(cid))
+        return Event(_named("department", cid, valid), "login", subject=f"client:{cid}")
+    return Event("citizen:-", "login", subject=_filed(body.id_number, services))
+
+
+def _let_in(principal: Principal) -> Event:
+    role, who = principal.role, principal.subject
+    subject = {Role.CITIZEN: who, Role.DEPARTMENT: f"client:{who}"}.get(role, f"user:{who}")
+    return Event(f"{role.value}:{who}", "login", subject=subject)
+
+
+def _on_trail(services: Services, event: Event, outcome: str, request: Request) -> None:
+    address = request.client.host if request.client else None
+    services.trail.append(Event(event.actor, event.action, outcome, event.subject, None, address))
+
+
 @router.post("/token", response_model=Token)
-def token(body: Login, services: ServicesDep) -> Token:
+def token(body: Login, request: Request, services: ServicesDep) -> Token:
     """Exchange credentials for a short-lived signed token (401 with the reason when refused;
-    429 when one username, client id or ID number is tried too often, from any address)."""
+    429 when one username, client id or ID number is tried too often, from any address).
+    Every login, let in or refused, is on the trail with the caller's address."""
     identity = services.identity
     if services.limits.login.enabled:
         limit(services.limits.login, _login_name(body, services))
@@ -101,7 +160,10 @@ def token(body: Login, services: ServicesDep) -> Token:
         else:
             issued = identity.login_citizen(body.id_number, body.code)
     except (AuthError, InvalidIdNumber) as e:
+        outcome = e.code if isinstance(e, AuthError) else "invalid_id"
+        _on_trail(services, _refused(body, services), outcome, request)
         raise HTTPException(401, str(e)) from None
+    _on_trail(services, _let_in(issued.principal), "ok", request)
     left = (issued.expires_at - identity.clock()).total_seconds()
     return Token(access_token=issued.token, expires_in=max(0, int(left)))
 

@@ -6,7 +6,7 @@ after the upgrade (guard/sealing.py `adopt`), once, with the keys it has; a resu
 SHA-256 is taken then too (evaluate/run.py `adopt_results`).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
