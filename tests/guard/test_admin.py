@@ -177,7 +177,9 @@ def test_actions_are_on_the_trail_with_a_hashed_target(
     op.disable_user(CLERK)
     with pytest.raises(AuthError):
         op.reset_user("no.such.user")
+    # The accounts table's digest moves with the change too (guard/sealing.py): not an action.
     entries = [ledger.entry(i) for i in range(before, ledger.size())]
+    entries = [e for e in entries if e.state != "digest"]
     assert [(e.actor, e.action, e.outcome) for e in entries] == [
         (operator_actor(), "user_disable", "ok"),
         (operator_actor(), "user_reset", "unknown_user"),

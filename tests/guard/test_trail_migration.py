@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from fpcredit.config import Settings
 from fpcredit.guard import tlog
 from fpcredit.guard.ledger import Event, Ledger, leaf_data, verify
-from fpcredit.service import initialise
+from fpcredit.service import _note_adoption, initialise
 from fpcredit.store.db import _alembic_config, open_store
 from fpcredit.store.schema import metadata
 from tests.conftest import BACKENDS, PG_ADMIN_URL
@@ -74,6 +74,7 @@ def test_0008_keeps_old_entries_verifiable_and_downgrades(fresh: Settings) -> No
             conn.execute(
                 OLD.insert().values(idx=idx, at=AT, purpose=codes[4], leaf_hash=leaf, **values)
             )
+    _note_adoption(fresh, "0007")  # what `fpcredit init` notes before it migrates a 0007 store
     store.upgrade()
     with store.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT v, address, mac FROM ledger_entries")).all()
