@@ -94,7 +94,8 @@ def test_checkpoints_are_signed_notes(store: Store, ledger: Ledger, settings: Se
     assert tlog.Checkpoint.parse(tlog.open_note(second, [verifier])).size == 6
     key = settings.keys_dir / "ledger-signing.key"
     assert key.stat().st_mode & 0o077 == 0
-    secret = key.read_text().strip().rsplit("+", 1)[1]
+    # PRIVATE+KEY+name+id+base64: the base64 itself may hold a "+".
+    secret = key.read_text().strip().split("+", 4)[4]
     with store.engine.connect() as conn:
         for table in (E, N, C):
             for row in conn.execute(sa.select(table)):
@@ -126,7 +127,9 @@ def test_checkpoint_refuses_an_inconsistent_tree(
 ) -> None:
     ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
     ledger.checkpoint()
-    ledger.append_many([Event("clerk:1", "read") for _ in range(5)])
+    # Appended by another process: the signer reads these back before it signs over them
+    # (its own appends it vouches for by the tree they grew, `Ledger.vouches`).
+    Ledger(store, ledger.settings).append_many([Event("clerk:1", "read") for _ in range(5)])
     with store.engine.begin() as conn:
         damage(conn)
     with pytest.raises(LedgerError):
@@ -134,6 +137,25 @@ def test_checkpoint_refuses_an_inconsistent_tree(
     assert not verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
     with store.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(C)) == 1
+
+
+def test_the_signer_vouches_for_its_own_appends_by_their_tree(store: Store, ledger: Ledger) -> None:
+    ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
+    ledger.checkpoint()
+    ledger.append_many([Event("clerk:1", "read") for _ in range(5)])
+    size, root = ledger.head().size, ledger.head().root
+    assert ledger.vouches(20, size, root) and not ledger.vouches(20, size, b"\x00" * 32)
+    Ledger(store, ledger.settings).append("clerk:2", "read")  # another's entry in between
+    head = ledger.head()
+    assert not ledger.vouches(20, head.size, head.root)
+    ledger.append("clerk:1", "read")
+    after = ledger.head()
+    assert not ledger.vouches(20, after.size, after.root)  # the run restarted after it
+    assert ledger.vouches(after.size - 1, after.size, after.root)
+    # A row changed between append and checkpoint is not read back: `verify` finds it.
+    with store.engine.begin() as conn:
+        _damage_entry(conn)
+    assert not verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
 
 
 def test_checkpoint_refuses_a_shrunk_log(store: Store, ledger: Ledger) -> None:

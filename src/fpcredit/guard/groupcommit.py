@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections import defaultdict
@@ -35,6 +36,9 @@ __all__ = ["GroupCommit"]
 
 # The most entries one transaction takes; more wait for the next.
 MAX_BATCH = 1000
+# How often the writer thread, when idle, copies the write-ahead log into the database.
+WAL_EVERY_S = 0.5
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -153,10 +157,17 @@ class GroupCommit:
         if thread is not None and thread.is_alive():
             self._queue.put(None)
             thread.join(self.timeout_s)
+        close = getattr(self.ledger, "close", None)  # a ledger's kept connection, if any
+        if close is not None:
+            close()
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=WAL_EVERY_S)
+            except queue.Empty:
+                self._checkpoint_wal()
+                continue
             if first is None:
                 return
             batch = [first]
@@ -173,6 +184,14 @@ class GroupCommit:
             self._commit(batch)
             if stop:
                 return
+
+    def _checkpoint_wal(self) -> None:
+        """The loop's commits leave the write-ahead log to this thread (`Store.no_wait_engine`);
+        a failure is the next time's to retry."""
+        try:
+            self.ledger.store.checkpoint_wal()
+        except Exception:  # a busy or locked store: the log grows a little meanwhile
+            log.debug("write-ahead log checkpoint deferred", exc_info=True)
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:

@@ -26,7 +26,7 @@ from fpcredit.service import open_ready_store
 from fpcredit.web.api import admin, audit, auth, me, persons, system
 from fpcredit.web.deps import Caller, Services, internal_error
 from fpcredit.web.gate import Gate
-from fpcredit.web.headers import SecurityHeaders
+from fpcredit.web.headers import SECURITY_HEADERS
 from fpcredit.web.limits import ASGIApp, BodyLimit, CallerLimits, RateLimit, Receive, Scope, Send
 from fpcredit.web.metrics import AccessLog, Metrics, MetricsMiddleware
 from fpcredit.web.reads import credit_of
@@ -182,13 +182,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     check_rules(app)
     _handlers(app)
     metrics = Metrics()
-    # From the outside in: headers on every answer (413 and 429 too), metrics and the access
-    # log, the limits, then the gate (innermost: a flood is turned away before it).
+    # From the outside in: metrics, the access log and the security headers of every answer
+    # (413 and 429 too), the limits, then the gate (innermost: a flood is turned away first).
     inner: ASGIApp = Gate(app.rest, FAST)
     inner = BodyLimit(RateLimit(inner, settings.rate_limit_per_s, settings.rate_limit_burst),
                       settings.max_body_bytes)  # fmt: skip
     app.state.access_log = access_log = AccessLog()
-    app.front = SecurityHeaders(MetricsMiddleware(inner, metrics, access_log))
+    app.front = MetricsMiddleware(inner, metrics, access_log, SECURITY_HEADERS)
     app.state.services = build_services(settings, metrics)
     app.state.rotation = RotationJob()  # the security administrator's key rotation
     return app

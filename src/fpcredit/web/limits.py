@@ -52,6 +52,11 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await _reply(send, 413, text("web.too_large", limit=self.max_bytes))
             return
+        if declared is None and b"transfer-encoding" not in headers:
+            # HTTP/1.1 without either header: there is no body (RFC 9112 §6.3), nothing to
+            # count; the server reads no more for this request.
+            await self.app(scope, receive, send)
+            return
         seen = 0
         started = refused = False
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -161,13 +161,22 @@ def _line(entry: tuple[float, str, str, int, float, str | None]) -> str:
 
 
 class MetricsMiddleware:
-    """ASGI middleware counting every request and its latency into `metrics`, and writing one
-    access-log line (through the logging thread `configure_logging` sets up for the server)."""
+    """ASGI middleware counting every request and its latency into `metrics`, writing one
+    access-log line (`AccessLog`), and adding `headers` to every answer."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, log: AccessLog | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        log: AccessLog | None = None,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.log = log or AccessLog()
+        # Added to every answer here rather than by a middleware of their own: one wrapper of
+        # `send` per request instead of two (web/headers.py has them).
+        self.headers = list(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -180,6 +189,8 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if self.headers:
+                    message["headers"] = [*message.get("headers", ()), *self.headers]
             await send(message)
 
         try:
