@@ -6,6 +6,11 @@ women) + ISO 7064 MOD 11-2 check character; a legacy 15-digit one is region + bi
 a sex and a range of birth dates. `Clues` gathers what answers said about one person and turns
 it into that range, for the strongest reader: one who knows, for every date shown, whether it
 lies before or after the birth (a prenatal check, the birth registration, a vaccination).
+
+Scores are computed from birth dates (ages at the cut date, days from a birth to its
+registration), so they could tell on which side of a day a birth fell without showing a date:
+`Clues` also keeps the scores shown (`score_parts`), and `told_apart` compares them with what
+the reader would have been shown had the births been on other days of the same months.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ EVALUATION_KEYS: Final = frozenset({"as_of", "score_date", "grade_date", "policy
 _DAY: Final = re.compile(r"(?<![0-9A-Za-z])(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _MONTH: Final = re.compile(r"(?<![0-9A-Za-z])(\d{4})-(\d{2})(?![-\d])")
 _COMPACT: Final = re.compile(r"(?<![0-9A-Za-z])((?:19|20)\d{2})(\d{2})(\d{2})(?![0-9A-Za-z])")
+
+# What answers show of scores: the credit route's and the explanation's totals, grades,
+# points, dimensions, indicators (status, value, points, contribution) and next steps.
+SCORE_KEYS: Final = (
+    "total", "grade", "graded_total", "score_grade", "points", "dimensions", "indicators",
+    "to_raise_grade",
+)  # fmt: skip
 
 Cell = tuple[dt.date, dt.date]
 
@@ -131,6 +143,13 @@ def cells(value: Any, key: str | None = None) -> Iterator[Cell]:
         yield from cells_in_text(value)
 
 
+def score_parts(body: Any) -> dict[str, Any]:
+    """What an answer shows of scores (nothing for an answer without any)."""
+    if not isinstance(body, dict):
+        return {}
+    return {k: body[k] for k in SCORE_KEYS if k in body}
+
+
 @dataclass
 class Clues:
     """What one reader was shown about one person, and where each part came from."""
@@ -140,10 +159,23 @@ class Clues:
     sex: int | None = None
     cells: dict[Cell, str] = field(default_factory=dict)  # date interval → where it was shown
     bounds: dict[dt.date, str] = field(default_factory=dict)  # born on or before → why
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # where → scores shown
 
     def add(self, found: Iterator[Cell], where: str) -> None:
         for cell in found:
             self.cells.setdefault(cell, where)
+
+    def add_scores(self, body: Any, where: str) -> None:
+        parts = score_parts(body)
+        if parts:
+            self.scores[where] = parts
+
+    def told_apart(self, other: Clues) -> list[str]:
+        """Where the scores shown differ from `other`'s. With `other` what the reader is shown
+        had the births been on other days of their months, any difference tells the days apart:
+        one threshold day inside the month and the birth is on one side of it."""
+        wheres = self.scores.keys() | other.scores.keys()
+        return sorted(w for w in wheres if self.scores.get(w) != other.scores.get(w))
 
     def no_birth_year(self, where: str) -> None:
         """A masked view without a birth year: born this year or last (or unknown)."""

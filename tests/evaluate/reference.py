@@ -43,6 +43,7 @@ from fpcredit.evaluate.policy import (
 __all__ = [
     "add_months",
     "age",
+    "birth_month_end",
     "evaluate",
     "month_number",
     "months_between",
@@ -63,6 +64,11 @@ def months_between(a: dt.date, b: dt.date) -> int:
     """Whole months from `a` to `b`: 12·Δyear + Δmonth, minus 1 if b.day < a.day."""
     months = 12 * (b.year - a.year) + (b.month - a.month)
     return months - 1 if b.day < a.day else months
+
+
+def birth_month_end(d: dt.date) -> dt.date:
+    """1.1: a birth date is read as the last day of its month."""
+    return dt.date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
 
 
 def age(birth_date: dt.date, cut: dt.date) -> int:
@@ -151,12 +157,18 @@ def _persons(frame: Frame, cut: dt.date) -> list[Person]:
             facts.setdefault(fact["person_id"], []).append(fact)
     children: dict[int, dict[int, Child]] = {}
     for row in frame.children.to_pylist():
-        # 1.4/1.5: the person's children are the children rows with birth_date ≤ C.
-        if row["birth_date"] is not None and row["birth_date"] <= cut:
-            child = Child(row["child_id"], row["birth_date"], row["registered_at"])
+        # 1.1: every birth date is read as the last day of its month; 1.4/1.5: the person's
+        # children are the children rows with (that) birth_date ≤ C.
+        if row["birth_date"] is None:
+            continue
+        born = birth_month_end(row["birth_date"])
+        if born <= cut:
+            child = Child(row["child_id"], born, row["registered_at"])
             children.setdefault(row["parent_id"], {}).setdefault(child.child_id, child)
     people = []
     for row in frame.persons.to_pylist():
+        if row["birth_date"] is not None:
+            row["birth_date"] = birth_month_end(row["birth_date"])  # 1.1
         mine = sorted(children.get(row["person_id"], {}).values(), key=lambda c: c.child_id)
         people.append(
             Person(
@@ -281,10 +293,11 @@ def _timeliness(m: TimelinessMeasure, person: Person) -> Value | None:
 
 
 def _spacing(person: Person, m: Any) -> Value | None:
-    dates = sorted({c.birth_date for c in person.children})  # twins count once
-    if len(dates) < 2:
+    # 1.5: consecutive distinct birth months (twins count once), m(b) − m(a) months apart.
+    months = sorted({month_number(c.birth_date) for c in person.children})
+    if len(months) < 2:
         return None
-    return sum(months_between(a, b) >= m.min_months for a, b in pairwise(dates)), 1
+    return sum(b - a >= m.min_months for a, b in pairwise(months)), 1
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from hypothesis import strategies as st
 
 from fpcredit.evaluate.frame import Frame
@@ -38,6 +39,8 @@ __all__ = [
     "cut_dates",
     "facts_about",
     "frames",
+    "moved_births",
+    "on_day",
     "person_context",
     "policies",
     "policy_values",
@@ -567,7 +570,9 @@ def _person(draw: Draw, pid: int, cut: dt.date, policy: Policy) -> Row:
         years = draw(ints(0, 60))
         birth = add_months(cut, -12 * years)
         if years == policy.population.min_age and draw(BOOL):
-            birth += dt.timedelta(days=draw(one([0, 1])))  # the birthday edge
+            # The birthday edge: by the day, and by the month births are read by (§1.1).
+            first, last = birth.replace(day=1), _month_end(birth.year, birth.month)
+            birth = draw(one([birth, birth + dt.timedelta(days=1), first, last]))
         else:
             birth -= dt.timedelta(days=draw(ints(0, 364)))
     row: Row = {
@@ -587,11 +592,17 @@ def _child_birth(draw: Draw, cut: dt.date, policy: Policy) -> dt.date:
     for ind in policy.indicators:
         if isinstance(ind.measure, ScheduleMeasure):
             due += [i.due_months + ind.measure.grace_months for i in ind.measure.items]
-    choice = draw(ints(0, 3))
+    choice = draw(ints(0, 4))
     if choice == 0:
         return add_months(cut, -draw(one(due)))  # exactly due at the cut
     if choice == 1:
         return cut + dt.timedelta(days=draw(ints(1, 90)))  # born after the cut
+    if choice == 2:
+        # Births are read by the month (docs/policy.md §1.1): the first or last day of the
+        # month a due age, or the cut itself, falls in.
+        month = add_months(cut, -draw(one([0, *due])))
+        last = _month_end(month.year, month.month)
+        return draw(one([month.replace(day=1), last]))
     return cut - dt.timedelta(days=draw(ints(0, 3650)))
 
 
@@ -630,7 +641,9 @@ def frames(draw: Draw, policy: Policy) -> tuple[Frame, dt.date]:
             mine.append(born)
             delay = draw(DELAYS)
             delay += draw(one([0, 0, 1]))
-            registered = dt.datetime.combine(born, dt.time(draw(one([0, 12, 23]))))
+            # Timeliness counts from the end of the birth month (§1.1): both anchors' edges.
+            anchor = draw(one([born, _month_end(born.year, born.month)]))
+            registered = dt.datetime.combine(anchor, dt.time(draw(one([0, 12, 23]))))
             children.append(
                 {
                     "parent_id": parent["person_id"],
@@ -664,6 +677,24 @@ def facts_about(
         when = cut - dt.timedelta(days=draw(DAYS_BACK))
         b.fact(owner, kind, when)
     return [row | {"fact_id": first_id + i} for i, row in enumerate(b.facts)]
+
+
+def on_day(day: dt.date | None, pick: Callable[[int], int]) -> dt.date | None:
+    """`day` moved within its month to day `pick(days in the month)`."""
+    if day is None:
+        return None
+    return day.replace(day=pick(calendar.monthrange(day.year, day.month)[1]))
+
+
+def moved_births(frame: Frame, pick: Callable[[dt.date | None], dt.date | None]) -> Frame:
+    """The frame with every birth date (persons' and children's) replaced by `pick(it)`."""
+    persons = [r | {"birth_date": pick(r["birth_date"])} for r in frame.persons.to_pylist()]
+    children = [r | {"birth_date": pick(r["birth_date"])} for r in frame.children.to_pylist()]
+    return Frame(
+        pa.Table.from_pylist(persons, schema=frame.persons.schema),
+        frame.facts,
+        pa.Table.from_pylist(children, schema=frame.children.schema),
+    )
 
 
 def person_context(frame: Frame, person_id: int) -> str:

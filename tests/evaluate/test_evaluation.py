@@ -17,7 +17,9 @@ from fpcredit.collect.ingest import ingest_file
 from fpcredit.collect.mapping import sources
 from fpcredit.config import Settings
 from fpcredit.evaluate.changes import changes_since_last
+from fpcredit.evaluate.compile import birth_month_end
 from fpcredit.evaluate.explain import explain
+from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import load_policy
 from fpcredit.evaluate.report import export_scores
 from fpcredit.evaluate.run import evaluate, latest
@@ -117,6 +119,40 @@ def test_late_facts_restate_the_past_and_are_listed(home: Home) -> None:
             assert f["event_date"] <= AS_OF.isoformat() < f["recorded_at"][:10]
     # The official as-of result is untouched: export still picks the official run.
     assert _export(home, home.store, home.settings.home / "third.csv").equals(home.first)
+
+
+def _registration_before_its_month_end(store: Store) -> tuple[int, dt.date]:
+    """A mother and a birth, registered before its month was over, not on its last day."""
+    sql = sa.text(
+        "SELECT l.person_id, f.event_date, f.recorded_at FROM facts f"
+        " JOIN links l ON l.mention_id = f.subject_mention_id"
+        " WHERE f.kind = 'birth_registration' AND f.superseded_at IS NULL"
+        " AND f.disputed = false AND f.event_date < :cut ORDER BY f.id"
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(sql, {"cut": AS_OF}).all()
+    for mother, event, recorded in rows:
+        born = dt.date.fromisoformat(str(event)[:10])
+        at = dt.datetime.fromisoformat(str(recorded)[:19])
+        if born < birth_month_end(born) and at.date() < birth_month_end(born):
+            return int(mother), born
+    raise AssertionError("no birth registered within its month")
+
+
+def test_a_birth_registration_counts_from_the_end_of_its_month(home: Home) -> None:
+    """docs/policy.md §1.1: its event date is the birth date, read by the month: at a cut on the
+    birth day it is not known yet, at the month's end it is, dated that day."""
+    mother, born = _registration_before_its_month_end(home.store)
+    attributes = load_policy().policy.attributes()
+
+    def registrations(cut: dt.date) -> list[dt.date]:
+        facts = load_frame(home.store, cut, attributes, persons=[mother]).facts.to_pylist()
+        return [f["event_date"] for f in facts if f["kind"] == "birth_registration"]
+
+    assert all(day < born.replace(day=1) for day in registrations(born))
+    at_end = registrations(birth_month_end(born))
+    assert birth_month_end(born) in at_end
+    assert all(day == birth_month_end(day) for day in at_end)
 
 
 def test_explanation_matches_the_batch_and_adds_up(home: Home) -> None:

@@ -259,6 +259,45 @@ def test_who_is_evaluated() -> None:
     assert out.dimensions.column("person_id").to_pylist() == [1, 3]
 
 
+def test_a_birth_is_read_as_the_last_day_of_its_month() -> None:
+    """1.1: at a mid-month cut (15 June 2024) a person born on 1 June 2006 is read as born on
+    30 June 2006: months_between(2006-06-30, 2024-06-15) = 215, 17 years, so not evaluated yet
+    (18 by the day); born in May 2006 (read as 31 May): 216 months, evaluated. At the month's
+    end both are."""
+    policy = make_policy([flag_indicator("K1", 100)], population={"min_age": 18})
+    born = [person(1, birth_date=D(2006, 6, 1)), person(2, birth_date=D(2006, 5, 31))]
+    assert run(policy, born, cut=D(2024, 6, 15)).results.column("person_id").to_pylist() == [2]
+    assert run(policy, born, cut=D(2024, 6, 30)).results.column("person_id").to_pylist() == [1, 2]
+
+
+def test_a_child_born_this_month_counts_once_the_month_is_over() -> None:
+    """1.1, 1.4: born 1 June 2024 is read as 30 June: not yet a child at 15 June."""
+    policy = make_policy([flag_indicator("K1", 100, applies={"has_children": True})])
+    children = [child(1, 1000, D(2024, 6, 1))]
+    assert ind(run(policy, [person(1)], [], children, D(2024, 6, 15)), 1, "K1")["status"] == (
+        "not_applicable"
+    )
+    assert ind(run(policy, [person(1)], [], children, D(2024, 6, 30)), 1, "K1")["status"] == (
+        "scored"
+    )
+
+
+def test_a_due_dose_does_not_split_a_birth_month() -> None:
+    """The 5-month dose at a 30 June cut. By the day it was due for a child born on 30 January
+    (5 months) and not on 31 January (4), which told the day of the birth; read as born on 31
+    January (1.1) neither has it due (4 months: not applicable, nothing due). Born in December
+    (read as 31 Dec): 5 months, due."""
+    policy = _schedule_policy([{"due_months": 5, "where": HEPB}])
+    children = [
+        child(1, 1000, D(2024, 1, 30)),
+        child(2, 1001, D(2024, 1, 31)),
+        child(3, 1002, D(2023, 12, 1)),
+    ]
+    out = run(policy, [person(1), person(2), person(3)], [], children)
+    assert ind(out, 1, "K1")["status"] == ind(out, 2, "K1")["status"] == "not_applicable"
+    assert (ind(out, 3, "K1")["num"], ind(out, 3, "K1")["den"]) == (0, 1)
+
+
 # -- 1.5 measures -----------------------------------------------------------------------------
 
 
@@ -352,21 +391,23 @@ SCHEDULE = [
 
 
 def test_schedule_ranks_items_with_the_same_where() -> None:
-    # The child is 6 months old at the cut: months_between(2023-12-30, 2024-06-30) = 6.
-    # Due: HepB at 0, 1, 6 and DTaP at 3 (4 items). Two HepB doses → the 1st and 2nd HepB are
-    # done, the 3rd is not; one DTaP → done. 3 / 4 = 0.75 → exactly the 80-point band.
+    # Born in January, read as 31 Jan (1.1): 6 months old at a 31 July cut,
+    # months_between(2024-01-31, 2024-07-31) = 6. Due: HepB at 0, 1, 6 and DTaP at 3 (4 items).
+    # Two HepB doses → the 1st and 2nd HepB are done, the 3rd is not; one DTaP → done.
+    # 3 / 4 = 0.75 → exactly the 80-point band.
+    cut = D(2024, 7, 31)
     facts = [
-        fact(1000, "vaccination", D(2023, 12, 30), vaccine="HepB"),
-        fact(1000, "vaccination", D(2024, 2, 1), vaccine="HepB"),
-        fact(1000, "vaccination", D(2024, 7, 2), vaccine="HepB"),  # after C
-        fact(1000, "vaccination", D(2024, 4, 1), vaccine="DTaP"),
+        fact(1000, "vaccination", D(2024, 1, 15), vaccine="HepB"),
+        fact(1000, "vaccination", D(2024, 3, 1), vaccine="HepB"),
+        fact(1000, "vaccination", D(2024, 8, 2), vaccine="HepB"),  # after C
+        fact(1000, "vaccination", D(2024, 5, 1), vaccine="DTaP"),
     ]
-    children = [child(1, 1000, D(2023, 12, 30))]
-    out = run(_schedule_policy(SCHEDULE), [person(1)], facts, children)
+    children = [child(1, 1000, D(2024, 1, 15))]
+    out = run(_schedule_policy(SCHEDULE), [person(1)], facts, children, cut)
     assert (ind(out, 1, "K1")["num"], ind(out, 1, "K1")["den"]) == (3, 4)
     assert ind(out, 1, "K1")["points"] == 80
     # With one month's grace the 6-month dose is not due yet (6 < 6 + 1): 3 / 3.
-    out = run(_schedule_policy(SCHEDULE, grace=1), [person(1)], facts, children)
+    out = run(_schedule_policy(SCHEDULE, grace=1), [person(1)], facts, children, cut)
     assert (ind(out, 1, "K1")["num"], ind(out, 1, "K1")["den"]) == (3, 3)
 
 
@@ -395,10 +436,11 @@ def test_registration_timeliness() -> None:
     bands: list[Row] = [{"at_least": 1, "points": 100}, {"at_least": "0.5", "points": 70}]
     policy = make_policy([indicator("K1", m, bands)])
     children = [
-        # 30 days (the time of day does not matter) → timely
-        child(1, 1000, D(2024, 1, 1), dt.datetime(2024, 1, 31, 23, 59)),
-        # 1 Feb → 3 Mar 2024 is 31 days → late
-        child(1, 1001, D(2024, 2, 1), dt.datetime(2024, 3, 3, 0, 0)),
+        # Born in January, read as 31 Jan (1.1): 31 Jan → 1 Mar 2024 is 30 days (the time of
+        # day does not matter) → timely
+        child(1, 1000, D(2024, 1, 1), dt.datetime(2024, 3, 1, 23, 59)),
+        # Born in February, read as 29 Feb: → 31 Mar 2024 is 31 days → late
+        child(1, 1001, D(2024, 2, 1), dt.datetime(2024, 3, 31, 0, 0)),
         child(1, 1002, D(2024, 7, 2), dt.datetime(2024, 7, 3)),  # born after C
     ]
     out = run(policy, [person(1), person(2)], [], children)
@@ -422,7 +464,8 @@ def test_birth_spacing() -> None:
         child(3, 1007, D(2024, 8, 1)),  # after the cut
     ]
     out = run(policy, [person(1), person(2), person(3)], [], children)
-    # 31 Jan 2020 → 15 Mar 2022: 26 − 1 = 25 months (≥ 24); 15 Mar 2022 → 29 Feb 2024: 23.
+    # Between birth months (1.5): January 2020 → March 2022 is 26 months (≥ 24); March 2022 →
+    # February 2024 is 23.
     assert (ind(out, 1, "K1")["num"], ind(out, 1, "K1")["den"]) == (1, 1)
     assert ind(out, 1, "K1")["points"] == 80
     assert ind(out, 2, "K1")["status"] == "not_applicable"  # twins only
@@ -606,8 +649,10 @@ def test_applies_on_children_and_facts() -> None:
         ],
     )
     children = [
-        child(1, 1000, D(2024, 1, 1)),  # 5 months old: under 6
-        child(2, 1001, D(2023, 12, 30)),  # 6 months old: not under 6
+        # Read as 31 Dec (1.1): months_between(2023-12-31, 2024-06-30) = 5, under 6.
+        child(1, 1000, D(2023, 12, 1)),
+        # Read as 30 Nov: 7 months old, not under 6 (at a 30 June cut no birth month gives 6).
+        child(2, 1001, D(2023, 11, 30)),
         child(3, 1002, D(2024, 7, 1)),  # born after C
     ]
     facts = [fact(1, "infant_care", CUT), fact(2, "infant_care", D(2024, 7, 1))]

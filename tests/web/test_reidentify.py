@@ -4,7 +4,7 @@ For each role but the citizen (who reads only their own file and knows their num
 route that answers about persons is called for every person of the `web` province, as the role
 may; everything each answer shows is gathered per person — also what a parent's answers say
 about a child and a child's about a parent — and the ID numbers that fit it all are counted
-(`tests/reidentify.py`).
+(`tests/reidentify.py`). The scores the answers show are attacked in `test_reidentify_scores.py`.
 """
 
 from __future__ import annotations
@@ -255,9 +255,14 @@ def test_every_route_about_persons_is_attacked() -> None:
 
 
 def _evaluated_by(cut: dt.date, min_age: int) -> dt.date:
-    """The latest birth date of a person evaluated on `cut`: of age in whole months that day."""
+    """The latest birth date of a person evaluated on `cut`. A birth is read as the last day
+    of its month (docs/policy.md §1.1), so this is the end of a month: of the month `min_age`
+    years before the cut's when its last day is at most the cut's day, else of the one before."""
     year = cut.year - min_age
-    return dt.date(year, cut.month, min(cut.day, calendar.monthrange(year, cut.month)[1]))
+    last = calendar.monthrange(year, cut.month)[1]
+    if cut.day >= last:
+        return dt.date(year, cut.month, last)
+    return dt.date(year, cut.month, 1) - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,7 @@ def learn(answers: list[Answer], kin: dict[int, set[int]], everyone: set[int]) -
         if a.about is None or not isinstance(a.body, dict):
             continue
         own = clues[a.about]
+        own.add_scores(a.body, where)
         if "id_number" in a.body:
             own.shown, own.sex = a.body["id_number"], a.body["sex"]
             if a.body.get("birth_year", 0) is None:

@@ -11,10 +11,14 @@ families and birth spacing; one last statement joins them to the persons and com
 points, the bonus rule ("counted only when it raises the score", §1.6), dimension scores, the
 total and the grade in nested projections, so no stage of ~150 columns is stored, and no sort
 or window over 28 × persons rows is needed: the bonus rule is arithmetic inside the row.
+
+Birth dates are read by the month (docs/policy.md §1.1): every one is taken as the last day of
+its month (`_birth`), so the scores beside a masked file cannot tell the day of a birth.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from fpcredit.evaluate.policy import (
     Where,
 )
 
-__all__ = ["STATUS", "Plan", "add_months", "compile_policy"]
+__all__ = ["STATUS", "Plan", "add_months", "birth_month_end", "compile_policy"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,16 @@ def add_months(day: dt.date, months: int) -> dt.date:
     following = dt.date(year + (month == 12), month % 12 + 1, 1)
     last = (following - dt.timedelta(days=1)).day
     return dt.date(year, month, min(day.day, last))
+
+
+def birth_month_end(day: dt.date) -> dt.date:
+    """A birth date as the evaluation reads it: the last day of its month (docs/policy.md §1.1)."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _birth(expr: str) -> str:
+    """`birth_month_end` in SQL: whatever the day of a birth, the scores are the same."""
+    return f"last_day({expr})"
 
 
 def _date(day: dt.date) -> str:
@@ -178,18 +192,22 @@ class _Compiler:
 
     # -- grouped passes over the frame ---------------------------------------------------
     def pop(self) -> str:
-        age = f"CAST(FLOOR({_months_between('birth_date', self.c)} / 12) AS BIGINT)"
+        born = _birth("birth_date")
+        age = f"CAST(FLOOR({_months_between(born, self.c)} / 12) AS BIGINT)"
         return (
             f"SELECT *, {age} AS age FROM persons"
             f" WHERE birth_date IS NULL OR {age} >= {self.p.population.min_age}"
         )
 
     def kids(self) -> str:
+        """Each parent's children born by the cut, with the end of the birth month as their
+        `birth_date` (so registration timeliness and the buffer read it too) and their age."""
+        born = _birth("min(birth_date)")
         return (
-            f"SELECT parent_id, child_id, min(birth_date) AS birth_date,"
+            f"SELECT parent_id, child_id, {born} AS birth_date,"
             f" min(registered_at) AS registered_at,"
-            f" {_months_between('min(birth_date)', self.c)} AS age_months"
-            f" FROM children WHERE birth_date <= {self.c}"
+            f" {_months_between(born, self.c)} AS age_months"
+            f" FROM children WHERE {_birth('birth_date')} <= {self.c}"
             f" AND parent_id IN (SELECT person_id FROM pop) GROUP BY parent_id, child_id"
         )
 
@@ -351,8 +369,12 @@ class _Compiler:
         )
 
     def spacing(self) -> str:
-        """Per parent: intervals between consecutive births, and those long enough."""
-        gap = _months_between("prev", "birth_date")
+        """Per parent: intervals between consecutive birth months, and those long enough.
+
+        An interval is the difference of the month numbers (from the end of one birth month to
+        the end of the next): the longest the two months allow, so reading births by the month
+        never shortens one."""
+        gap = "(bm - prev)"
         counts = "".join(
             ", "
             + _bigsum(f"CASE WHEN {gap} >= {i.measure.min_months} THEN 1 ELSE 0 END", f"n_{i.id}")
@@ -361,10 +383,9 @@ class _Compiler:
         )
         return (
             f"SELECT parent_id AS person_id, count(*) AS gaps{counts} FROM ("
-            f"SELECT parent_id, birth_date, lag(birth_date) OVER"
-            f" (PARTITION BY parent_id ORDER BY birth_date) AS prev"
-            f" FROM (SELECT DISTINCT parent_id, birth_date FROM kids))"
-            f" WHERE prev IS NOT NULL GROUP BY parent_id"
+            f"SELECT parent_id, bm, lag(bm) OVER (PARTITION BY parent_id ORDER BY bm) AS prev"
+            f" FROM (SELECT DISTINCT parent_id, year(birth_date) * 12 + month(birth_date) AS bm"
+            f" FROM kids)) WHERE prev IS NOT NULL GROUP BY parent_id"
         )
 
     def _window_months(self, m: CoverageMeasure) -> tuple[int, int]:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
-from fpcredit.evaluate.compile import add_months
+from fpcredit.evaluate.compile import add_months, birth_month_end
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.load import load_frame
@@ -230,7 +230,7 @@ def _evidence(
 ) -> Iterator[dict[str, Any]]:
     """The facts an indicator read (for display; the score itself comes from the engine)."""
     m = ind.measure
-    kid_ids = {k["child_id"] for k in kids if k["birth_date"] <= cut}
+    kid_ids = {k["child_id"] for k in kids if birth_month_end(k["birth_date"]) <= cut}
     if isinstance(m, CountMeasure):
         owners, kinds, where = ({pid} if m.of == "self" else kid_ids), m.kinds, m.where
         start = add_months(cut, -m.window_months) if m.window_months else dt.date.min
@@ -242,7 +242,7 @@ def _evidence(
     elif isinstance(m, EventsMeasure):
         owners, kinds, where, start = {pid}, ["credit_event"], {}, dt.date.min
     else:
-        for k in sorted(kids, key=lambda k: k["birth_date"]):
+        for k in sorted(kids, key=_birth_order):
             yield {"kind": "child", **dates.field("birth", k["birth_date"]),
                    **dates.field("registered", k["registered_at"])}  # fmt: skip
         return
@@ -341,13 +341,13 @@ def _moves(
     m = ind.measure
     facts = frame.facts.to_pylist()
     kids = [c for c in frame.children.to_pylist() if c["parent_id"] == pid]
-    kids = [k for k in kids if k["birth_date"] <= cut]
+    kids = [k for k in kids if birth_month_end(k["birth_date"]) <= cut]  # as the engine reads
     if isinstance(m, ScheduleMeasure):
         missing = list(_missing_items(m, facts, kids, cut, dates))
         for n in range(1, min(len(missing), 12) + 1):
             yield Move(ind.id, missing[:n])
     elif isinstance(m, CountMeasure):
-        owner = pid if m.of == "self" else (max(kids, key=lambda k: k["birth_date"])["child_id"]
+        owner = pid if m.of == "self" else (max(kids, key=_birth_order)["child_id"]
                                             if kids else None)  # fmt: skip
         if owner is None:
             return
@@ -379,8 +379,8 @@ def _missing_items(
     dates: Dates,
 ) -> Iterator[Action]:
     order = sorted(range(len(m.items)), key=lambda i: (m.items[i].due_months, i))
-    for kid in sorted(kids, key=lambda k: k["birth_date"]):
-        age = _months(kid["birth_date"], cut)
+    for kid in sorted(kids, key=_birth_order):
+        age = _months(birth_month_end(kid["birth_date"]), cut)  # the engine's age (policy §1.1)
         own = [f for f in facts if f["person_id"] == kid["child_id"] and f["kind"] == m.kind]
         rank: dict[str, int] = {}
         for i in order:
@@ -397,6 +397,11 @@ def _missing_items(
                     n=rank[key], months=item.due_months,
                 )  # fmt: skip
                 yield Action(label, (fact,))
+
+
+def _birth_order(kid: Mapping[str, Any]) -> tuple[dt.date, int]:
+    """Children in order of birth month, then id: the day of a birth chooses nothing here."""
+    return birth_month_end(kid["birth_date"]), kid["child_id"]
 
 
 def _months(start: dt.date, end: dt.date) -> int:

@@ -4,10 +4,16 @@ Three reads (facts, mentions, birth registrations), each filtered in the store t
 known at the cut date and the fact versions current then — in bulk through `read_arrow`, for a
 few persons (an explanation) through the store's own connection; DuckDB then derives each
 person's attributes and flags from those mentions alone, so later data cannot change them.
+
+A birth registration's event date is the child's birth date, which the evaluation reads by the
+month (docs/policy.md §1.1): the registration counts from the end of its birth month on (at a
+mid-month cut, one of that month is not known yet) and its fact is dated at that month's end,
+so nothing in the frame tells the day of a birth but the birth dates themselves.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Sequence
 
@@ -27,8 +33,10 @@ AND f.disputed = false
 _FACTS = """
 SELECT f.id, l.person_id, f.kind, CAST(f.event_date AS TEXT), CAST(f.recorded_at AS TEXT), f.attrs
 FROM facts f JOIN links l ON l.mention_id = f.subject_mention_id
-WHERE f.event_date <= '{cut}' AND {known} {persons}
+WHERE f.event_date <= '{cut}' {born} AND {known} {persons}
 """
+# A birth registration dated in the cut's month, at a cut before that month's end.
+_BORN_LATER = "AND (f.kind <> 'birth_registration' OR f.event_date <= '{month_over}')"
 _FACTS_SCHEMA = pa.schema(
     [
         ("fact_id", pa.int64()),
@@ -45,7 +53,7 @@ SELECT l.person_id, r.source, m.id_status, m.name_bidx, m.sex, CAST(m.birth_date
        CASE WHEN m.phone_enc IS NULL THEN 0 ELSE 1 END, CAST(f.recorded_at AS TEXT), m.id
 FROM mentions m JOIN links l ON l.mention_id = m.id JOIN records r ON r.id = m.record_id
 JOIN facts f ON f.record_id = r.id
-WHERE f.event_date <= '{cut}' AND {known} {persons}
+WHERE f.event_date <= '{cut}' {born} AND {known} {persons}
 """
 _MENTIONS_SCHEMA = pa.schema(
     [
@@ -129,6 +137,13 @@ ORDER BY l.person_id
 """
 
 
+def _born(cut: dt.date) -> str:
+    """The filter keeping out birth registrations whose birth month is not over at `cut`."""
+    if cut.day == calendar.monthrange(cut.year, cut.month)[1]:
+        return ""
+    return _BORN_LATER.format(month_over=(cut.replace(day=1) - dt.timedelta(days=1)).isoformat())
+
+
 def _in(column: str, ids: Sequence[int] | None) -> str:
     if ids is None:
         return ""
@@ -149,19 +164,10 @@ def load_frame(
     """
     until = known or dt.datetime.combine(cut + dt.timedelta(days=1), dt.time())
     known_sql = _KNOWN.format(known=until.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    dated = {"cut": cut.isoformat(), "born": _born(cut), "known": known_sql}
     reads = [
-        (
-            _FACTS.format(
-                cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)
-            ),
-            _FACTS_SCHEMA,
-        ),
-        (
-            _MENTIONS.format(
-                cut=cut.isoformat(), known=known_sql, persons=_in("l.person_id", persons)
-            ),
-            _MENTIONS_SCHEMA,
-        ),
+        (_FACTS.format(**dated, persons=_in("l.person_id", persons)), _FACTS_SCHEMA),
+        (_MENTIONS.format(**dated, persons=_in("l.person_id", persons)), _MENTIONS_SCHEMA),
         (_BIRTHS.format(known=known_sql, persons=_in("pl.person_id", persons)), _BIRTHS_SCHEMA),
     ]
     if persons is None:
@@ -188,8 +194,10 @@ def _facts(con: duckdb.DuckDBPyConnection, attributes: Sequence[str]) -> pa.Tabl
     extracted = "".join(
         f", json_extract_string(attrs, '$.{a}') AS \"{a}\"" for a in sorted(attributes)
     )
+    day = "CAST(event_date AS DATE)"
     sql = (
-        "SELECT fact_id, person_id, kind, CAST(event_date AS DATE) AS event_date,"
+        f"SELECT fact_id, person_id, kind, CASE WHEN kind = 'birth_registration'"
+        f" THEN last_day({day}) ELSE {day} END AS event_date,"
         f" CAST(recorded_at AS TIMESTAMP) AS recorded_at{extracted} FROM raw_facts"
     )
     return con.sql(sql).to_arrow_table().cast(schema)
