@@ -344,7 +344,17 @@ def _round(p: Province, number: int, floor: int) -> int:
     _after_restart(p, acknowledged)
     users = json.loads(_cli(p, "users", "list", "--json").stdout)["users"]
     assert {u["username"]: u["disabled"] for u in users}[victim] == "admin"
-    return max(watch.sizes, default=floor)
+    signed = _file_sizes(p)
+    assert signed == sorted(signed), f"round {number}: the checkpoint file went back: {signed}"
+    assert signed and signed[-1] >= max(watch.sizes, default=0)
+    return max(signed[-1], *watch.sizes, floor)
+
+
+def _file_sizes(p: Province) -> list[int]:
+    """The sizes of the checkpoints in FPCREDIT_HOME/trail/checkpoints, in file order."""
+    path = p.settings.home / "trail" / "checkpoints"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [int(line["size"]) for line in lines if line.get("kind", "checkpoint") == "checkpoint"]
 
 
 def _county(p: Province) -> str:
