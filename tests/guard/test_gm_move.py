@@ -67,10 +67,10 @@ def _sample(store: Store, settings: Settings, n: int = 6) -> list[dict[str, Any]
 
 
 def _staff(client: TestClient, store: Store, settings: Settings) -> dict[str, str]:
-    made = accounts.add_user(store, Role.NATIONAL, "000000", "gmstaff", settings=settings)
+    made = accounts.add_user(store, Role.NATIONAL, "000000", "zhao.min", settings=settings)
     body = {
         "grant_type": "password",
-        "username": "gmstaff",
+        "username": "zhao.min",
         "password": made.password,
         "new_password": PASSWORD,
         "totp": totp_code(made.totp_secret, utc_now()),

@@ -305,12 +305,13 @@ def _stored(store: Store, vault: Vault) -> tuple[list[tuple[object, ...]], list[
 def test_staged_write_stores_what_the_row_by_row_write_stores(
     tmp_path: Path, province: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    """A large run's rows go through a side file written by ADBC (`write._Stage`); a small
+    """A large run's rows go through a side file written by ADBC (`stage.Stage`); a small
     run's through temporary tables. Both must store the same links and persons, and the side
     file must be gone afterwards, whether the write committed or failed."""
     import shutil
 
     from fpcredit.errors import StoreError
+    from fpcredit.link import stage as staging
     from fpcredit.link import write
 
     ingested, _ = _fresh(tmp_path / "ingested", "sqlite", request)
@@ -321,7 +322,7 @@ def test_staged_write_stores_what_the_row_by_row_write_stores(
     for least in (10**9, 0):  # never staged, always staged
         home = tmp_path / f"stage-{least}"
         shutil.copytree(tmp_path / "ingested" / "home", home)
-        monkeypatch.setattr(write, "_STAGE_MIN", least)
+        monkeypatch.setattr(staging, "STAGE_MIN", least)
         store = open_store(Settings(home=home))
         link(store, vault, load_config())
         got.append(_stored(store, vault))
@@ -360,10 +361,10 @@ def test_staged_write_stores_what_the_row_by_row_write_stores(
     # its links are written with the foreign-key check on, since no set-based check covers them.
     monkeypatch.setattr(write, "stable_ids", real_stable_ids)
     monkeypatch.setattr(write, "_insert_from", real_insert_from)
-    monkeypatch.setattr(write, "_STAGE_MIN", 1000)
+    monkeypatch.setattr(staging, "STAGE_MIN", 1000)
     checks: list[int] = []
 
-    def watched(conn: sa.Connection, stage: write._Stage, *rest: object) -> None:
+    def watched(conn: sa.Connection, stage: staging.Stage, *rest: object) -> None:
         checks.append(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
         assert "persons" in stage.staged and "links" not in stage.staged
         real_write(conn, stage, *rest)  # type: ignore[arg-type]

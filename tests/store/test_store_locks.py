@@ -76,9 +76,23 @@ def test_a_bulk_read_keeps_the_open_connections_locks(settings: Settings) -> Non
             assert table.column(0).to_pylist() == [0]
             _another_process_comes_and_goes(database)
             assert not _deleted(database)
-            assert "adbc_driver_sqlite" not in sys.modules
     finally:
         store.engine.dispose()
+
+
+def test_a_bulk_read_loads_no_second_sqlite_library(settings: Settings) -> None:
+    """In a process of its own (a test worker may have loaded the driver for other tests)."""
+    code = (
+        "import sys, pyarrow as pa; from fpcredit.config import Settings; "
+        "from fpcredit.store.arrow import read_arrow; from fpcredit.store.db import open_store; "
+        "store = open_store(Settings(home=sys.argv[1])); "
+        "read_arrow(store.engine.url, 'SELECT 1', pa.schema([('n', pa.int64())])); "
+        "print('adbc_driver_sqlite' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(settings.home)], capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_a_failed_bulk_read_says_why(settings: Settings) -> None:

@@ -45,7 +45,7 @@ from fpcredit.guard.accounts import (
 )
 from fpcredit.guard.citizens import CitizenCodes, CodeQueue
 from fpcredit.guard.crypto import Vault, load_vault
-from fpcredit.guard.sealing import row_intact, sealing
+from fpcredit.guard.sealing import lock_tables, row_intact, sealing
 from fpcredit.guard.sms import SmsChannel, list_outbox, sms_channel
 from fpcredit.guard.tokens import Claims, load_token_key, read_token, sign_token
 from fpcredit.standard import idcard
@@ -198,6 +198,11 @@ class Authenticator:
         now: dt.datetime,
     ) -> AuthError | tuple[Claims, Principal]:
         u, cfg = s.users, self.settings
+        if conn.dialect.name == "postgresql":
+            # Before the row lock below, as every writer of accounts takes them (no deadlock).
+            # SQLite's one write lock is taken by the write itself (`sealing`), after Argon2:
+            # taking it here would hold every writer for a password's hashing.
+            lock_tables(conn, ["users"])
         row = conn.execute(sa.select(u).where(u.c.username == name).with_for_update()).first()
         if row is None:
             self._spend_time(password)
@@ -281,6 +286,8 @@ class Authenticator:
         """Client credentials of a department system."""
         c, now = s.clients, self.clock()
         with self.store.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # as for accounts (`_staff_attempt`)
+                lock_tables(conn, ["clients"])
             row = conn.execute(sa.select(c).where(c.c.client_id == client_id)).first()
             if row is None:
                 self._spend_time(client_secret)

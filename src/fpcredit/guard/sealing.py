@@ -49,6 +49,7 @@ __all__ = [
     "digest_rows",
     "keys_of",
     "last_digest",
+    "lock_tables",
     "record_digest",
     "row_intact",
     "seal_rows",
@@ -81,6 +82,28 @@ def row_intact(conn: sa.Connection, table: str, key: object, keys_dir: Path) -> 
     if found is None or stored is None:
         return False
     return bytes(stored) == RowSealer.of(keys_dir).seal(table, found)
+
+
+_TABLE_LOCK: Final = 7_413_100  # PostgreSQL advisory locks: one per digested table, from here
+
+
+def lock_tables(conn: sa.Connection, tables: Iterable[str]) -> None:
+    """Take the write locks of digested tables for the rest of the transaction, always in the
+    order of `DIGESTED` (two writers locking two tables never wait for each other in a ring).
+
+    A writer reads the rows it touches before it writes them, to move the digest: without the
+    lock another writer could commit a change to those rows in between, and the digest would
+    drift. SQLite has one write lock for the whole file, taken here before anything is read;
+    PostgreSQL an advisory lock per table (a link run and a login do not wait for each other)."""
+    wanted = sorted({t for t in tables if t in DIGESTED}, key=DIGESTED.index)
+    if not wanted:
+        return
+    if conn.dialect.name != "postgresql":
+        lock(conn)
+        return
+    for table in wanted:
+        key = _TABLE_LOCK + DIGESTED.index(table)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def last_digest(conn: sa.Connection, table: str) -> tuple[int, TableDigest] | None:
@@ -181,6 +204,7 @@ def sealing(
     selected rows' seals and the table's digest follow it (see the module docstring)."""
     sealer = RowSealer.of(keys_dir)
     digested = table in DIGESTED
+    lock_tables(conn, [table])
     before = digest_rows(conn, table, where, params, sealer) if digested else EMPTY
     yield
     if table in SEALED:

@@ -21,7 +21,7 @@ from fpcredit.errors import FpcreditError
 from fpcredit.guard.crypto import Vault
 from fpcredit.guard.ledger import record_rows
 from fpcredit.guard.masking import mask_name
-from fpcredit.guard.sealing import keys_of, sealing
+from fpcredit.guard.sealing import keys_of, lock_tables, sealing
 from fpcredit.link.features import compact
 from fpcredit.link.write import update_persons
 from fpcredit.messages import text
@@ -252,6 +252,7 @@ def _decide(
 ) -> dict[str, Any]:
     r, keys = s.link_reviews, keys_of(store)
     with store.engine.begin() as conn:
+        lock_tables(conn, ["links", "persons"])  # before the trail's lock (the decision's entry)
         row = _get(conn, review_id)
         if row.status != "pending":
             raise ReviewError(text("review_decided", id=review_id, status=row.status))
@@ -326,6 +327,7 @@ def merge(
         raise ReviewError(text("merge_same"))
     keys = keys_of(store)
     with store.engine.begin() as conn:
+        lock_tables(conn, ["links", "persons"])  # before the trail's lock (the decision's entry)
         _require_person(conn, keep)
         _require_person(conn, other)
         left, right = _mentions_of(conn, keep), _mentions_of(conn, other)
@@ -360,6 +362,7 @@ def unmerge(
     m, rec, lk = s.mentions, s.records, s.links
     keys_dir = keys_of(store)
     with store.engine.begin() as conn:
+        lock_tables(conn, ["links", "persons"])  # before the trail's lock (the decision's entry)
         _require_person(conn, person_id)
         keys = sa.tuple_(rec.c.source, rec.c.record_key).in_(records)
         moving = list(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -16,14 +14,16 @@ import sqlalchemy as sa
 
 from fpcredit.errors import StoreError
 from fpcredit.guard.crypto import Vault
+from fpcredit.guard.sealing import lock_tables
 from fpcredit.link.features import aligned, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import best_values
 from fpcredit.link.sealed import LinkSeal, ids_table
+from fpcredit.link.stage import STAGE, Stage
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
-from fpcredit.store.db import Store, atomic, utc_now
+from fpcredit.store.db import Store, utc_now
 
 __all__ = ["LinkReport", "stable_ids", "update_persons", "write_run"]
 
@@ -132,7 +132,7 @@ def _update_from(
     target: str,
     frame: pl.DataFrame,
     *,
-    stage: _Stage | None = None,
+    stage: Stage | None = None,
     name: str = "update",
     consts: dict[str, Any] | None = None,
 ) -> None:
@@ -157,7 +157,7 @@ def _insert_from(
     target: sa.Table,
     frame: pl.DataFrame,
     *,
-    stage: _Stage | None = None,
+    stage: Stage | None = None,
     name: str = "insert",
     consts: dict[str, Any] | None = None,
 ) -> None:
@@ -179,12 +179,12 @@ def _insert_from(
 
 @contextmanager
 def _rows(
-    conn: sa.Connection, frame: pl.DataFrame, stage: _Stage | None, name: str
+    conn: sa.Connection, frame: pl.DataFrame, stage: Stage | None, name: str
 ) -> Iterator[str]:
     """The table a statement reads the frame's rows from: the stage's copy if it has one, else
     a temporary table filled now (and dropped afterwards)."""
     if stage is not None and name in stage.staged:
-        yield f"{_STAGE}.{name}"
+        yield f"{STAGE}.{name}"
         return
     types = _types(conn)
     tmp = f"_fp_{name}"
@@ -193,100 +193,6 @@ def _rows(
     bulk_insert(conn, table, frame.columns, frame.iter_rows())
     yield tmp
     conn.execute(sa.text(f"DROP TABLE {tmp}"))
-
-
-_STAGE = "fp_stage"
-# Below this many rows, filling a temporary table row by row costs less than a side file.
-_STAGE_MIN = 20_000
-
-
-class _Stage:
-    """A run's large row sets, written before its transaction begins (SQLite only).
-
-    Filling a temporary table from Python costs some 3 µs a row: a minute for a province's
-    16 million links. ADBC's bulk ingestion writes Arrow columns to SQLite from C, but
-    through a connection of its own, so the rows go to a side database file next to the
-    store (no journal: it is scratch) and the writing connection attaches it. SQLite cannot
-    attach a database inside a transaction, hence: stage first, then write. The file holds
-    person ids and link passes, never names or ID numbers in clear, is readable by its owner
-    only, and is deleted when the write ends, committed or not.
-    """
-
-    def __init__(self, store: Store) -> None:
-        database = store.engine.url.database
-        on_file = store.dialect == "sqlite" and bool(database) and database != ":memory:"
-        self.path = Path(f"{database}.link-stage") if on_file else None
-        self.staged: set[str] = set()
-
-    def put(self, name: str, frame: pl.DataFrame, *, minimum: int | None = None) -> None:
-        """Stage `frame` as table `name` if it has at least `minimum` rows (by default, enough
-        to be worth it)."""
-        least = _STAGE_MIN if minimum is None else minimum
-        if self.path is None or frame.height < least:
-            return
-        import adbc_driver_sqlite.dbapi as adbc
-
-        if not self.staged:
-            self._remove()
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        table = frame.with_columns(
-            pl.col(pl.Categorical).cast(pl.String), pl.col(pl.Date).cast(pl.String)
-        ).to_arrow(compat_level=pl.CompatLevel.oldest())
-        # The driver ingests in one transaction of its own; the pragmas need none open.
-        with adbc.connect(f"file:{self.path}", autocommit=True) as side, side.cursor() as cur:
-            cur.execute("PRAGMA journal_mode=OFF")
-            cur.fetchall()
-            cur.execute("PRAGMA synchronous=OFF")
-            cur.adbc_ingest(name, table, mode="create")
-        self.staged.add(name)
-
-    def put_links(self, links: pl.DataFrame) -> None:
-        """Stage the links and, whenever they are staged, every person they name: the check
-        that stands in for the foreign key reads that list (see `writing`)."""
-        self.put("links", links)
-        if "links" in self.staged:
-            persons = links.select(pl.col("person_id").alias("id")).unique()
-            self.put("link_persons", persons, minimum=0)
-
-    @contextmanager
-    def writing(self, store: Store) -> Iterator[sa.Connection]:
-        """One transaction on a connection that sees the stage as `fp_stage`.
-
-        With staged links, SQLite's per-row foreign-key check is off for this transaction (it
-        doubled the time of rewriting a province's links) and one set-based check stands in
-        for it before the commit: every person the links name exists (`check_links`)."""
-        try:
-            with store.engine.connect() as conn:
-                raw = conn.connection.driver_connection
-                if self.staged:
-                    raw.execute(f"ATTACH DATABASE ? AS {_STAGE}", (str(self.path),))  # type: ignore[union-attr]
-                try:
-                    # Atomic with the person index's drop and rebuild.
-                    with atomic(conn, check_keys="links" not in self.staged):
-                        yield conn
-                finally:
-                    if self.staged:
-                        raw.execute(f"DETACH DATABASE {_STAGE}")  # type: ignore[union-attr]
-        finally:
-            self._remove()
-
-    def check_links(self, conn: sa.Connection) -> None:
-        """Refuse to commit links to a person that does not exist (see `writing`)."""
-        if "links" not in self.staged:
-            return
-        missing = conn.scalar(
-            sa.text(
-                f"SELECT count(*) FROM {_STAGE}.link_persons AS _s "
-                "WHERE NOT EXISTS (SELECT 1 FROM persons WHERE persons.id = _s.id)"
-            )
-        )
-        if missing:
-            raise StoreError(text("link_write_orphans", n=missing))
-
-    def _remove(self) -> None:
-        if self.path is not None:
-            for path in (self.path, Path(f"{self.path}-journal")):
-                path.unlink(missing_ok=True)
 
 
 def _person_best(men: pl.DataFrame, persons: pl.Series | None, vault: Vault) -> pl.DataFrame:
@@ -380,7 +286,7 @@ def write_run(
     is_new = pl.col("id").is_in(new_persons.implode())
     inserted, updated = best.filter(is_new), best.filter(~is_new)
     del best
-    stage = _Stage(store)
+    stage = Stage(store)
     stage.put("new_persons", inserted)
     stage.put("persons", updated)
     stage.put_links(links)
@@ -398,6 +304,7 @@ def write_run(
             )
             .returning(s.link_runs.c.id)
         ).scalar_one()
+        lock_tables(conn, ["persons", "links"])  # a clerk's decision waits (PostgreSQL)
         seal = LinkSeal(store)
         # The persons the run changes that exist already: refreshed ones, and retired ones.
         existing = [updated["id"], *([_retired(final)["id"]] if retired else [])]
@@ -455,7 +362,7 @@ def _finalise(after: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
 
 def _write(
     conn: sa.Connection,
-    stage: _Stage,
+    stage: Stage,
     fresh: pl.DataFrame,
     known: pl.DataFrame,
     links: pl.DataFrame,
@@ -498,7 +405,7 @@ def _write(
 
 
 def _upsert_links(
-    conn: sa.Connection, links: pl.DataFrame, stage: _Stage, run_id: int, seal: LinkSeal
+    conn: sa.Connection, links: pl.DataFrame, stage: Stage, run_id: int, seal: LinkSeal
 ) -> None:
     """Insert the changed links, or replace a mention's link where it has one. SQLite and
     PostgreSQL both know INSERT … ON CONFLICT; SQLite needs the WHERE to parse it after a
