@@ -139,6 +139,22 @@ def test_checkpoint_refuses_an_inconsistent_tree(
         assert conn.scalar(sa.select(sa.func.count()).select_from(C)) == 1
 
 
+def test_the_signer_vouches_for_an_earlier_size_of_its_run(store: Store, ledger: Ledger) -> None:
+    # A checkpoint reads the tree from a snapshot while appends go on: the size it read is
+    # usually not the newest append's, and is vouched for all the same (no read-back).
+    ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
+    ledger.checkpoint()
+    ledger.append_many([Event("clerk:1", "read") for _ in range(5)])
+    earlier = ledger.head()
+    ledger.append_many([Event("clerk:1", "read") for _ in range(7)])
+    assert ledger.vouches(20, earlier.size, earlier.root)
+    assert not ledger.vouches(20, earlier.size, ledger.head().root)  # not the tree it grew
+    assert not ledger.vouches(20, earlier.size - 1, earlier.root)  # no append ended there
+    Ledger(store, ledger.settings).append("clerk:2", "read")
+    ledger.append("clerk:1", "read")  # a new run: the old one's sizes are forgotten
+    assert not ledger.vouches(20, earlier.size, earlier.root)
+
+
 def test_the_signer_vouches_for_its_own_appends_by_their_tree(store: Store, ledger: Ledger) -> None:
     ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
     ledger.checkpoint()

@@ -17,8 +17,7 @@ from fpcredit.messages import text
 from fpcredit.web.api.views import (
     ExplanationView,
     PersonView,
-    credit_view,
-    json_response,
+    credit_response,
     person_view,
 )
 from fpcredit.web.deps import Services, invalid
@@ -65,4 +64,4 @@ async def credit_of(services: Services, person_id: int) -> Response:
         if services.results.refused:  # the newest evaluation was changed: nothing is served
             raise HTTPException(503, services.results.refused)
         raise HTTPException(404, text("web.not_evaluated"))
-    return json_response(credit_view(row))
+    return credit_response(row)
