@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import Vault, create_keys, load_vault
 from fpcredit.guard.redact import JsonFormatter, RedactingFilter
-from fpcredit.messages import language, set_language
+from fpcredit.messages import language
 from fpcredit.store.db import Store, open_store
 from fpcredit.store.schema import metadata
 from tests.leaks import leaks
@@ -83,11 +83,10 @@ def vault(settings: Settings) -> Vault:
 
 
 @pytest.fixture(autouse=True)
-def _keep_language() -> Iterator[None]:
-    """A CLI run with FPCREDIT_LANGUAGE=en switches the process's language; undo it after."""
-    before = language()
-    yield
-    set_language(before)
+def _language_is_the_default() -> None:
+    """Each test starts in the default language: a CLI run or a request that chose another
+    kept it to itself (a test that leaked one would fail the next one here)."""
+    assert language() == "zh"
 
 
 class _Written(logging.Handler):

@@ -97,10 +97,14 @@ def _print_json(data: Any) -> None:
 
 @app.callback()
 def _each_command(ctx: typer.Context) -> None:
-    """Every command that appended trail entries signs a checkpoint when it ends."""
+    """Every command that appended trail entries signs a checkpoint when it ends; the language
+    its settings chose (`_settings`) is this run's only."""
     from fpcredit.guard.entries import forget_appended
+    from fpcredit.messages import language, reset_language, set_language
 
     forget_appended()
+    before = set_language(language())  # undone when the run ends, after its last message
+    ctx.call_on_close(lambda: reset_language(before))
     ctx.call_on_close(_checkpoint_if_appended)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import Final, Literal, cast
 
 __all__ = [
     "RULES",
@@ -10,9 +13,12 @@ __all__ = [
     "known",
     "label",
     "language",
+    "negotiate",
+    "reset_language",
     "rule_message",
     "set_language",
     "text",
+    "using_language",
 ]
 
 Language = Literal["zh", "en"]
@@ -1058,24 +1064,67 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
 }
 
-_language: Language = "zh"
+# The language of the current CLI run or request: a context variable, so two requests served
+# at once (each its own task or thread context) write their own.
+_language: ContextVar[Language] = ContextVar("fpcredit_language", default="zh")
 
 
-def set_language(lang: Language) -> None:
-    """Choose the language of messages for this process (FPCREDIT_LANGUAGE)."""
-    global _language
-    _language = lang
+def set_language(lang: Language) -> Token[Language]:
+    """Choose the language of messages in the current context (a CLI run, a request); returns
+    the token `reset_language` takes to undo it."""
+    return _language.set(lang)
+
+
+def reset_language(token: Token[Language]) -> None:
+    """Go back to the language before `set_language` returned `token`."""
+    _language.reset(token)
+
+
+@contextmanager
+def using_language(lang: Language) -> Iterator[None]:
+    """Messages in `lang` within the block, in this context only."""
+    token = _language.set(lang)
+    try:
+        yield
+    finally:
+        _language.reset(token)
 
 
 def language() -> Language:
     """The language messages are currently written in."""
-    return _language
+    return _language.get()
+
+
+def negotiate(accept_language: str | None, default: Language) -> Language:
+    """The language an `Accept-Language` header prefers (RFC 9110 §12.5.4) among zh and en:
+    the one of higher weight (`q`), the earlier on a tie; `default` when it names neither (or
+    `*` only, or nothing)."""
+    best: tuple[float, int, Language] | None = None
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        primary = tag.strip().lower().partition("-")[0]
+        if primary not in ("zh", "en"):
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight <= 0 or weight > 1:
+            continue
+        candidate = (-weight, position, cast(Language, primary))
+        if best is None or candidate < best:
+            best = candidate
+    return default if best is None else best[2]
 
 
 def text(key: str, lang: Language | None = None, **values: object) -> str:
-    """A catalogue sentence, formatted, in `lang` or the process's language."""
+    """A catalogue sentence, formatted, in `lang` or the current context's language."""
     zh, en = _TEXTS[key]
-    lang = lang or _language
+    lang = lang or _language.get()
     return (zh if lang == "zh" else en).format(**values)
 
 
@@ -1092,7 +1141,7 @@ def label(key: str, lang: Language | None = None) -> str:
 def rule_message(rule: str, field_label: str, field: str, lang: Language | None = None) -> str:
     """`母亲·公民身份号码（mother.id_number）：…校验码错误` — names field and rule."""
     zh, en = RULES[rule]
-    lang = lang or _language
+    lang = lang or _language.get()
     if lang == "zh":
         return f"{field_label}（{field}）：{zh}［{rule}］"
     return f"{field_label} ({field}): {en} [{rule}]"

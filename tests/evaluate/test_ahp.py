@@ -81,10 +81,8 @@ def upper_of(matrix: Matrix) -> list[list[Number]]:
 
 @pytest.fixture
 def english() -> Iterator[None]:
-    before = messages.language()
-    messages.set_language("en")
-    yield
-    messages.set_language(before)
+    with messages.using_language("en"):
+        yield
 
 
 # -- published examples ----------------------------------------------------------------------

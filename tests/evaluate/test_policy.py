@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,8 +12,15 @@ from typer.testing import CliRunner
 from fpcredit.cli import app
 from fpcredit.errors import PolicyError
 from fpcredit.evaluate.policy import default_policy_path, derive, load_policy, parse_policy
+from fpcredit.messages import using_language
 
 DEFAULT = default_policy_path().read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    with using_language("en"):
+        yield
 
 
 def _broken(old: str, new: str) -> bytes:
@@ -74,10 +82,7 @@ def test_the_packaged_policy_is_the_repository_file() -> None:
         ("  cutoffs: {A: 95,", "  cutoffs: {A: 95.555,", "95.555", "two decimals"),
     ],
 )  # fmt: skip
-def test_errors_name_their_line(
-    old: str, new: str, needle: str, words: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("fpcredit.messages._language", "en")
+def test_errors_name_their_line(old: str, new: str, needle: str, words: str, english: None) -> None:
     data = _broken(old, new)
     with pytest.raises(PolicyError) as caught:
         parse_policy(data, "p.yaml")
@@ -87,9 +92,8 @@ def test_errors_name_their_line(
 
 
 def test_inconsistent_judgements_are_rejected_with_their_cr(
-    monkeypatch: pytest.MonkeyPatch,
+    english: None,
 ) -> None:
-    monkeypatch.setattr("fpcredit.messages._language", "en")
     data = _broken(
         'public: [["2/3", "8/11", "3"], ["12/11", "9/2"], ["33/8"]]',
         'public: [["9", "1/9", "3"], ["1/9", "9"], ["1/9"]]',

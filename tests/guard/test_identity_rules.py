@@ -16,7 +16,7 @@ from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.guard import passwords as pw
 from fpcredit.guard.tokens import TOKEN_KEY_FILE, Claims, load_token_key, read_token, sign_token
-from fpcredit.messages import set_language
+from fpcredit.messages import using_language
 
 CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)
 FAST = Settings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
@@ -103,8 +103,7 @@ def test_a_refused_password_says_why_in_both_languages(
     password: str, reason: str, zh: str, en: str
 ) -> None:
     for lang, expected in (("zh", zh), ("en", en)):
-        set_language(lang)  # type: ignore[arg-type]
-        with pytest.raises(AuthError) as caught:
+        with using_language(lang), pytest.raises(AuthError) as caught:  # type: ignore[arg-type]
             pw.check_password(password, "wangfang")
         assert caught.value.code == "weak_password"
         assert caught.value.reason == reason

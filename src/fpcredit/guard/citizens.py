@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import Vault
 from fpcredit.guard.sms import SmsChannel
-from fpcredit.messages import text
+from fpcredit.messages import language, text, using_language
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
@@ -183,10 +183,11 @@ class CodeQueue:
         self.dropped = 0
 
     def submit(self, number: str) -> None:
-        """Queue a request for `number` (normalised); returns at once."""
+        """Queue a request for `number` (normalised); returns at once. The text is sent in the
+        language of the request that asked (the worker thread has none of its own)."""
         self._start()
         try:
-            self._queue.put_nowait(number)
+            self._queue.put_nowait((number, language()))
         except queue.Full:
             self.dropped += 1
             log.warning("citizen-code queue full: a request was dropped")
@@ -208,8 +209,10 @@ class CodeQueue:
             try:
                 if item is _STOP:
                     return
-                assert isinstance(item, str)
-                self._handle(item)
+                assert isinstance(item, tuple)
+                number, lang = item
+                with using_language(lang):
+                    self._handle(number)
             except Exception as e:  # the worker outlives a failed request
                 # Only the type: a driver's message may quote parameters.
                 log.error("citizen code request failed (%s)", type(e).__name__)

@@ -21,7 +21,7 @@ from fpcredit.guard.groupcommit import GroupCommit
 from fpcredit.guard.identity import Authenticator
 from fpcredit.guard.ledger import Ledger
 from fpcredit.link.file import Locator
-from fpcredit.messages import text
+from fpcredit.messages import Language, negotiate, reset_language, set_language, text
 from fpcredit.service import open_ready_store
 from fpcredit.web.api import admin, audit, auth, me, persons, system
 from fpcredit.web.deps import Caller, Services, internal_error
@@ -103,13 +103,24 @@ class Service(FastAPI):
     exception handlers of the routes) is FastAPI's."""
 
     front: ASGIApp | None = None
+    language: Language = "zh"  # FPCREDIT_LANGUAGE: for a request whose Accept-Language names none
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.front is None:
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self
-        await self.front(scope, receive, send)
+        # The request's language, for every message written while it is served (handlers in
+        # the thread pool run in a copy of this context): two callers read two languages.
+        asked = next((v for k, v in scope["headers"] if k == b"accept-language"), None)
+        chosen = (
+            self.language if asked is None else negotiate(asked.decode("latin-1"), self.language)
+        )
+        token = set_language(chosen)
+        try:
+            await self.front(scope, receive, send)
+        finally:
+            reset_language(token)
 
     async def rest(self, scope: Scope, receive: Receive, send: Send) -> None:
         """What is behind the front: FastAPI's own stack and routes."""
@@ -189,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       settings.max_body_bytes)  # fmt: skip
     app.state.access_log = access_log = AccessLog()
     app.front = MetricsMiddleware(inner, metrics, access_log, SECURITY_HEADERS)
+    app.language = settings.language
     app.state.services = build_services(settings, metrics)
     app.state.rotation = RotationJob()  # the security administrator's key rotation
     return app
