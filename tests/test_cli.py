@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import fpcredit
 from fpcredit.cli import app
 from fpcredit.config import Settings
+from fpcredit.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -85,6 +86,49 @@ def test_link_and_review_on_an_empty_store_are_one_line(tmp_path: Path) -> None:
     assert "fpcredit ingest" in empty.stderr and "Traceback" not in empty.stderr
     unknown = _run(tmp_path, "review", "accept", "7", "--reason", "x", lang="en")
     assert unknown.returncode == 1 and "there is no review 7" in unknown.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+    env = {
+        "FPCREDIT_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "FPCREDIT_LOCK_TIMEOUT_S": "-1",
+        "FPCREDIT_WITNESSES": '[{"url": "http://w.example", "key": 7, "x": "s3cr3t"}]',
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "fpcredit", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "FPCREDIT_LOCK_TIMEOUT_S" in result.stderr
+    assert "FPCREDIT_WITNESSES" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("lock_timeout_s", -1),
+        ("language", "fr"),
+        ("trusted_proxies", "10.0.0.1,not-an-address"),
+        ("code_queue_size", 0),
+        ("database_url", ["postgresql://user:s3cr3t@db/x"]),
+    ],
+)
+def test_settings_refuse_a_bad_value_by_its_variable_without_echoing_it(
+    tmp_path: Path, variable: str, value: object
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings(home=tmp_path, **{variable: value})
+    message = str(caught.value)
+    assert f"FPCREDIT_{variable.upper()}" in message
+    assert "s3cr3t" not in message
+    if variable == "trusted_proxies":  # our own validator's words, not pydantic's wrapping
+        assert "not-an-address" in message and "Value error" not in message
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:

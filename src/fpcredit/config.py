@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fpcredit.errors import ConfigError
 from fpcredit.messages import text
 
 __all__ = ["Settings", "WitnessSetting"]
+
+_PYDANTIC_PREFIX = "Value error, "  # how pydantic introduces a validator's own message
 
 
 class WitnessSetting(BaseModel):
@@ -187,6 +190,14 @@ class Settings(BaseSettings):
         ),
     )
 
+    def __init__(self, **values: Any) -> None:
+        # A bad value is the operator's to fix: one line naming the variable, never pydantic's
+        # report (which would also echo the value — a database URL may hold a password).
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise ConfigError(_invalid(e)) from None
+
     @property
     def url(self) -> str:
         """The effective database URL."""
@@ -196,3 +207,13 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         """Where the data-encryption and blind-index keys live (never in the database)."""
         return self.home / "keys"
+
+
+def _invalid(error: ValidationError) -> str:
+    """Each refused setting as its environment variable and why, without its value."""
+    parts = []
+    for problem in error.errors(include_input=False, include_url=False):
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        why = str(problem["msg"]).removeprefix(_PYDANTIC_PREFIX)
+        parts.append(text("config.invalid", variable=f"FPCREDIT_{field.upper()}", why=why))
+    return "; ".join(parts)
