@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
+import string
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fpcredit.messages import language, negotiate, text, using_language
+from fpcredit import messages
+from fpcredit.messages import known, language, negotiate, text, using_language
 
 
 @pytest.mark.parametrize(
@@ -65,3 +69,25 @@ def test_two_tasks_write_two_languages_at_once() -> None:
     assert seen["zh"] == text("web.rate_limited", "zh")
     assert seen["en"] != seen["zh"]
     assert language() == "zh"  # neither leaked out
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_both_languages_of_every_sentence_take_the_same_values() -> None:
+    for key, (zh, en) in messages._TEXTS.items():
+        assert _fields(zh) == _fields(en), key
+
+
+def test_every_key_the_code_names_is_in_the_catalogue() -> None:
+    # Literal keys only: a key built at run time (text(f"role.{…}")) is checked where it is made.
+    named = re.compile(r"""\btext\(\s*["']([a-z0-9_.]+)["']""")
+    root = Path(messages.__file__).parent
+    used = {
+        (path.relative_to(root).as_posix(), key)
+        for path in root.rglob("*.py")
+        for key in named.findall(path.read_text(encoding="utf-8"))
+    }
+    assert len(used) > 200  # the pattern finds the calls
+    assert not {(where, key) for where, key in used if not known(key)}

@@ -12,6 +12,13 @@
     │                                  key of it is malformed or does not verify
     ├── AuthError                      a login, token or account operation is refused; `.code`
     │                                  says why (locked, bad_credentials, expired, …)
+    ├── ReviewError                    (link/review.py) a review or merge that cannot be carried
+    │                                  out: unknown id, already decided
+    ├── EvaluationError                (evaluate/run.py) no evaluation matches, or its result
+    │                                  file is missing
+    ├── ExplainError                   (evaluate/explain.py) the person does not exist or is not
+    │   │                              evaluated at that date
+    │   └── MonthNotOverError          a masked explanation as of a month not over yet
     └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
         └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 
