@@ -198,14 +198,16 @@ class Authenticator:
         now: dt.datetime,
     ) -> AuthError | tuple[Claims, Principal]:
         u, cfg = s.users, self.settings
-        if conn.dialect.name == "postgresql":
-            # Before the row lock below, as every writer of accounts takes them (no deadlock).
-            # SQLite's one write lock is taken by the write itself (`sealing`), after Argon2:
-            # taking it here would hold every writer for a password's hashing.
-            lock_tables(conn, ["users"])
+        early = self._hash_first(conn, u.c.password_hash, u.c.username == name, password)
+        # Before the row is read: every writer of accounts takes the lock first (PostgreSQL:
+        # before the row lock, no deadlock; SQLite: the file's one write lock), so the count of
+        # failures, the lockout and the last TOTP step read here are the latest — two attempts
+        # at once can neither lose a failure nor both use one code.
+        lock_tables(conn, ["users"])
         row = conn.execute(sa.select(u).where(u.c.username == name).with_for_update()).first()
         if row is None:
-            self._spend_time(password)
+            if early is None:  # not yet made to take a password's time
+                self._spend_time(password)
             return refuse("bad_credentials")
         if not self._intact(conn, "users", row.id):
             return refuse("altered", "seal.row_refused")
@@ -231,7 +233,7 @@ class Authenticator:
             return refuse("bad_credentials")
 
         outcome: AuthError | tuple[Claims, Principal]
-        ok, rehashed = pw.verify_password(self._hasher, row.password_hash, password)
+        ok, rehashed = self._secret_matches(early, row.password_hash, password)
         if not ok:
             outcome = failure()
         elif disabled is not None:
@@ -260,9 +262,9 @@ class Authenticator:
                     last_login_at=now,
                 )
                 if new_password is not None:
-                    hashed = pw.hash_password(self._hasher, new_password)
-                    remember_password(conn, row.id, hashed, now)
-                    changes.update(password_hash=hashed, must_change=False, password_changed_at=now)
+                    fresh = pw.hash_password(self._hasher, new_password)
+                    remember_password(conn, row.id, fresh, now)
+                    changes.update(password_hash=fresh, must_change=False, password_changed_at=now)
                 elif rehashed is not None:
                     changes.update(password_hash=rehashed)
                 role = Role(row.role)
@@ -271,6 +273,37 @@ class Authenticator:
             with sealing(conn, "users", "WHERE id = :v", {"v": row.id}, cfg.keys_dir):
                 conn.execute(u.update().where(u.c.id == row.id).values(**changes))
         return outcome
+
+    def _hash_first(
+        self,
+        conn: sa.Connection,
+        column: sa.Column[Any],
+        where: sa.ColumnElement[bool],
+        secret: str,
+    ) -> tuple[str | None, tuple[bool, str | None]] | None:
+        """On SQLite, the stored hash read and `secret` checked against it before the write
+        lock is taken: holding the file's one lock across Argon2 would hold every writer (a
+        row changed meanwhile is checked again, `_secret_matches`). None on PostgreSQL, whose lock
+        holds only the table's writers."""
+        if conn.dialect.name == "postgresql":
+            return None
+        stored = conn.execute(sa.select(column).where(where)).scalar()
+        if stored is None:
+            self._spend_time(secret)
+            return (None, (False, None))
+        return stored, pw.verify_password(self._hasher, stored, secret)
+
+    def _secret_matches(
+        self,
+        early: tuple[str | None, tuple[bool, str | None]] | None,
+        stored: str,
+        secret: str,
+    ) -> tuple[bool, str | None]:
+        """`secret` against the hash `stored` now: the check made before the lock when it was
+        made against this hash, else made now."""
+        if early is not None and early[0] == stored:
+            return early[1]
+        return pw.verify_password(self._hasher, stored, secret)
 
     def _intact(self, conn: sa.Connection, table: str, key: object) -> bool:
         """Whether a row still matches its seal; a row changed behind the platform's back is
@@ -286,15 +319,17 @@ class Authenticator:
         """Client credentials of a department system."""
         c, now = s.clients, self.clock()
         with self.store.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # as for accounts (`_staff_attempt`)
-                lock_tables(conn, ["clients"])
-            row = conn.execute(sa.select(c).where(c.c.client_id == client_id)).first()
+            where = c.c.client_id == client_id
+            early = self._hash_first(conn, c.c.secret_hash, where, client_secret)
+            lock_tables(conn, ["clients"])  # as for accounts (`_staff_attempt`)
+            row = conn.execute(sa.select(c).where(where)).first()
             if row is None:
-                self._spend_time(client_secret)
+                if early is None:
+                    self._spend_time(client_secret)
                 raise refuse("bad_credentials")
             if not self._intact(conn, "clients", row.id):
                 raise refuse("altered", "seal.row_refused")
-            ok, rehashed = pw.verify_password(self._hasher, row.secret_hash, client_secret)
+            ok, rehashed = self._secret_matches(early, row.secret_hash, client_secret)
             if not ok:
                 raise refuse("bad_credentials")
             if row.disabled_at is not None:

@@ -156,12 +156,16 @@ def _expression(name: str, kind: Kind, dialect: str) -> str:
     return name
 
 
-def canonical_select(table_name: str, dialect: str, where: str = "") -> str:
-    """SQL returning a table's rows in canonical form (ints, text, bytes and floats only)."""
+def canonical_select(
+    table_name: str, dialect: str, where: str = "", extra: Sequence[str] = ()
+) -> str:
+    """SQL returning a table's rows in canonical form (ints, text, bytes and floats only),
+    followed by the `extra` columns as stored."""
     c = canon(table_name)
     parts = [
         f"{_expression(n, k, dialect)} AS {n}" for n, k in zip(c.columns, c.kinds, strict=True)
     ]
+    parts += list(extra)
     return f"SELECT {', '.join(parts)} FROM {table_name} {where}".rstrip()
 
 

@@ -75,13 +75,13 @@ def row_intact(conn: sa.Connection, table: str, key: object, keys_dir: Path) -> 
     every row gets its seal when written, or when its store adopted seals)."""
     c = canon(table)
     where = f"WHERE {c.key} = :k"
-    row = conn.execute(sa.text(canonical_select(table, conn.dialect.name, where)), {"k": key})
-    found = row.first()
-    seal_column = c.table.columns["seal"]
-    stored = conn.scalar(sa.select(seal_column).where(c.table.columns[c.key] == key))
-    if found is None or stored is None:
+    # The row and its seal in one statement: read in two, a writer's commit in between (a
+    # login stamping its account) looked like tampering — a refusal and a CRITICAL alarm.
+    sql = canonical_select(table, conn.dialect.name, where, extra=["seal"])
+    found = conn.execute(sa.text(sql), {"k": key}).first()
+    if found is None or found[-1] is None:
         return False
-    return bytes(stored) == RowSealer.of(keys_dir).seal(table, found)
+    return bytes(found[-1]) == RowSealer.of(keys_dir).seal(table, found[:-1])
 
 
 _TABLE_LOCK: Final = 7_413_100  # PostgreSQL advisory locks: one per digested table, from here
