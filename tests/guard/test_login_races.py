@@ -15,7 +15,15 @@ from fpcredit.guard import passwords as pw
 from fpcredit.guard.crypto import Vault
 from fpcredit.guard.identity import Authenticator
 from fpcredit.store.db import Store
-from tests.guard.test_identity import PASSWORD, Clock, enrol
+from tests.guard.test_identity import (
+    ID_NUMBER,
+    PASSWORD,
+    PHONE,
+    Clock,
+    enrol,
+    file_person,
+    sent_code,
+)
 
 _AT_ONCE = 8
 
@@ -93,3 +101,33 @@ def test_a_client_logging_in_many_times_at_once_is_never_taken_for_tampering(
         answers = _together([lambda: auth.login_client(client_id, secret)] * _AT_ONCE)
         assert not [a for a in answers if isinstance(a, AuthError)], answers
     assert "does not match its seal" not in caplog.text
+
+
+def test_guesses_of_a_citizen_code_at_once_are_each_counted(
+    store: Store, slow_enough: Settings, vault: Vault
+) -> None:
+    clock = Clock()
+    auth = Authenticator(store, slow_enough, vault=vault, clock=clock)
+    file_person(store, vault, ID_NUMBER, PHONE)
+    auth.request_citizen_code(ID_NUMBER)
+    right = sent_code(auth, vault)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    guesses = slow_enough.otp_max_attempts + 3
+    answers = _together([lambda: auth.login_citizen(ID_NUMBER, wrong)] * guesses)
+    assert all(isinstance(a, AuthError) and a.code == "bad_code" for a in answers)
+    # Burnt after the allowed number of tries, however many came at once.
+    with pytest.raises(AuthError) as caught:
+        auth.login_citizen(ID_NUMBER, right)
+    assert caught.value.code == "bad_code"
+
+
+def test_one_citizen_code_lets_in_one_of_many_logins_at_once(
+    store: Store, slow_enough: Settings, vault: Vault
+) -> None:
+    clock = Clock()
+    auth = Authenticator(store, slow_enough, vault=vault, clock=clock)
+    file_person(store, vault, ID_NUMBER, PHONE)
+    auth.request_citizen_code(ID_NUMBER)
+    right = sent_code(auth, vault)
+    answers = _together([lambda: auth.login_citizen(ID_NUMBER, right)] * _AT_ONCE)
+    assert len([a for a in answers if not isinstance(a, AuthError)]) == 1, answers

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.guard.crypto import Vault
+from fpcredit.guard.entries import lock
 from fpcredit.guard.sms import SmsChannel
 from fpcredit.messages import language, text, using_language
 from fpcredit.store import schema as s
@@ -134,6 +135,11 @@ class CitizenCodes:
         statements and hash run against no row, so the answer takes as long as a wrong code."""
         t = s.citizen_codes
         pid = person[0] if person is not None else _NOBODY
+        if conn.dialect.name == "sqlite":
+            # The file's write lock before the read (FOR UPDATE below is PostgreSQL's): guesses
+            # sent at once each read the count the last one wrote, so none goes uncounted and
+            # a code lets in one login only.
+            lock(conn)
         row = conn.execute(
             sa.select(t)
             .where(t.c.person_id == pid, t.c.closed_at.is_(None))
