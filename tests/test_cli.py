@@ -49,8 +49,8 @@ def test_public_api_is_sorted_and_importable() -> None:
         assert hasattr(fpcredit, name)
 
 
-def _run(home: Path, *args: str, lang: str = "zh") -> subprocess.CompletedProcess[str]:
-    env = {"FPCREDIT_HOME": str(home), "PATH": "/usr/bin:/bin", "FPCREDIT_LANGUAGE": lang}
+def _run(home: Path, *args: str, lang: str = "zh", **more: str) -> subprocess.CompletedProcess[str]:
+    env = {"FPCREDIT_HOME": str(home), "PATH": "/usr/bin:/bin", "FPCREDIT_LANGUAGE": lang, **more}
     return subprocess.run(
         [sys.executable, "-m", "fpcredit", *args],
         capture_output=True,
@@ -89,18 +89,11 @@ def test_link_and_review_on_an_empty_store_are_one_line(tmp_path: Path) -> None:
 
 
 def test_a_bad_setting_is_one_line_naming_its_variable(tmp_path: Path) -> None:
-    env = {
-        "FPCREDIT_HOME": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-        "FPCREDIT_LOCK_TIMEOUT_S": "-1",
-        "FPCREDIT_WITNESSES": '[{"url": "http://w.example", "key": 7, "x": "s3cr3t"}]',
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "fpcredit", "status"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
+    result = _run(
+        tmp_path,
+        "status",
+        FPCREDIT_LOCK_TIMEOUT_S="-1",
+        FPCREDIT_WITNESSES='[{"url": "http://w.example", "key": 7, "x": "s3cr3t"}]',
     )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0, result.stderr

@@ -103,14 +103,18 @@ def test_a_client_logging_in_many_times_at_once_is_never_taken_for_tampering(
     assert "does not match its seal" not in caplog.text
 
 
+def _citizen_with_code(store: Store, settings: Settings, vault: Vault) -> tuple[Authenticator, str]:
+    """A filed person with a phone, sent a code: the authenticator and the code."""
+    auth = Authenticator(store, settings, vault=vault, clock=Clock())
+    file_person(store, vault, ID_NUMBER, PHONE)
+    auth.request_citizen_code(ID_NUMBER)
+    return auth, sent_code(auth, vault)
+
+
 def test_guesses_of_a_citizen_code_at_once_are_each_counted(
     store: Store, slow_enough: Settings, vault: Vault
 ) -> None:
-    clock = Clock()
-    auth = Authenticator(store, slow_enough, vault=vault, clock=clock)
-    file_person(store, vault, ID_NUMBER, PHONE)
-    auth.request_citizen_code(ID_NUMBER)
-    right = sent_code(auth, vault)
+    auth, right = _citizen_with_code(store, slow_enough, vault)
     wrong = f"{(int(right) + 1) % 10**6:06d}"
     guesses = slow_enough.otp_max_attempts + 3
     answers = _together([lambda: auth.login_citizen(ID_NUMBER, wrong)] * guesses)
@@ -124,10 +128,6 @@ def test_guesses_of_a_citizen_code_at_once_are_each_counted(
 def test_one_citizen_code_lets_in_one_of_many_logins_at_once(
     store: Store, slow_enough: Settings, vault: Vault
 ) -> None:
-    clock = Clock()
-    auth = Authenticator(store, slow_enough, vault=vault, clock=clock)
-    file_person(store, vault, ID_NUMBER, PHONE)
-    auth.request_citizen_code(ID_NUMBER)
-    right = sent_code(auth, vault)
+    auth, right = _citizen_with_code(store, slow_enough, vault)
     answers = _together([lambda: auth.login_citizen(ID_NUMBER, right)] * _AT_ONCE)
     assert len([a for a in answers if not isinstance(a, AuthError)]) == 1, answers
