@@ -36,6 +36,7 @@ __all__ = [
     "person_ids",
     "rss_kib",
     "serve",
+    "tree_rss_kib",
 ]
 
 AS_OF = dt.date(2026, 6, 30)
@@ -169,3 +170,32 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise SystemExit(f"no VmRSS for process {pid}")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and theirs (the fork server, the explanation workers)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, pending = [], [pid]
+    while pending:
+        children = parents.get(pending.pop(), [])
+        found.extend(children)
+        pending.extend(children)
+    return found
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident set sizes of `pid` and its descendants, summed (pages shared after a fork are
+    counted in each: an upper bound)."""
+    total = rss_kib(pid)
+    for child in descendants(pid):
+        try:
+            total += rss_kib(child)
+        except (OSError, SystemExit):  # exited meanwhile, or a zombie without VmRSS
+            continue
+    return total

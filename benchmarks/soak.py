@@ -44,6 +44,7 @@ from served import (
     person_ids,
     rss_kib,
     serve,
+    tree_rss_kib,
 )
 
 _EXPECTED = {"lookup": {200}, "explanation": {200}, "login": {200}}
@@ -92,14 +93,34 @@ def _requests(ids: list[int], token: _Token, client: tuple[str, str], mix: dict[
 
 
 def _sample_rss(
-    pid: int, every_s: float, out: list[tuple[float, int]], stop: threading.Event
+    pid: int, every_s: float, out: list[tuple[float, int, int]], stop: threading.Event
 ) -> None:
+    """(seconds, the server's RSS, the RSS of the server with its workers) every `every_s`."""
     start = time.monotonic()
     while not stop.wait(every_s):
         try:
-            out.append((round(time.monotonic() - start, 1), rss_kib(pid)))
+            out.append((round(time.monotonic() - start, 1), rss_kib(pid), tree_rss_kib(pid)))
         except (OSError, SystemExit):
             return
+
+
+def _rss(samples: list[tuple[float, int, int]], warmup: float, column: int) -> dict[str, Any]:
+    """Growth between the median of the first and of the last minute after the warm-up: one
+    sample can fall on a passing allocation (+25 % for a few seconds)."""
+    after = [row[column] for row in samples if row[0] >= warmup]
+    first = [row[column] for row in samples if warmup <= row[0] < warmup + 60]
+    last = [row[column] for row in samples if row[0] >= samples[-1][0] - 60] if samples else []
+    growth = statistics.median(last) / statistics.median(first) - 1 if first and last else None
+    return {
+        "at_warmup_end": after[0] if after else None,
+        "at_end": after[-1] if after else None,
+        "max": max((row[column] for row in samples), default=None),
+        "growth": None if growth is None else round(growth, 4),
+        "growth_first_to_last_sample": (
+            round(after[-1] / after[0] - 1, 4) if len(after) > 1 else None
+        ),
+        "samples": [(row[0], row[column]) for row in samples[:: max(1, len(samples) // 40)]],
+    }
 
 
 def _explained(base: str, token: _Token, ids: list[int], wanted: int = 100) -> list[int]:
@@ -134,7 +155,7 @@ def main() -> None:
     if not args.home:
         build_home(home, args.people)
     server = serve(home)
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, int]] = []
     stop = threading.Event()
     try:
         token = _Token(server.base, national_token(home, server.base))
@@ -161,12 +182,6 @@ def main() -> None:
         [FPCREDIT, "audit", "verify", "--json"], env=env, capture_output=True, text=True
     )
     summary = result.summary(lambda kind, status: status in _EXPECTED[kind])
-    after_warmup = [kib for t, kib in samples if t >= args.warmup]
-    # Growth between the median of the first and of the last minute after the warm-up: one
-    # sample can fall on an explanation's passing allocation (+25 % for a few seconds).
-    first = [kib for t, kib in samples if args.warmup <= t < args.warmup + 60]
-    last = [kib for t, kib in samples if t >= samples[-1][0] - 60] if samples else []
-    growth = statistics.median(last) / statistics.median(first) - 1 if first and last else None
     errors = int(summary["errors"]) + int(summary["all"]["unexpected"])  # type: ignore[index]
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -176,16 +191,8 @@ def main() -> None:
         "requests": summary,
         "errors": errors,
         "token_refresh_failures": token.failures,
-        "rss_kib": {
-            "at_warmup_end": after_warmup[0] if after_warmup else None,
-            "at_end": after_warmup[-1] if after_warmup else None,
-            "max": max((kib for _t, kib in samples), default=None),
-            "growth": None if growth is None else round(growth, 4),
-            "growth_first_to_last_sample": (
-                round(after_warmup[-1] / after_warmup[0] - 1, 4) if len(after_warmup) > 1 else None
-            ),
-            "samples": samples[:: max(1, len(samples) // 40)],
-        },
+        "rss_kib": _rss(samples, args.warmup, 1),
+        "rss_kib_with_workers": _rss(samples, args.warmup, 2),
         "trail_verify": json.loads(verified.stdout) if verified.stdout else verified.stderr,
         "targets": {"errors": 0, "rss_growth_below": 0.10, "trail_verified": True},
     }

@@ -161,6 +161,15 @@ class Settings(BaseSettings):
         ge=0,
         description="Citizen-code requests a minute for one ID number, from any address (0: off).",
     )
+    explain_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Worker processes that compute explanations for the service (each holds the policy "
+            "engine; the server's own process keeps answering lookups meanwhile)."
+        ),
+    )
     code_queue_size: int = Field(
         default=1000,
         ge=1,

@@ -19,6 +19,8 @@
     ├── ExplainError                   (evaluate/explain.py) the person does not exist or is not
     │   │                              evaluated at that date
     │   └── MonthNotOverError          a masked explanation as of a month not over yet
+    ├── ExplainerDownError             (web/explainer.py) the service's explanation workers died
+    │                                  while explaining; the request may be asked again
     └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
         └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 

@@ -875,6 +875,10 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     "web.region_refused": ("该人员不在您的辖区内", "this person is outside your region"),
     "web.person_unknown": ("没有这个人员", "no such person"),
     "web.not_evaluated": ("该人员尚无信用评价结果", "this person has no credit evaluation yet"),
+    "web.explainer_down": (
+        "评价说明暂时无法生成，请稍后再试",
+        "explanations cannot be produced right now; try again later",
+    ),
     "web.search_one_key": (
         "请只提供身份证号或姓名之一",
         "give either an ID number or a name, not both or neither",

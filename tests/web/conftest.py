@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,9 +16,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from fpcredit.config import Settings
+from fpcredit.evaluate.active import active_policy
+from fpcredit.evaluate.explain import explain
 from fpcredit.guard import accounts
 from fpcredit.guard.access import ROLE_PURPOSES, Role
 from fpcredit.guard.crypto import load_vault
+from fpcredit.guard.masking import Dates
 from fpcredit.guard.passwords import totp_code
 from fpcredit.guard.sms import list_outbox
 from fpcredit.service import load_province
@@ -246,3 +250,23 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         _login_client(w)
         _login_citizen(w)
         yield w
+
+
+class ExplainedHere:
+    """The service's explainer computed in the test's own process, so that a test may patch the
+    engine under it (tests/web/test_explainer.py checks the workers answer alike)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def explain(self, person_id: int, as_of: dt.date, dates: Dates) -> dict[str, Any]:
+        return explain(self.store, active_policy(self.store), person_id, as_of, dates)
+
+
+@pytest.fixture
+def explained_here(web: Web) -> Iterator[None]:
+    """Explanations of the `web` app computed in this process for the test's length."""
+    services = web.client.app.state.services  # type: ignore[attr-defined]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "explainer", ExplainedHere(web.store))
+        yield

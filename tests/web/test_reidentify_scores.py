@@ -35,6 +35,8 @@ SCORE_ROUTES = [
     ("GET", "/v1/persons/{person_id}/explanation"),
 ]
 Pick = Callable[[dt.date | None], dt.date | None]
+# The explanations are computed in this process: the tests move births under the engine.
+pytestmark = pytest.mark.usefixtures("explained_here")
 
 
 def as_born(day: dt.date | None) -> dt.date | None:

@@ -25,6 +25,7 @@ from fpcredit.messages import Language, negotiate, reset_language, set_language,
 from fpcredit.service import open_ready_store
 from fpcredit.web.api import admin, audit, auth, me, persons, system
 from fpcredit.web.deps import Caller, Services, internal_error
+from fpcredit.web.explainer import Explainer
 from fpcredit.web.gate import Gate
 from fpcredit.web.headers import SECURITY_HEADERS
 from fpcredit.web.limits import ASGIApp, BodyLimit, CallerLimits, RateLimit, Receive, Scope, Send
@@ -156,6 +157,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         locator=Locator(store),
         metrics=metrics,
         limits=CallerLimits(settings),
+        explainer=Explainer(settings),
         revision=store.revision(),
     )
 
@@ -173,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpointer = background(app.state.services.ledger, settings)
         yield
         app.state.services.identity.codes.close()
+        app.state.services.explainer.close()
         app.state.services.trail.close()
         checkpointer.stop()
         app.state.access_log.close()

@@ -29,6 +29,7 @@ from fpcredit.guard.ledger import Event, Ledger
 from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.store.db import Store
+from fpcredit.web.explainer import Explainer
 from fpcredit.web.limits import Buckets, CallerLimits, retry_after
 from fpcredit.web.metrics import Metrics
 from fpcredit.web.rules import Rule
@@ -68,6 +69,7 @@ class Services:
     locator: Locator
     metrics: Metrics
     limits: CallerLimits
+    explainer: Explainer
     revision: str | None = None  # the store's migration, read once at start
     checkpoint_every_s: float = 10.0
     _last_checkpoint: float = -float("inf")

@@ -7,9 +7,7 @@ import datetime as dt
 from fastapi import HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 
-from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.explain import ExplainError, MonthNotOverError
-from fpcredit.evaluate.explain import explain as explain_person
 from fpcredit.guard.access import Role
 from fpcredit.guard.masking import Dates, exact_dates
 from fpcredit.link.file import person_file
@@ -21,6 +19,7 @@ from fpcredit.web.api.views import (
     person_view,
 )
 from fpcredit.web.deps import Services, invalid
+from fpcredit.web.explainer import ExplainerDownError
 
 __all__ = ["credit_of", "explanation", "file_of"]
 
@@ -37,12 +36,13 @@ def explanation(
         as_of = run["as_of"]
     dates = Dates(exact=exact_dates(role, reveal))
     try:
-        policy = active_policy(services.store)
-        report = explain_person(services.store, policy, person_id, as_of, dates)
+        report = services.explainer.explain(person_id, as_of, dates)
     except MonthNotOverError as e:
         raise invalid(["query", "as_of"], str(e)) from None
     except ExplainError as e:
         raise HTTPException(404, str(e)) from None
+    except ExplainerDownError as e:
+        raise HTTPException(503, str(e)) from None
     return ExplanationView.model_validate(report)
 
 
