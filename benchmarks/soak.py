@@ -9,13 +9,13 @@ lookups (`GET /v1/persons/{id}/credit`), explanations (`GET /v1/persons/{id}/exp
 the heaviest read: the person's facts from the store, the policy compiled on DuckDB) and
 department logins (`POST /v1/auth/token`, client credentials: an Argon2id verification each),
 in the shares of `--mix` (by default 99.25 % lookups, 0.25 % explanations — one every two
-seconds: each costs the server about half a second of CPU and holds the interpreter lock for
-much of it, so more starve the lookups on two cores — and 0.5 % logins, an Argon2id check
-each). A national clerk's token is refreshed through the API before it expires. The server's
-resident set size is sampled every few seconds; growth is measured between the medians of
-the first minute after the warm-up (`--warmup`) and of the last minute. Afterwards `fpcredit
-audit verify` runs on the store. Prints one JSON object; targets: 0 errors, RSS growth < 10 %,
-trail verified.
+seconds, about a fifth of a core in the service's explanation worker — and 0.5 % logins, an
+Argon2id check of 64 MiB each). A national clerk's token is refreshed through the API before
+it expires. The resident set size of the server, and of the server with its descendants (the
+explanation workers and their fork server), is sampled every few seconds; growth is measured
+between the medians of the first minute after the warm-up (`--warmup`) and of the last minute.
+Afterwards `fpcredit audit verify` runs on the store. Prints one JSON object; targets: 0
+errors, RSS growth < 10 %, trail verified.
 """
 
 from __future__ import annotations
