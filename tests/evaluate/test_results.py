@@ -20,6 +20,7 @@ from fpcredit.evaluate.run import file_sha256
 from fpcredit.guard.ledger import record_rows
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
+from tests.clocks import Seconds
 
 DAY = dt.date(2026, 6, 30)
 SCHEMA = pa.schema(
@@ -130,13 +131,16 @@ def test_a_newer_official_evaluation_replaces_the_old(store: Store, settings: Se
     home = settings.home
     first = [{**_blank(7), "grade": "B"}]
     _publish(store, home, first, "one.parquet")
-    results = Results(store, home, recheck_s=1.0)  # time enough to publish before it
+    clock = Seconds()
+    results = Results(store, home, recheck_s=1.0, clock=clock)
     assert results.due()  # nothing read yet: the first lookup would ask the store
     assert results.person(7)["grade"] == "B"  # type: ignore[index]
     assert not results.due()
     _publish(store, home, [{**_blank(7), "grade": "A"}, _blank(8)], "two.parquet")
     assert results.person(8) is None  # not rechecked yet
-    time.sleep(1.05)
+    clock.advance(0.99)
+    assert not results.due() and results.person(8) is None
+    clock.advance(0.01)
     assert results.due()
     assert results.person(7)["grade"] == "A"  # type: ignore[index]
     assert results.person(8) is not None

@@ -27,6 +27,7 @@ from fpcredit.service import feed_path, initialise
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 from fpcredit.synth import generate
+from tests.clocks import Seconds as Clock
 from tests.guard.insider import lose_tail
 
 E, N, C = s.ledger_entries, s.ledger_nodes, s.ledger_checkpoints
@@ -174,14 +175,6 @@ def test_a_checkpoint_the_file_missed_is_copied_from_the_database(ledger: Ledger
 
 
 # --- the checkpointer ----------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Offers:

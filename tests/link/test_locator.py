@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +9,7 @@ from hypothesis import strategies as st
 from fpcredit.link.file import Ask, Located, Locator, locate
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
+from tests.clocks import Seconds
 
 P = s.persons
 REGIONS = [None, "110105", "110106", "330102", "330103"]
@@ -76,7 +75,8 @@ def test_long_merge_chains_stop_where_locate_stops(store: Store) -> None:
 
 def test_changes_are_seen_after_the_recheck(store: Store) -> None:
     _write(store, [(None, "110105", None), (None, "330102", None)])
-    locator = Locator(store, recheck_s=1.0)  # time enough for the writes below
+    clock = Seconds()
+    locator = Locator(store, recheck_s=1.0, clock=clock)
     assert locator.locate(1) == Located(1, "110105", None)
     # A clerk merges 1 into 2 (a decision is recorded), and a person 3 appears.
     with store.engine.begin() as conn:
@@ -98,7 +98,9 @@ def test_changes_are_seen_after_the_recheck(store: Store) -> None:
     # Before the recheck, memory still answers for 1; an id it never saw goes to the store.
     assert locator.known(1) == Located(1, "110105", None)
     assert locator.locate(3) == Located(3, "330103", None)
-    time.sleep(1.05)
+    clock.advance(0.99)
+    assert locator.known(1) == Located(1, "110105", None)  # not due yet
+    clock.advance(0.01)
     assert locator.known(1) is Ask.STORE  # a recheck is due: memory does not answer
     assert locator.locate(1) == Located(2, "330102", None)
     assert locator.known(1) == Located(2, "330102", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,15 @@ class Results:
     so lookups cost no database round trip.
     """
 
-    def __init__(self, store: Store, home: Path, recheck_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        home: Path,
+        recheck_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
+        self._clock = clock  # seconds, monotonic; a test moves its own
         self._home = home
         self._recheck_s = recheck_s
         self._lock = threading.Lock()
@@ -44,10 +52,10 @@ class Results:
     def due(self) -> bool:
         """Whether the next lookup would first ask the store for a newer evaluation (and maybe
         read its file): a caller on an event loop runs `run()` in a thread first."""
-        return time.monotonic() - self._checked >= self._recheck_s
+        return self._clock() - self._checked >= self._recheck_s
 
     def _refresh(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now - self._checked < self._recheck_s:
             return
         with self._lock:

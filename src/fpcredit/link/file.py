@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -152,15 +153,18 @@ class Locator:
     does not know (a person newer than it, or nobody) is asked of the store.
     """
 
-    def __init__(self, store: Store, recheck_s: float = 1.0) -> None:
+    def __init__(
+        self, store: Store, recheck_s: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
+        self._clock = clock  # seconds, monotonic; a test moves its own
         self._recheck_s = recheck_s
         self._lock = threading.Lock()
         self._snap: _Snapshot | None = None
         self._checked = -float("inf")
 
     def _due(self) -> bool:
-        return time.monotonic() - self._checked >= self._recheck_s
+        return self._clock() - self._checked >= self._recheck_s
 
     def _current(self) -> _Snapshot | None:
         if self._due() and self._lock.acquire(False):
@@ -169,7 +173,7 @@ class Locator:
                     generation = tuple(conn.execute(_GENERATION).one())
                     if self._snap is None or self._snap.generation != generation:
                         self._snap = _snapshot(conn, generation)
-                self._checked = time.monotonic()
+                self._checked = self._clock()
             finally:
                 self._lock.release()
         return self._snap
