@@ -11,7 +11,7 @@ on average, children), evaluated under the default policy at `--cut` with DuckDB
   right after the engine; the faster run is the baseline.
 - `engine`: `fpcredit.evaluate.engine.evaluate_wide` (or `evaluate_frame` where that does not
   exist; `function` says which ran), with its peak RSS above the RSS it started from.
-- `reference`: the plain per-person evaluator `tests.evaluate.reference.evaluate` on a smaller
+- `reference`: the plain per-person evaluator `fpcredit.evaluate.reference.evaluate` on a smaller
   frame from the same generator; the engine runs on that frame too, and their results are
   compared person by person (total, grade, points).
 
@@ -32,7 +32,6 @@ import resource
 import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -42,13 +41,9 @@ from frame_gen import make_frame
 
 import fpcredit.evaluate.engine as engine_module
 from fpcredit.compute.duckdb import DuckDBEngine
+from fpcredit.evaluate import reference
 from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.policy import Policy, load_policy
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # for tests.evaluate.reference
-
-from tests.evaluate import reference  # noqa: E402
 
 TARGET_VS_BARE = 5.0
 TARGET_VS_REFERENCE = 10.0
@@ -405,7 +400,7 @@ def main() -> None:
     same_seconds, same_out, _ = run_engine(policy, small, cut, cores)
     ref_rate = small.persons.num_rows / ref_seconds
     result["reference"] = {
-        "function": "tests.evaluate.reference.evaluate",
+        "function": "fpcredit.evaluate.reference.evaluate",
         "persons": small.persons.num_rows,
         "facts": small.facts.num_rows,
         "seconds": round(ref_seconds, 2),

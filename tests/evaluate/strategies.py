@@ -31,8 +31,8 @@ from fpcredit.evaluate.policy import (
     ScheduleMeasure,
     check,
 )
+from fpcredit.evaluate.reference import add_months
 from fpcredit.standard.elements import load_standard
-from tests.evaluate.reference import add_months
 
 __all__ = [
     "HEALTH_KINDS",

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fpcredit.evaluate import compile as compiler
+from fpcredit.evaluate import reference
+from fpcredit.evaluate.compile import facts as compile_facts
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.policy import Policy
-from tests.evaluate import reference
 from tests.evaluate.strategies import frames, moved_births, on_day, person_context, policies
 from tests.evaluate.test_reference import child, indicator, make_policy, person
 
@@ -161,6 +161,6 @@ def test_day_level_scores_are_caught(
     frame = _family(born, registered)
     other = moved_births(frame, lambda d: moved if d == born else d)
     assert_month_level(_policy(), frame, other, CUT)
-    monkeypatch.setattr(compiler, "_birth", lambda expr: expr)  # read the day, as before
+    monkeypatch.setattr(compile_facts, "_birth", lambda expr: expr)  # read the day, as before
     with pytest.raises(AssertionError, match="engine, cut 2024-06-30: the day of a birth"):
         assert_month_level(_policy(), frame, other, CUT)

@@ -1,7 +1,7 @@
 """The SQL engine agrees exactly with the reference evaluator on random policies and frames.
 
 docs/policy.md §1 is implemented twice: set-based SQL (`fpcredit.evaluate.engine`) and the
-plain per-person loops of `tests/evaluate/reference.py`. For random valid policies and small
+plain per-person loops of `fpcredit.evaluate.reference`. For random valid policies and small
 random populations they must produce the same rows, statuses, inclusion flags, points, values
 (as exact fractions), dimension scores, totals, grades and points balances.
 """
@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fpcredit.evaluate import engine, reference
 from fpcredit.evaluate.frame import (
     DIMENSION_SCHEMA,
     INDICATOR_SCHEMA,
@@ -27,10 +28,7 @@ from fpcredit.evaluate.frame import (
     Outcome,
 )
 from fpcredit.evaluate.policy import Policy
-from tests.evaluate import reference
 from tests.evaluate.strategies import frames, person_context, policies
-
-engine = pytest.importorskip("fpcredit.evaluate.engine", reason="the SQL engine is not written yet")
 
 Evaluator = Callable[[Policy, Frame, dt.date], Outcome]
 Row = dict[str, Any]

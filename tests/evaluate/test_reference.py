@@ -15,7 +15,7 @@ import pytest
 
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.policy import FLAGS, Policy, check
-from tests.evaluate.reference import (
+from fpcredit.evaluate.reference import (
     add_months,
     age,
     evaluate,

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from fpcredit.evaluate import compile as compiler
 from fpcredit.evaluate import explain as explainer
+from fpcredit.evaluate.compile import facts as compile_facts
 from fpcredit.evaluate.engine import evaluate_wide
 from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
@@ -209,7 +209,7 @@ def test_the_attacker_catches_scores_read_from_the_day(
     province change with the day (here: schedules' due doses, num/den in the explanation);
     the sweep finds every one of them."""
     province = Province.of(web)
-    monkeypatch.setattr(compiler, "_birth", lambda expr: expr)
+    monkeypatch.setattr(compile_facts, "_birth", lambda expr: expr)
     told = _day_level(province) & set(_truth(web))
     assert told
     found = scores_sweep(web, ["province_in"], sorted(told), SCORE_ROUTES, province=province)

@@ -1,6 +1,6 @@
 """The batch-engine interface: register Arrow tables, materialise SQL, read results back.
 
-Logic lives in pure functions that emit SQL (`evaluate/compile.py`); an engine only runs it.
+Logic lives in pure functions that emit SQL (`evaluate/compile/`); an engine only runs it.
 Timing and error wrapping live here, once, so that each engine is a few lines.
 """
 

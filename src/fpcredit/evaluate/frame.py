@@ -1,8 +1,8 @@
 """The evaluation frame and result: the Arrow tables the engine reads and writes.
 
 docs/policy.md §1.1 defines the frame. `Frame` holds what was known at one cut date; the engine
-turns it into an `Outcome`. Both the SQL engine and the reference evaluator in `tests/` speak
-these types, so the property-based tests compare like with like.
+turns it into an `Outcome`. Both the SQL engine and the reference evaluator
+(`evaluate/reference/`) speak these types, so the property-based tests compare like with like.
 """
 
 from __future__ import annotations
