@@ -20,7 +20,7 @@
     │   │                              evaluated at that date
     │   └── MonthNotOverError          a masked explanation as of a month not over yet
     ├── ExplainerDownError             (web/explainer.py) the service's explanation workers died
-    │                                  while explaining; the request may be asked again
+    │                                  or cannot read the store; the request may be asked again
     └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
         └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 

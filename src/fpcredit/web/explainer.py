@@ -74,15 +74,11 @@ def _explain(person_id: int, as_of: dt.date, dates: Dates, lang: Language) -> tu
             return "fault", type(e).__name__
 
 
-_context_lock = threading.Lock()
-
-
 def _context() -> multiprocessing.context.BaseContext:
     """The fork server's context, preloading this module (the engine, the policy compiler)."""
-    with _context_lock:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])  # read when the fork server starts; idempotent
+    return ctx
 
 
 class Explainer:
