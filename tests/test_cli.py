@@ -88,10 +88,15 @@ def test_link_and_review_on_an_empty_store_are_one_line(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "there is no review 7" in unknown.stderr
 
 
-def test_a_bad_setting_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command", [("status",), ("serve",), ("keys", "status"), ("witness", "key"), ("demo",)]
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     result = _run(
         tmp_path,
-        "status",
+        *command,
         FPCREDIT_LOCK_TIMEOUT_S="-1",
         FPCREDIT_WITNESSES='[{"url": "http://w.example", "key": 7, "x": "s3cr3t"}]',
     )

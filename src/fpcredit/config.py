@@ -6,15 +6,28 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fpcredit.errors import ConfigError
 from fpcredit.messages import text
 
-__all__ = ["Settings", "WitnessSetting"]
+__all__ = ["Settings", "WitnessSetting", "debug_requested"]
 
 _PYDANTIC_PREFIX = "Value error, "  # how pydantic introduces a validator's own message
+_CONFIG = SettingsConfigDict(env_prefix="FPCREDIT_", extra="ignore")
+
+
+def _empty_is_off(value: object) -> object:
+    return value if value != "" else False
+
+
+# A switch: 1/true/yes/on or 0/false/no/off; set but empty is off.
+_Switch = Annotated[bool, BeforeValidator(_empty_is_off)]
+_DEBUG_DESCRIPTION = (
+    "Let an unexpected error in a command reach the terminal with its traceback (the command "
+    "line otherwise prints one line and exits 2)."
+)
 
 
 class WitnessSetting(BaseModel):
@@ -27,7 +40,7 @@ class WitnessSetting(BaseModel):
 class Settings(BaseSettings):
     """Validated at start-up; each field's description is its documentation."""
 
-    model_config = SettingsConfigDict(env_prefix="FPCREDIT_", extra="ignore")
+    model_config = _CONFIG
 
     home: Path = Field(
         default=Path("var"),
@@ -52,6 +65,8 @@ class Settings(BaseSettings):
             "keeps its keyring's profile; `fpcredit keys rotate --profile` moves it."
         ),
     )
+
+    debug: _Switch = Field(default=False, description=_DEBUG_DESCRIPTION)
 
     lock_timeout_s: float = Field(
         default=30.0,
@@ -216,6 +231,24 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         """Where the data-encryption and blind-index keys live (never in the database)."""
         return self.home / "keys"
+
+
+class _Debug(BaseSettings):
+    """FPCREDIT_DEBUG alone, read as Settings reads it."""
+
+    model_config = _CONFIG
+
+    debug: _Switch = Field(default=False, description=_DEBUG_DESCRIPTION)
+
+
+def debug_requested() -> bool:
+    """Whether FPCREDIT_DEBUG asks for the traceback of an unexpected error: read as `Settings`
+    reads it, but alone, so that another invalid setting (perhaps the error itself) cannot hide
+    it; an invalid FPCREDIT_DEBUG asks for nothing."""
+    try:
+        return _Debug().debug
+    except ValidationError:
+        return False
 
 
 def _invalid(error: ValidationError) -> str:

@@ -1,12 +1,14 @@
-"""Application services shared by the CLI and (later) the web app: open, initialise, ingest."""
+"""Application services shared by the CLI and the web app: open, initialise, ingest, load a
+province."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from fpcredit.collect.ingest import FileReport, Progress, ingest_file
 from fpcredit.collect.mapping import load_mapping
@@ -16,8 +18,23 @@ from fpcredit.guard.crypto import create_keys, load_vault
 from fpcredit.messages import text
 from fpcredit.store.db import Store, open_store
 
-__all__ = ["feed_path", "ingest_paths", "initialise", "load_province", "open_ready_store"]
+if TYPE_CHECKING:
+    from fpcredit.evaluate.policy import LoadedPolicy
+    from fpcredit.evaluate.run import Run
+    from fpcredit.link.write import LinkReport
+
+__all__ = [
+    "ProvinceLoad",
+    "Steps",
+    "feed_path",
+    "ingest_paths",
+    "initialise",
+    "load_province",
+    "open_ready_store",
+]
 log = logging.getLogger(__name__)
+# A long task's progress: the step now, and how many of how many are done (None: unknown).
+Steps = Callable[[str, int | None, int | None], None]
 
 
 def initialise(settings: Settings) -> bool:
@@ -111,22 +128,53 @@ def ingest_paths(
     return reports
 
 
-def load_province(settings: Settings, feeds: Path, as_of: dt.date) -> None:
-    """Initialise the store, ingest every feed in `feeds`, link, and evaluate as of `as_of`:
-    a synthetic province made ready to serve (tests and benchmarks start from this)."""
+@dataclass(frozen=True)
+class ProvinceLoad:
+    """What `load_province` did: each feed's ingestion, the link run, and the evaluation with
+    the policy it ran under."""
+
+    ingested: list[FileReport]
+    link: LinkReport
+    evaluation: Run
+    policy: LoadedPolicy
+
+
+def load_province(
+    settings: Settings, feeds: Path, as_of: dt.date, progress: Steps | None = None
+) -> ProvinceLoad:
+    """Initialise the store, ingest every feed in `feeds`, link, and evaluate as of `as_of`
+    under the active policy: a synthetic province made ready to serve (`fpcredit demo`; tests
+    and benchmarks start from this). `progress` hears of each step and, while the feeds are
+    ingested, how many of them are done."""
     from fpcredit.collect.mapping import sources
     from fpcredit.evaluate.active import active_policy
     from fpcredit.evaluate.run import evaluate
     from fpcredit.link.config import load_config
     from fpcredit.link.index import link
 
+    note = progress or _quiet
+    note("init", None, None)
     initialise(settings)
     store = open_ready_store(settings)
     try:
         vault = load_vault(settings.keys_dir)
-        for source in sources():
-            ingest_file(store, vault, source, feed_path(feeds, source))
-        link(store, vault, load_config())
-        evaluate(store, settings.home, active_policy(store), as_of)
+        names = sources()
+        ingested = []
+        for done, source in enumerate(names):
+            path = feed_path(feeds, source)
+
+            def stage(what: str, name: str = path.name, done: int = done) -> None:
+                note(f"{name}: {what}", done, len(names))
+
+            ingested.append(ingest_file(store, vault, source, path, stage))
+        linked = link(store, vault, load_config(), progress=lambda what: note(what, None, None))
+        note("evaluate", None, None)
+        policy = active_policy(store)
+        run = evaluate(store, settings.home, policy, as_of)
     finally:
         store.engine.dispose()
+    return ProvinceLoad(ingested, linked, run, policy)
+
+
+def _quiet(step: str, done: int | None, total: int | None) -> None:
+    pass

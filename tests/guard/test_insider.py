@@ -90,7 +90,7 @@ def witness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WitnessProcess
     url = f"http://127.0.0.1:{port}"
     try:
         _up(url, proc)
-        yield WitnessProcess(url, made.output.strip(), logs)
+        yield WitnessProcess(url, made.stdout.strip(), logs)
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

@@ -1,27 +1,19 @@
-"""The `fpcredit` administration commands: accounts, clients and policy activation.
+"""`fpcredit users`: staff and administrator accounts, department clients (三员分立).
 
-The operating-system operator's break-glass (docs/security.md, 三员分立): everything
-`guard.admin.Administration` allows, each action on the trail as `os:<user>`. Registered on the
-`users` and `policy` groups of `fpcredit.cli`, which imports this module at its end.
+The operating-system operator's break-glass (docs/security.md): everything
+`guard.admin.Administration` allows, each action on the trail as `os:<user>`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from fpcredit.cli import (
-    JsonOpt,
-    _administration,
-    _errors,
-    _print_json,
-    out,
-    policy_app,
-    users_app,
-)
+from fpcredit.cli.common import JsonOpt, administration, emit, errors, out
+
+users_app = typer.Typer(help="Staff and administrator accounts, department clients (三员分立).")
 
 
 def _print_enrolment(made: Any, as_json: bool) -> None:
@@ -34,9 +26,10 @@ def _print_enrolment(made: Any, as_json: bool) -> None:
         "totp_secret": made.totp_secret,
         "totp_uri": made.provisioning_uri,
     }
-    if as_json:
-        _print_json(data)
-        return
+    emit(data, as_json, _print_enrolled)
+
+
+def _print_enrolled(data: dict[str, Any]) -> None:
     from fpcredit.messages import text
 
     out.print(text("users.enrolled", **data), highlight=False, soft_wrap=True)
@@ -54,8 +47,8 @@ def users_add(
 ) -> None:
     """Create a staff or administrator account (the only way to make an administrator's:
     break-glass, on the trail); prints its one-time password and TOTP secret ONCE."""
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         made = admin.add_user(role, region, username)
     _print_enrolment(made, as_json)
 
@@ -65,8 +58,8 @@ def users_reset(
     username: Annotated[str, typer.Argument(help="The account.")], as_json: JsonOpt = False
 ) -> None:
     """New one-time password and TOTP secret (printed once); unlocks and re-enables."""
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         made = admin.reset_user(username)
     _print_enrolment(made, as_json)
 
@@ -74,8 +67,8 @@ def users_reset(
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
     """Disable an account; its sessions close at once."""
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         user = admin.disable_user(username)
     out.print(f"{user.username}: disabled")
 
@@ -85,8 +78,8 @@ def users_enable(username: Annotated[str, typer.Argument(help="The account.")]) 
     """Enable a disabled account again (its 90-day dormancy clock starts anew)."""
     from fpcredit.messages import text
 
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         user = admin.enable_user(username)
     out.print(text("users.enabled_done", username=user.username), highlight=False)
 
@@ -94,8 +87,8 @@ def users_enable(username: Annotated[str, typer.Argument(help="The account.")]) 
 @users_app.command("list")
 def users_list(as_json: JsonOpt = False) -> None:
     """Accounts and department clients, without any secret."""
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         users, clients = admin.users(), admin.clients()
     data: dict[str, list[dict[str, Any]]] = {
         "users": [
@@ -115,9 +108,10 @@ def users_list(as_json: JsonOpt = False) -> None:
             for c in clients
         ],
     }  # fmt: skip
-    if as_json:
-        _print_json(data)
-        return
+    emit(data, as_json, _print_accounts)
+
+
+def _print_accounts(data: dict[str, list[dict[str, Any]]]) -> None:
     table = Table("username", "role", "region", "last login", "locked until", "disabled")
     for u in data["users"]:
         table.add_row(*(str(u[k] or "") for k in u))
@@ -137,18 +131,23 @@ def users_client(
     """Register a department system (client credentials); prints its secret ONCE."""
     from fpcredit.guard.access import ROLE_PURPOSES, Role
 
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         purposes = purpose or sorted(ROLE_PURPOSES[Role.DEPARTMENT])
         client_id, secret = admin.add_client(source, purposes)
-    allowed = ", ".join(sorted(purposes))
-    if as_json:
-        _print_json({"client_id": client_id, "client_secret": secret, "purposes": sorted(purposes)})
-        return
+    data = {"client_id": client_id, "client_secret": secret, "purposes": sorted(purposes)}
+    emit(data, as_json, _print_client)
+
+
+def _print_client(data: dict[str, Any]) -> None:
     from fpcredit.messages import text
 
-    message = text("users.client_enrolled", client_id=client_id, client_secret=secret,
-                   purposes=allowed)  # fmt: skip
+    message = text(
+        "users.client_enrolled",
+        client_id=data["client_id"],
+        client_secret=data["client_secret"],
+        purposes=", ".join(data["purposes"]),
+    )
     out.print(message, highlight=False, soft_wrap=True)
 
 
@@ -159,8 +158,8 @@ def users_client_disable(
     """Retire a department client; its sessions close at once."""
     from fpcredit.messages import text
 
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         admin.disable_client(client_id)
     out.print(text("users.client_disabled", client_id=client_id), highlight=False)
 
@@ -175,56 +174,8 @@ def users_client_purposes(
     """Set which purposes a department client may name (an access setting); its sessions end."""
     from fpcredit.messages import text
 
-    admin = _administration()[1]
-    with _errors():
+    admin = administration()[1]
+    with errors():
         client = admin.set_client_purposes(client_id, purpose)
     named = ", ".join(sorted(client.purposes))
     out.print(text("users.client_purposes_set", client_id=client_id, purposes=named))
-
-
-@policy_app.command("activate")
-def policy_activate(
-    path: Annotated[Path, typer.Argument(help="The policy YAML file.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why it is activated (kept with it).")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Validate a policy file (as `policy check`) and make it the active policy: evaluations,
-    explanations and the service use it when no --policy is named. On the trail."""
-    from fpcredit.errors import PolicyError
-    from fpcredit.messages import text
-
-    admin = _administration()[1]
-    with _errors():
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            why = text("policy_unreadable", why=e.strerror)
-            raise PolicyError(str(path), [(None, why)]) from None
-        made = admin.activate_policy(data, reason, str(path))
-    if as_json:
-        _print_json(made.as_json())
-        return
-    out.print(text("policy.activated", **made.as_json()), highlight=False, soft_wrap=True)
-
-
-@policy_app.command("list")
-def policy_list(as_json: JsonOpt = False) -> None:
-    """Every activation of a policy (who, when, why); the last one is in force."""
-    from fpcredit.messages import text
-
-    admin = _administration()[1]
-    with _errors():
-        rows = [a.as_json() for a in admin.policies()]
-    if as_json:
-        _print_json({"policies": rows})
-        return
-    if not rows:
-        out.print(text("policy.none_activated"))
-        return
-    table = Table("#", "policy", "version", "sha256", "by", "at (UTC)", "reason")
-    for a in rows:
-        table.add_row(
-            str(a["number"]), a["policy_id"], a["version"], a["sha256"][:16] + "…",
-            a["activated_by"], a["activated_at"], a["reason"],
-        )  # fmt: skip
-    out.print(table)
