@@ -30,7 +30,7 @@ import json, resource, sys, time
 from pathlib import Path
 import polars as pl
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import load_vault
+from fpcredit.guard.keys.crypto import load_vault
 from fpcredit.link.config import load_config
 from fpcredit.link.export import links_frame
 from fpcredit.link.features import load_mentions

@@ -19,9 +19,9 @@ import httpx
 import pyarrow.parquet as pq
 
 from fpcredit.config import Settings
-from fpcredit.guard import accounts
 from fpcredit.guard.access import ROLE_PURPOSES, Role
-from fpcredit.guard.passwords import totp_code
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.service import load_province
 from fpcredit.store.db import open_store, utc_now
 from fpcredit.synth import generate

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.guard.redact import JsonFormatter, RedactingFilter
 from fpcredit.messages import language
 from fpcredit.store.db import Store, open_store

@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 
 import fpcredit
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import load_vault
-from fpcredit.guard.ledger import Ledger
-from fpcredit.guard.operator import operator_actor
-from fpcredit.guard.sms import list_outbox
+from fpcredit.guard.auth.operator import operator_actor
+from fpcredit.guard.keys.crypto import load_vault
+from fpcredit.guard.trail.log import Trail
+from fpcredit.notify.sms import list_outbox
 from fpcredit.service import load_province
 from fpcredit.store import schema as s
 from fpcredit.store.db import open_store
@@ -255,9 +255,9 @@ def test_bulk_exports_put_every_person_on_the_trail(province: Province) -> None:
     entries = province.entries("export_scores")
     assert len([e for e in entries if e[3] is not None]) >= persons
     assert {(a, p) for a, _o, p, _s in entries[-persons:]} == {(operator_actor(), purpose)}
-    ledger = Ledger(open_store(province.settings), province.settings)
-    assert ledger.for_subject(str(province.person)).entries[-1].entry.action == "export_scores"
-    ledger.store.engine.dispose()
+    trail = Trail(open_store(province.settings), province.settings)
+    assert trail.for_subject(str(province.person)).entries[-1].entry.action == "export_scores"
+    trail.store.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -286,7 +286,7 @@ def test_each_read_keeps_its_output_and_names_its_purpose(province: Province, co
 
 
 def test_the_os_user_is_a_trail_code() -> None:
-    from fpcredit.guard.operator import sanitise
+    from fpcredit.guard.auth.operator import sanitise
 
     assert sanitise("li ming") == "li_ming" and sanitise("") == "-"
     assert sanitise("13812345678") == "1381234567_8"

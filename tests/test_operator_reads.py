@@ -7,9 +7,9 @@ from typing import Any
 
 from fpcredit.config import Settings
 from fpcredit.guard.access import Purpose
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.ledger import Ledger
-from fpcredit.guard.operator import OperatorRead, operator_actor
+from fpcredit.guard.auth.operator import OperatorRead, operator_actor
+from fpcredit.guard.keys.crypto import Vault
+from fpcredit.guard.trail.log import Trail
 from fpcredit.operator_reads import changes_read
 from fpcredit.store.db import Store
 
@@ -37,20 +37,20 @@ REPORT: dict[str, Any] = {
 def test_changes_are_masked_by_month_unless_revealed_and_each_person_is_on_the_trail(
     store: Store, settings: Settings, vault: Vault
 ) -> None:
-    ledger = Ledger(store, settings)
+    trail = Trail(store, settings)
     masked = changes_read(
-        OperatorRead(ledger, "evaluate_changes", Purpose.SUPERVISION, False),
+        OperatorRead(trail, "evaluate_changes", Purpose.SUPERVISION, False),
         copy.deepcopy(REPORT),
     )
     fact = masked["changes"][0]["late_facts"][0]
     assert (fact["event_date"], fact["recorded_at"]) == ("2026-05", "2026-07")
     shown = changes_read(
-        OperatorRead(ledger, "evaluate_changes", Purpose.SUPERVISION, True), copy.deepcopy(REPORT)
+        OperatorRead(trail, "evaluate_changes", Purpose.SUPERVISION, True), copy.deepcopy(REPORT)
     )
     assert shown == REPORT
-    entries = ledger.for_subject("41").entries
+    entries = trail.for_subject("41").entries
     assert [(p.entry.actor, p.entry.outcome, p.entry.purpose) for p in entries] == [
         (operator_actor(), "allowed", "supervision"),
         (operator_actor(), "unmasked", "supervision"),
     ]
-    assert ledger.size() == 4  # and one entry for each command
+    assert trail.size() == 4  # and one entry for each command

@@ -8,7 +8,7 @@
     │                                  missing column, empty); the store is left unchanged
     ├── StoreError                     the database is missing, not migrated or unreachable
     ├── CryptoError                    a value cannot be decrypted with any key in the keyring
-    ├── LedgerError                    the audit trail refuses an operation, or a proof, note or
+    ├── TrailError                    the audit trail refuses an operation, or a proof, note or
     │                                  key of it is malformed or does not verify
     ├── AuthError                      a login, token or account operation is refused; `.code`
     │                                  says why (locked, bad_credentials, expired, …)
@@ -40,10 +40,10 @@ __all__ = [
     "FpcreditError",
     "InconsistentMatrix",
     "InvalidIdNumber",
-    "LedgerError",
     "PolicyError",
     "StandardError",
     "StoreError",
+    "TrailError",
 ]
 
 
@@ -92,7 +92,7 @@ class AuthError(FpcreditError):
         self.reason = reason
 
 
-class LedgerError(FpcreditError):
+class TrailError(FpcreditError):
     """The audit trail refused an operation, or a proof, note or key of it is invalid."""
 
 

@@ -66,7 +66,7 @@ RULES: Final[dict[str, tuple[str, str]]] = {
 }
 
 _TEXTS: Final[dict[str, tuple[str, str]]] = {
-    # Table digests and row seals (guard/seal.py, guard/sealing.py; docs/trail.md).
+    # Table digests and row seals (guard/trail/seal.py, guard/trail/sealing.py; docs/trail.md).
     "seal.count_negative": (
         "表“{table}”的摘要会出现负数行，拒绝写入（表在平台之外被改动过）",
         "the digest of table {table!r} would count fewer than no rows; refused (the table was "
@@ -110,58 +110,59 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "this record was changed outside fpcredit and is refused; contact the security "
         "administrator",
     ),
-    # The audit trail (guard/tlog.py, guard/ledger.py) and what `verify` reports (docs/trail.md).
-    "ledger.index_out_of_range": (
+    # The audit trail (guard/trail/tlog.py, guard/trail/log.py) and what `verify` reports
+    # (docs/trail.md).
+    "trail.index_out_of_range": (
         "条目序号 {index} 超出日志范围（共 {size} 条）",
         "entry {index} is outside a log of {size} entries",
     ),
-    "ledger.sizes_invalid": (
+    "trail.sizes_invalid": (
         "无法证明日志从 {old} 条到 {new} 条的一致性（须 0 ≤ 旧大小 ≤ 新大小）",
         "cannot prove consistency from size {old} to size {new} (need 0 ≤ old ≤ new)",
     ),
-    "ledger.tree_damaged": (
+    "trail.tree_damaged": (
         "日志树缺少或损坏了节点（层 {level}，序号 {index}）",
         "the log's tree lacks or has a damaged node (level {level}, index {index})",
     ),
-    "ledger.checkpoint_malformed": ("检查点格式不正确", "the checkpoint is malformed"),
-    "ledger.verifier_key_malformed": (
+    "trail.checkpoint_malformed": ("检查点格式不正确", "the checkpoint is malformed"),
+    "trail.verifier_key_malformed": (
         "验证公钥字符串格式不正确或密钥编号不符",
         "the verifier key string is malformed or its key id does not match",
     ),
-    "ledger.signer_key_malformed": ("签名私钥格式不正确", "the signing key is malformed"),
-    "ledger.key_name_invalid": (
+    "trail.signer_key_malformed": ("签名私钥格式不正确", "the signing key is malformed"),
+    "trail.key_name_invalid": (
         "密钥名称“{name}”无效（不能为空，不能含空白或加号）",
         "the key name {name!r} is invalid (empty, or has a space or '+')",
     ),
-    "ledger.note_malformed": ("签名文本格式不正确", "the signed note is malformed"),
-    "ledger.note_bad_signature": (
+    "trail.note_malformed": ("签名文本格式不正确", "the signed note is malformed"),
+    "trail.note_bad_signature": (
         "签名文本上 {name} 的签名无效",
         "the signature of {name} on the note is invalid",
     ),
-    "ledger.note_unverified": (
+    "trail.note_unverified": (
         "签名文本没有任何可信密钥的有效签名",
         "the note carries no valid signature of a known key",
     ),
-    "ledger.inconsistent": (
+    "trail.inconsistent": (
         "日志当前的树（{size} 条）与上次签名的检查点（{old} 条）不一致，拒绝签名",
         "the stored tree ({size} entries) is inconsistent with the last signed checkpoint "
         "({old} entries); refusing to sign",
     ),
-    "ledger.table_not_covered": (
+    "trail.table_not_covered": (
         "表“{table}”不在留痕范围内（可用：{tables}）",
         "table {table!r} is not covered by the trail (covered: {tables})",
     ),
-    "ledger.range_invalid": (
+    "trail.range_invalid": (
         "编号范围 {first}–{last} 无效",
         "the id range {first}–{last} is invalid",
     ),
-    "ledger.code_invalid": (
+    "trail.code_invalid": (
         "留痕字段 {field} 只能是代码（字母、数字和 ._:/@+-，至多 64 个字符，"
         "不含 11 位以上的数字串），不能是个人信息",
         "the trail's {field} must be a code (letters, digits, ._:/@+-, at most 64 characters, no "
         "run of 11 or more digits), never personal data",
     ),
-    "ledger.key_damaged": ("留痕密钥文件 {name} 已损坏", "the trail key file {name} is damaged"),
+    "trail.key_damaged": ("留痕密钥文件 {name} 已损坏", "the trail key file {name} is damaged"),
     "audit.entry_missing": (
         "留痕条目编号不连续：缺少第 {idx} 条",
         "trail entry {idx} is missing (entries must be numbered 0, 1, 2, …)",
@@ -203,11 +204,11 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "superseded_at of fact {id} disagrees with its later versions",
     ),
     # The trail an insider cannot rewrite: entry MACs, the checkpoint file, witnesses (trail unit).
-    "ledger.format_unknown": (
+    "trail.format_unknown": (
         "未知的留痕条目格式版本 {v}",
         "unknown trail entry format version {v}",
     ),
-    "ledger.refused": (
+    "trail.refused": (
         "拒绝签名检查点：{why}",
         "refusing to sign a checkpoint: {why}",
     ),
@@ -835,7 +836,7 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "department client registered: client_id={client_id}\n  client_secret={client_secret}"
         " (shown this once only)\n  allowed purposes: {purposes}",
     ),
-    "ledger.unavailable": (
+    "trail.unavailable": (
         "访问留痕暂时无法写入，为保护个人信息本次查询被拒绝，请稍后再试",
         "the access trail cannot be written just now, so the read was refused; try again shortly",
     ),
@@ -888,7 +889,7 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "min_months 不能大于 max_months",
         "min_months cannot exceed max_months",
     ),
-    # Identities and authentication (guard/identity.py, docs/identities.md). `auth.*` answer a
+    # Identities and authentication (guard/auth/identity.py, docs/identities.md). `auth.*` answer a
     # login or a token; `users.*` answer account administration.
     "auth.bad_credentials": (
         "用户名或密码（或动态口令）错误",
@@ -997,7 +998,7 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "users.unknown_client": ("没有客户端“{client_id}”", "there is no client {client_id!r}"),
     # 三员分立, policy activation and the operator's reads at the command line (admin unit,
-    # issue 21; guard/admin.py, guard/operator.py, evaluate/active.py, docs/security.md).
+    # issue 21; guard/auth/admin.py, guard/auth/operator.py, evaluate/active.py, docs/security.md).
     "admin.refused_role": (
         "角色 {role} 不能执行“{action}”：三员分立，这是另一名管理员的职责",
         "role {role} may not {action}: separation of duties makes it another administrator's",

@@ -1,6 +1,6 @@
 """The command line's reads of personal data: whom each reads, on the trail, and what it shows.
 
-Each function takes an `OperatorRead` (guard/operator.py: the OS user, the purpose, `--reveal`),
+Each function takes an `OperatorRead` (guard/auth/operator.py: OS user, purpose, `--reveal`),
 puts the persons it reads on the trail before anything is printed or written, and returns the
 output masked as the API masks it — names to their first character, the birth date to its year,
 dates about a person by month, login codes hidden — unless the read is a reveal (`unmasked`).
@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from fpcredit.evaluate.explain import ExplainError
 from fpcredit.evaluate.explain import explain as explain_person
 from fpcredit.evaluate.policy import LoadedPolicy
-from fpcredit.guard.citizens import _CODE_FIELD
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.auth.citizens import _CODE_FIELD
+from fpcredit.guard.auth.operator import OperatorRead
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.guard.masking import Dates, mask_birth_date, mask_date, mask_name, today
-from fpcredit.guard.operator import OperatorRead
-from fpcredit.guard.sms import list_outbox
 from fpcredit.link.file import locate
 from fpcredit.link.review import list_reviews, show_review
 from fpcredit.messages import text
+from fpcredit.notify.sms import list_outbox
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 

@@ -14,7 +14,7 @@ from fpcredit.collect.ingest import FileReport, Progress, ingest_file
 from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
 from fpcredit.files import private_dir, write_private
-from fpcredit.guard.crypto import create_keys, load_vault
+from fpcredit.guard.keys.crypto import create_keys, load_vault
 from fpcredit.messages import text
 from fpcredit.store.db import Store, open_store
 
@@ -83,8 +83,8 @@ def _adopt(store: Store, settings: Settings) -> int:
     """Carry out the noted adoption: first entries for the newly covered tables, then MACs for
     the entries from before MACs (only once everything verifies); returns the entries sealed."""
     from fpcredit.evaluate.run import adopt_results
-    from fpcredit.guard.sealing import adopt, adopt_ranges
-    from fpcredit.guard.verify import seal
+    from fpcredit.guard.trail.sealing import adopt, adopt_ranges
+    from fpcredit.guard.trail.verify import seal
 
     path = _pending(settings)
     if not path.exists():

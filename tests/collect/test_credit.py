@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.collect.quality import list_issues
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 from fpcredit.synth import generate

@@ -15,7 +15,7 @@ from fpcredit.collect.ingest import ingest_file
 from fpcredit.collect.quality import list_issues
 from fpcredit.config import Settings
 from fpcredit.errors import FeedError, StoreError
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, open_store

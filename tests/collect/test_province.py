@@ -13,7 +13,7 @@ import pytest
 from fpcredit.collect.ingest import FileReport, ingest_file
 from fpcredit.collect.quality import list_issues
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.service import feed_path
 from fpcredit.store.db import Store
 from fpcredit.synth import generate

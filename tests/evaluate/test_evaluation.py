@@ -23,7 +23,7 @@ from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import load_policy
 from fpcredit.evaluate.report import export_scores
 from fpcredit.evaluate.run import evaluate, latest
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.link import review
 from fpcredit.link.config import load_config
 from fpcredit.link.export import links_frame

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from fpcredit.config import Settings
 from fpcredit.evaluate.results import Results
 from fpcredit.evaluate.run import file_sha256
-from fpcredit.guard.ledger import record_rows
+from fpcredit.guard.trail.log import record_rows
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 from tests.clocks import Seconds

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault, load_vault
-from fpcredit.guard.identity import Authenticator
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.keys.crypto import Vault, load_vault
 from fpcredit.link.file import find_persons, person_file
 from fpcredit.service import open_ready_store
 from fpcredit.store.db import Store

@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fpcredit.guard import tlog
-from fpcredit.guard.ledger import leaf_data
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.log import leaf_data
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 

@@ -12,12 +12,12 @@ from fpcredit.config import Settings
 from fpcredit.errors import AuthError, PolicyError
 from fpcredit.evaluate.active import activations, active_policy, policy_of
 from fpcredit.evaluate.policy import default_policy_path, load_policy
-from fpcredit.guard import accounts
 from fpcredit.guard.access import ADMIN_ROLES, ROLE_PURPOSES, STAFF_ROLES, Purpose, Role
-from fpcredit.guard.admin import DUTIES, Actor, Administration, ledger_trail
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.ledger import Event, Ledger, verify
-from fpcredit.guard.operator import operator_actor
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.admin import DUTIES, Actor, Administration, appending_to
+from fpcredit.guard.auth.operator import operator_actor
+from fpcredit.guard.keys.crypto import Vault
+from fpcredit.guard.trail.log import Event, Trail, verify
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
@@ -171,27 +171,27 @@ def test_administrators_serve_the_whole_platform(
 def test_actions_are_on_the_trail_with_a_hashed_target(
     store: Store, fast: Settings, vault: Vault, office: str
 ) -> None:
-    ledger = Ledger(store, fast)
-    op = Administration(store, fast, Actor.operator(), ledger_trail(ledger), vault=vault)
-    before = ledger.size()
+    trail = Trail(store, fast)
+    op = Administration(store, fast, Actor.operator(), appending_to(trail), vault=vault)
+    before = trail.size()
     op.disable_user(CLERK)
     with pytest.raises(AuthError):
         op.reset_user("no.such.user")
-    # The accounts table's digest moves with the change too (guard/sealing.py): not an action.
-    entries = [ledger.entry(i) for i in range(before, ledger.size())]
+    # The accounts table's digest moves with the change too (guard/trail/sealing.py): not an action.
+    entries = [trail.entry(i) for i in range(before, trail.size())]
     entries = [e for e in entries if e.state != "digest"]
     assert [(e.actor, e.action, e.outcome) for e in entries] == [
         (operator_actor(), "user_disable", "ok"),
         (operator_actor(), "user_reset", "unknown_user"),
     ]
-    assert entries[0].subject_hash == ledger.subject_hash(f"user:{CLERK}")
+    assert entries[0].subject_hash == trail.subject_hash(f"user:{CLERK}")
     assert CLERK not in str(entries[0].as_json())
 
 
 def test_client_purposes_change_and_close_its_sessions(
     store: Store, fast: Settings, vault: Vault, office: str
 ) -> None:
-    from fpcredit.guard.identity import Authenticator
+    from fpcredit.guard.auth.identity import Authenticator
 
     secadmin, _ = _as(store, fast, vault, Role.SECADMIN)
     sysadmin, _ = _as(store, fast, vault, Role.SYSADMIN)
@@ -222,7 +222,7 @@ def test_policy_activation_is_covered_by_the_trail(
     with pytest.raises(PolicyError):
         secadmin.activate_policy(b"id: x\n", "broken")
     assert events[-1].outcome == "invalid" and len(activations(store)) == 1
-    Ledger(store, fast).checkpoint()
+    Trail(store, fast).checkpoint()
     report = verify(store, fast)
     assert report["ok"] and "policies" in report["covered_tables"], report
     with store.engine.begin() as conn:

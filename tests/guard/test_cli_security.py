@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from fpcredit.cli import app
 from fpcredit.config import Settings
-from fpcredit.guard.identity import Authenticator
+from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.service import initialise
 from fpcredit.store.db import open_store
 
@@ -74,12 +74,12 @@ def test_keys_rotate_retires_the_old_key(home: Path) -> None:
 
 def test_audit_verify_passes_then_names_the_first_bad_entry(home: Path) -> None:
     settings = Settings(home=home)
-    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.trail.log import Trail
 
-    ledger = Ledger(open_store(settings), settings)
+    trail = Trail(open_store(settings), settings)
     for i in range(5):
-        ledger.append("county:wangfang", "person_read", outcome="allowed", subject=str(i))
-    ledger.checkpoint()
+        trail.append("county:wangfang", "person_read", outcome="allowed", subject=str(i))
+    trail.checkpoint()
     code, out = _cli(home, "audit", "verify", "--json")
     assert code == 0 and json.loads(out)["ok"] is True and json.loads(out)["entries"] == 5
     with sqlite3.connect(home / "fpcredit.db") as db:

@@ -20,15 +20,15 @@ from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.evaluate.results import Results
 from fpcredit.evaluate.run import EvaluationError, latest
-from fpcredit.guard import accounts
-from fpcredit.guard.crypto import load_vault
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.ledger import Ledger
-from fpcredit.guard.passwords import totp_code
-from fpcredit.guard.rotate import rotate_keys
-from fpcredit.guard.seal import RowSealer, canon, canonical_select
-from fpcredit.guard.sealing import digest_rows
-from fpcredit.guard.verify import verify
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.auth.passwords import totp_code
+from fpcredit.guard.keys.crypto import load_vault
+from fpcredit.guard.keys.rotate import rotate_keys
+from fpcredit.guard.trail.log import Trail
+from fpcredit.guard.trail.seal import RowSealer, canon, canonical_select
+from fpcredit.guard.trail.sealing import digest_rows
+from fpcredit.guard.trail.verify import verify
 from fpcredit.link import review
 from fpcredit.link.config import load_config
 from fpcredit.link.index import link
@@ -60,7 +60,7 @@ def _ok(settings: Settings) -> None:
     """Sign and witness the trail as it is, then verify it whole."""
     store = open_store(settings)
     try:
-        _sign(Ledger(store, settings), settings)
+        _sign(Trail(store, settings), settings)
     finally:
         store.engine.dispose()
     code, report = _verify(settings)

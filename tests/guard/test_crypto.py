@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpcredit.errors import ConfigError, CryptoError
-from fpcredit.guard.ciphers import HMAC_SM3, SM4_GCM
-from fpcredit.guard.crypto import DATA_KEYS_FILE, Vault, create_keys, load_vault, read_keyring
+from fpcredit.guard.keys.ciphers import HMAC_SM3, SM4_GCM
+from fpcredit.guard.keys.crypto import DATA_KEYS_FILE, Vault, create_keys, load_vault, read_keyring
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard import identity as ident
 from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Role
-from fpcredit.guard.citizens import CodeQueue
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.tokens import TOKEN_KEY_FILE, load_token_key
+from fpcredit.guard.auth import identity as ident
+from fpcredit.guard.auth.citizens import CodeQueue
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.auth.tokens import TOKEN_KEY_FILE, load_token_key
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.service import initialise, open_ready_store
 from fpcredit.standard.idcard import check_digit
 from fpcredit.store import schema as s

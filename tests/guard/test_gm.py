@@ -14,10 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.crypto import create_keys
-from fpcredit.guard.gm import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.keys.crypto import create_keys
+from fpcredit.guard.keys.gm import (
     CHECKPOINT_KEY_FILE,
     SIGNATURE_TYPE,
     SM2NoteSigner,
@@ -25,6 +24,7 @@ from fpcredit.guard.gm import (
     checkpoint_signers,
     checkpoint_verifiers,
 )
+from fpcredit.guard.trail import tlog
 
 NAME = "fpcredit.example/province-33"
 BODY = tlog.Checkpoint(NAME, 42, hashlib.sha256(b"root").digest()).body()
@@ -86,7 +86,7 @@ def test_a_bad_sm2_line_rejects_the_note_only_for_who_knows_the_key(
     forged = f"\u2014 {NAME} {base64.b64encode(bytes(blob)).decode()}\n"
     note = tlog.sign_note(BODY, ed25519) + forged
     assert tlog.open_note(note, [ed25519.verifier]) == BODY
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.open_note(note, [ed25519.verifier, signer.verifier])
     other_text = BODY.replace("42", "43")
     assert not signer.verifier.verify(other_text.encode(), _signatures(note)[signer.key_id])
@@ -104,20 +104,20 @@ def test_a_bad_sm2_line_rejects_the_note_only_for_who_knows_the_key(
 )
 def test_malformed_signer_keys_are_refused(signer: SM2NoteSigner, mangle: object) -> None:
     assert callable(mangle)
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         SM2NoteSigner.from_key_string(mangle(signer.key_string()))
 
 
 def test_malformed_verifier_keys_and_mismatched_pairs_are_refused(signer: SM2NoteSigner) -> None:
     vkey = signer.verifier.key_string()
     for bad in (vkey.replace(NAME, "x y"), vkey[:-4] + "AAA=", "name+0000+AAAA", vkey + "AA"):
-        with pytest.raises(LedgerError):
+        with pytest.raises(TrailError):
             SM2NoteVerifier.from_key_string(bad)
     other = SM2NoteSigner.generate(NAME)
     private = base64.b64decode(signer.key_string().split("+", 4)[4])[len(SIGNATURE_TYPE) :][:32]
-    with pytest.raises(LedgerError):  # GmSSL cannot tell; the self-test signature can
+    with pytest.raises(TrailError):  # GmSSL cannot tell; the self-test signature can
         SM2NoteSigner(NAME, private, other.verifier.public_key)
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         SM2NoteSigner("bad name", private, signer.verifier.public_key)
 
 
@@ -171,5 +171,5 @@ def test_checkpoint_signers_follow_the_keyring_profile(tmp_path: Path) -> None:
     note = tlog.sign_note(BODY, tlog.NoteSigner.generate(NAME), *checkpoint_signers(gm, NAME))
     assert tlog.open_note(note, checkpoint_verifiers(gm)) == BODY
     (gm / CHECKPOINT_KEY_FILE).write_text("PRIVATE+KEY+broken")
-    with pytest.raises(LedgerError, match=CHECKPOINT_KEY_FILE):
+    with pytest.raises(TrailError, match=CHECKPOINT_KEY_FILE):
         checkpoint_verifiers(gm)

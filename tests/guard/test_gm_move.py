@@ -18,15 +18,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from fpcredit.config import Settings
-from fpcredit.guard import accounts
 from fpcredit.guard.access import Role
-from fpcredit.guard.ciphers import HMAC_SM3, SM4_GCM
-from fpcredit.guard.crypto import load_vault, read_keyring
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.ledger import verify
-from fpcredit.guard.passwords import totp_code
-from fpcredit.guard.rotate import encrypted_tables, rotate_keys
-from fpcredit.guard.sms import list_outbox
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.auth.passwords import totp_code
+from fpcredit.guard.keys.ciphers import HMAC_SM3, SM4_GCM
+from fpcredit.guard.keys.crypto import load_vault, read_keyring
+from fpcredit.guard.keys.rotate import encrypted_tables, rotate_keys
+from fpcredit.guard.trail.log import verify
+from fpcredit.notify.sms import list_outbox
 from fpcredit.service import load_province
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now

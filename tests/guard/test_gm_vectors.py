@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fpcredit.guard.ciphers import HMAC_SHA256, HMAC_SM3, SM4GCM, index_mac
-from fpcredit.guard.gm import SM2_USER_ID, SM2NoteSigner, SM2NoteVerifier
+from fpcredit.guard.keys.ciphers import HMAC_SHA256, HMAC_SM3, SM4GCM, index_mac
+from fpcredit.guard.keys.gm import SM2_USER_ID, SM2NoteSigner, SM2NoteVerifier
 
 # --- GB/T 32905-2016 (SM3), Appendix A ----------------------------------------------------------
 

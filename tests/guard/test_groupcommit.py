@@ -1,4 +1,4 @@
-"""Group commit (guard/groupcommit.py): batched, durable, never blocking the loop on a lock."""
+"""Group commit (guard/trail/groupcommit.py): batched, durable, never blocking the loop."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.errors import LedgerError
-from fpcredit.guard.groupcommit import GroupCommit
-from fpcredit.guard.ledger import Event, Ledger, verify
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail.groupcommit import GroupCommit
+from fpcredit.guard.trail.log import Event, Trail, verify
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 from tests.guard.killed import acknowledged_before_kill
@@ -35,39 +35,39 @@ def _stored(store: Store) -> list[int]:
 def test_concurrent_async_appends_are_dense_and_stored(
     store: Store, settings: Settings, on_loop: bool
 ) -> None:
-    ledger = Ledger(store, settings)
-    trail = GroupCommit(ledger, on_loop=on_loop)
+    trail = Trail(store, settings)
+    commits = GroupCommit(trail, on_loop=on_loop)
 
     async def burst() -> list[int]:
-        return await asyncio.gather(*(trail.append_async(_event(i)) for i in range(300)))
+        return await asyncio.gather(*(commits.append_async(_event(i)) for i in range(300)))
 
     got = asyncio.run(burst())
-    trail.close()
+    commits.close()
     assert sorted(got) == list(range(300)) == _stored(store)
     assert verify(store, settings)["ok"]
     # Each caller got its own entry back: the subject it appended.
     for i in (0, 150, 299):
-        assert ledger.entry(got[i]).subject_hash == ledger.subject_hash(str(i))
+        assert trail.entry(got[i]).subject_hash == trail.subject_hash(str(i))
 
 
 def test_sync_and_async_callers_share_the_log(store: Store, settings: Settings) -> None:
-    trail = GroupCommit(Ledger(store, settings))
+    commits = GroupCommit(Trail(store, settings))
     from_threads: list[int] = []
 
     def worker() -> None:
-        from_threads.extend(trail.append(_event(1000 + k)) for k in range(20))
+        from_threads.extend(commits.append(_event(1000 + k)) for k in range(20))
 
     async def both() -> list[int]:
         threads = [threading.Thread(target=worker) for _ in range(3)]
         for t in threads:
             t.start()
-        mine = await asyncio.gather(*(trail.append_async(_event(i)) for i in range(100)))
+        mine = await asyncio.gather(*(commits.append_async(_event(i)) for i in range(100)))
         for t in threads:
             await asyncio.to_thread(t.join)
         return mine
 
     mine = asyncio.run(both())
-    trail.close()
+    commits.close()
     assert sorted(mine + from_threads) == list(range(160)) == _stored(store)
 
 
@@ -79,10 +79,10 @@ def test_a_locked_log_does_not_block_the_loop(tmp_path: object) -> None:
 
     store = open_store(settings)
     store.upgrade()
-    ledger = Ledger(store, settings)
-    ledger.append("svc:test", "warm_up")
-    trail = GroupCommit(ledger)
-    assert trail.on_loop
+    trail = Trail(store, settings)
+    trail.append("svc:test", "warm_up")
+    commits = GroupCommit(trail)
+    assert commits.on_loop
     blocker = store.engine.raw_connection()
     blocker.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
@@ -97,7 +97,7 @@ def test_a_locked_log_does_not_block_the_loop(tmp_path: object) -> None:
                 await asyncio.sleep(0.01)
 
         tick_task = asyncio.create_task(ticker())
-        appends = asyncio.gather(*(trail.append_async(_event(i)) for i in range(10)))
+        appends = asyncio.gather(*(commits.append_async(_event(i)) for i in range(10)))
         await asyncio.sleep(0.5)
         assert not appends.done()  # nothing acknowledged while the lock is held
         released = time.monotonic()
@@ -109,14 +109,14 @@ def test_a_locked_log_does_not_block_the_loop(tmp_path: object) -> None:
 
     got, ticks, after = asyncio.run(scenario())
     blocker.close()
-    trail.close()
+    commits.close()
     assert ticks >= 25  # the loop ran on while the lock was held (≈ 50 ticks in 0.5 s)
     assert sorted(got) == list(range(1, 11)) and _stored(store) == list(range(11))
     assert after < 5
 
 
 class _Broken:
-    """A ledger whose appends fail (the store is gone)."""
+    """A trail whose appends fail (the store is gone)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -127,21 +127,21 @@ class _Broken:
 
 @pytest.mark.parametrize("on_loop", [True, False], ids=["on_loop", "writer_thread"])
 def test_a_failed_append_is_reported_to_every_caller(store: Store, on_loop: bool) -> None:
-    trail = GroupCommit(_Broken(store), on_loop=on_loop)  # type: ignore[arg-type]
+    commits = GroupCommit(_Broken(store), on_loop=on_loop)  # type: ignore[arg-type]
 
     async def burst() -> list[int | BaseException]:
-        calls = (trail.append_async(_event(i)) for i in range(5))
+        calls = (commits.append_async(_event(i)) for i in range(5))
         return await asyncio.gather(*calls, return_exceptions=True)
 
     outcomes = asyncio.run(burst())
-    trail.close()
-    assert all(isinstance(o, LedgerError) for o in outcomes)
-    with pytest.raises(LedgerError):
-        trail.append(_event(9))
+    commits.close()
+    assert all(isinstance(o, TrailError) for o in outcomes)
+    with pytest.raises(TrailError):
+        commits.append(_event(9))
 
 
 class _Stuck:
-    """A ledger whose appends never finish in time."""
+    """A trail whose appends never finish in time."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -156,17 +156,17 @@ class _Stuck:
 
 def test_a_caller_gives_up_after_the_timeout(store: Store) -> None:
     stuck = _Stuck(store)
-    trail = GroupCommit(stuck, timeout_s=0.3, on_loop=True)  # type: ignore[arg-type]
+    commits = GroupCommit(stuck, timeout_s=0.3, on_loop=True)  # type: ignore[arg-type]
 
     async def one() -> float:
         start = time.monotonic()
-        with pytest.raises(LedgerError):
-            await trail.append_async(_event(1))
+        with pytest.raises(TrailError):
+            await commits.append_async(_event(1))
         return time.monotonic() - start
 
     waited = asyncio.run(one())
     stuck.release.set()
-    trail.close()
+    commits.close()
     assert 0.25 < waited < 5
 
 
@@ -174,16 +174,16 @@ _BURST = textwrap.dedent(
     """
     import asyncio, sys
     from fpcredit.config import Settings
-    from fpcredit.guard.groupcommit import GroupCommit
-    from fpcredit.guard.ledger import Event, Ledger
+    from fpcredit.guard.trail.groupcommit import GroupCommit
+    from fpcredit.guard.trail.log import Event, Trail
     from fpcredit.store.db import open_store
 
     settings = Settings(home=sys.argv[1], database_url=sys.argv[2] or None)
-    trail = GroupCommit(Ledger(open_store(settings), settings))
+    commits = GroupCommit(Trail(open_store(settings), settings))
 
     async def caller() -> None:
         while True:
-            idx = await trail.append_async(Event("svc:burst", "read", "allowed", "p", "x"))
+            idx = await commits.append_async(Event("svc:burst", "read", "allowed", "p", "x"))
             print(idx, flush=True)
 
     async def main() -> None:
@@ -196,7 +196,7 @@ _BURST = textwrap.dedent(
 
 def test_kill_9_loses_no_entry_acknowledged_to_a_caller(store: Store, settings: Settings) -> None:
     """The service's path: many callers on one loop, batches committed on it; killed mid-burst."""
-    Ledger(store, settings).append("svc:burst", "warm_up")
+    Trail(store, settings).append("svc:burst", "warm_up")
     acknowledged = acknowledged_before_kill(_BURST, settings, 500)
     assert set(acknowledged) <= set(_stored(store))
     assert verify(store, settings)["ok"]

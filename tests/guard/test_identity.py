@@ -11,12 +11,12 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError, InvalidIdNumber
-from fpcredit.guard import identity as ident
-from fpcredit.guard import passwords as pw
 from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Purpose, Role
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.tokens import TOKEN_KEY_FILE
+from fpcredit.guard.auth import identity as ident
+from fpcredit.guard.auth import passwords as pw
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.auth.tokens import TOKEN_KEY_FILE
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.standard.idcard import check_digit
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store

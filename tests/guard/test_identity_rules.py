@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard import passwords as pw
-from fpcredit.guard.tokens import TOKEN_KEY_FILE, Claims, load_token_key, read_token, sign_token
+from fpcredit.guard.auth import passwords as pw
+from fpcredit.guard.auth.tokens import (
+    TOKEN_KEY_FILE,
+    Claims,
+    load_token_key,
+    read_token,
+    sign_token,
+)
 from fpcredit.messages import using_language
 
 CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation)

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 from fpcredit.cli import app as cli
 from fpcredit.config import Settings, WitnessSetting
 from fpcredit.files import write_private
-from fpcredit.guard import tlog
-from fpcredit.guard.checkpoints import Checkpointer
-from fpcredit.guard.cosignature import CosignatureSigner, CosignatureVerifier
-from fpcredit.guard.ledger import Event, Ledger
-from fpcredit.guard.witness_client import (
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.checkpoints import Checkpointer
+from fpcredit.guard.trail.cosignature import CosignatureSigner, CosignatureVerifier
+from fpcredit.guard.trail.log import Event, Trail
+from fpcredit.guard.trail.witness_client import (
     WitnessClient,
     WitnessWorker,
     clients,
@@ -104,9 +104,9 @@ def home_settings(settings: Settings, witness: WitnessProcess) -> Settings:
     return settings.model_copy(update={"witnesses": [witness.setting()]})
 
 
-def _sign(ledger: Ledger, settings: Settings) -> int:
+def _sign(trail: Trail, settings: Settings) -> int:
     """Sign, and hand the checkpoint to the witnesses; returns how many cosigned."""
-    return submit_all(clients(ledger, settings), ledger.checkpoint())
+    return submit_all(clients(trail, settings), trail.checkpoint())
 
 
 def _verify(settings: Settings, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -122,19 +122,19 @@ def _verify(settings: Settings, *extra: str) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-def trail(store: Store, home_settings: Settings) -> Ledger:
+def trail(store: Store, home_settings: Settings) -> Trail:
     """20 entries signed and witnessed, 5 more signed and witnessed, 3 more not signed yet."""
-    ledger = Ledger(store, home_settings)
-    ledger.append_many([Event("clerk:1", "read", subject=str(i)) for i in range(20)])
-    assert _sign(ledger, home_settings) == 1
-    ledger.append_many([Event("clerk:2", "read", subject="x", address="10.0.0.2")] * 5)
-    assert _sign(ledger, home_settings) == 1
-    ledger.append_many([Event("clerk:3", "read", address="::1")] * 3)
+    trail = Trail(store, home_settings)
+    trail.append_many([Event("clerk:1", "read", subject=str(i)) for i in range(20)])
+    assert _sign(trail, home_settings) == 1
+    trail.append_many([Event("clerk:2", "read", subject="x", address="10.0.0.2")] * 5)
+    assert _sign(trail, home_settings) == 1
+    trail.append_many([Event("clerk:3", "read", address="::1")] * 3)
     code, report = _verify(home_settings)
     assert code == 0 and report["ok"], report
     assert report["witness"]["size"] == 25 and report["witness"]["ok"]
     assert report["checkpoints"] == {"database": 2, "file": 2, "cosignatures": 2, "newest": 25}
-    return ledger
+    return trail
 
 
 def _tail_after_last_checkpoint(store: Store, settings: Settings) -> None:
@@ -188,7 +188,7 @@ ATTACKS: dict[str, tuple[Callable[[Store, Settings], None], int | None]] = {
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=list(ATTACKS))
 def test_every_tampering_fails_verification_with_the_witness(
-    store: Store, trail: Ledger, home_settings: Settings, attack: str
+    store: Store, trail: Trail, home_settings: Settings, attack: str
 ) -> None:
     damage, first_bad = ATTACKS[attack]
     damage(store, home_settings)
@@ -198,7 +198,7 @@ def test_every_tampering_fails_verification_with_the_witness(
     assert report["reason"]
 
 
-def test_the_witness_key_is_pinned(store: Store, trail: Ledger, home_settings: Settings) -> None:
+def test_the_witness_key_is_pinned(store: Store, trail: Trail, home_settings: Settings) -> None:
     impostor = CosignatureSigner.generate("auditor.example/w1").verifier  # same name, other key
     code, report = _verify(home_settings, "--witness-key", impostor.key_string())
     assert code == 1 and not report["witness"]["ok"], report
@@ -210,20 +210,20 @@ def test_the_witness_key_is_pinned(store: Store, trail: Ledger, home_settings: S
 def test_the_client_retries_from_the_witness_s_size(
     store: Store, home_settings: Settings, witness: WitnessProcess
 ) -> None:
-    ledger = Ledger(store, home_settings)
-    ledger.append_many([Event("clerk:1", "read")] * 9)
-    first = ledger.checkpoint()
-    assert submit_all(clients(ledger, home_settings), first) == 1  # accepted at 9
-    ledger.append_many([Event("clerk:1", "read")] * 4)
-    note = ledger.checkpoint()
-    fresh = clients(ledger, home_settings)[0]
+    trail = Trail(store, home_settings)
+    trail.append_many([Event("clerk:1", "read")] * 9)
+    first = trail.checkpoint()
+    assert submit_all(clients(trail, home_settings), first) == 1  # accepted at 9
+    trail.append_many([Event("clerk:1", "read")] * 4)
+    note = trail.checkpoint()
+    fresh = clients(trail, home_settings)[0]
     assert fresh.accepted == 0
     cosigned = fresh.submit(note)  # old 0 → 409 "9" → old 9 with a proof → 200
     assert cosigned is not None and fresh.accepted == 13
     key = CosignatureVerifier.from_key_string(witness.key)
     assert tlog.Checkpoint.parse(tlog.open_note(cosigned, [key])).size == 13
     # An older checkpoint of ours after the witness saw a newer one of ours: nothing to do.
-    assert clients(ledger, home_settings)[0].submit(first) is None
+    assert clients(trail, home_settings)[0].submit(first) is None
     # The cosigned checkpoints are in the file, each with the witness's line.
     code, report = _verify(home_settings)
     assert code == 0 and report["checkpoints"]["cosignatures"] == 2, report
@@ -232,17 +232,17 @@ def test_the_client_retries_from_the_witness_s_size(
 def test_a_witness_that_is_down_blocks_nothing(
     store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ledger = Ledger(store, settings)
-    ledger.append("clerk:1", "read")
+    trail = Trail(store, settings)
+    trail.append("clerk:1", "read")
     key = CosignatureSigner.generate("w").verifier
-    down = WitnessClient(ledger, f"http://127.0.0.1:{_free_port()}", key, timeout_s=2)
+    down = WitnessClient(trail, f"http://127.0.0.1:{_free_port()}", key, timeout_s=2)
     with caplog.at_level(logging.WARNING):
-        assert submit_all([down], ledger.checkpoint()) == 0  # logged, not raised
+        assert submit_all([down], trail.checkpoint()) == 0  # logged, not raised
     assert any("127.0.0.1" in r.getMessage() for r in caplog.records)
     # In the service the submission runs in a thread of its own: signing never waits for it.
-    keeper = Checkpointer(ledger, witnesses=[WitnessWorker(down, retry_s=3600)])
+    keeper = Checkpointer(trail, witnesses=[WitnessWorker(down, retry_s=3600)])
     keeper.start()
-    ledger.append("clerk:1", "read")
+    trail.append("clerk:1", "read")
     assert keeper.sign() is not None
     keeper.stop()
 

@@ -23,7 +23,7 @@ import pytest
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.link.config import load_config
 from fpcredit.link.index import link
 from fpcredit.service import feed_path

@@ -10,10 +10,10 @@ import pytest
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard import identity as ident
-from fpcredit.guard import passwords as pw
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.identity import Authenticator
+from fpcredit.guard.auth import identity as ident
+from fpcredit.guard.auth import passwords as pw
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.store.db import Store
 from tests.guard.test_identity import (
     ID_NUMBER,

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import fpcredit.guard.crypto as crypto
+import fpcredit.guard.keys.crypto as crypto
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
 from fpcredit.errors import CryptoError
 from fpcredit.evaluate.policy import load_policy
 from fpcredit.evaluate.run import evaluate
-from fpcredit.guard.ciphers import HMAC_SHA256, HMAC_SM3, SM4_GCM
-from fpcredit.guard.crypto import (
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.keys.ciphers import HMAC_SHA256, HMAC_SM3, SM4_GCM
+from fpcredit.guard.keys.crypto import (
     DATA_KEYS_FILE,
     Keyring,
     Vault,
@@ -29,8 +30,7 @@ from fpcredit.guard.crypto import (
     read_keyring,
     write_keyring,
 )
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.rotate import encrypted_tables, rotate_keys
+from fpcredit.guard.keys.rotate import encrypted_tables, rotate_keys
 from fpcredit.link.config import load_config
 from fpcredit.link.file import find_persons
 from fpcredit.link.index import link

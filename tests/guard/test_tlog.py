@@ -1,4 +1,4 @@
-"""RFC 9162 trees and proofs, C2SP checkpoints and signed notes (guard/tlog.py)."""
+"""RFC 9162 trees and proofs, C2SP checkpoints and signed notes (guard/trail/tlog.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.cosignature import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.cosignature import (
     CosignatureSigner,
     CosignatureVerifier,
     cosigned_message,
@@ -335,10 +335,10 @@ def _assert_consistency_probes_fail(
 def test_refusals_and_edges() -> None:
     tree = tlog.MemoryTree(BIG[:10])
     for index, size in ((10, 10), (11, 10), (-1, 10), (0, 0)):
-        with pytest.raises(LedgerError):
+        with pytest.raises(TrailError):
             tlog.inclusion_refs(index, size)
         assert not tlog.verify_inclusion(index, size, BIG[0], [], tree.root())
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.consistency_refs(5, 4)
     assert tlog.consistency_proof(0, 10, tree.fetch) == []
     assert tlog.consistency_proof(10, 10, tree.fetch) == []
@@ -352,7 +352,7 @@ def test_refusals_and_edges() -> None:
     # One leaf: the proof is empty and the root is the leaf.
     assert tlog.verify_inclusion(0, 1, BIG[0], [], BIG[0])
     assert not tlog.verify_inclusion(0, 1, BIG[0], [], b"")
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.Frontier(3, [BIG[0]])
 
 
@@ -430,36 +430,36 @@ def test_notes_that_must_be_rejected() -> None:
     log, stranger = tlog.NoteSigner.generate("example.org/log"), tlog.NoteSigner.generate("x")
     body = tlog.Checkpoint("example.org/log", 5, ROOTS[5]).body()
     note = tlog.sign_note(body, log)
-    with pytest.raises(LedgerError):  # signed by an unknown key only
+    with pytest.raises(TrailError):  # signed by an unknown key only
         tlog.open_note(tlog.sign_note(body, stranger), [log.verifier])
-    with pytest.raises(LedgerError):  # tampered body: the known signature fails
+    with pytest.raises(TrailError):  # tampered body: the known signature fails
         tlog.open_note(note.replace("\n5\n", "\n6\n"), [log.verifier])
     # A known key's failing signature rejects the note, even beside a good one.
     other = tlog.Checkpoint("example.org/log", 6, ROOTS[6]).body()
     both = body + "\n" + log.signature_line(other) + log.signature_line(body)
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.open_note(both, [log.verifier])
     # A signature whose key id is not the key's is from an unknown key: nothing verifies.
     sig = base64.b64decode(note.split(" ")[-1])
     wrong = note.rsplit(" ", 1)[0] + " " + base64.b64encode(b"\0\0\0\0" + sig[4:]).decode() + "\n"
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.open_note(wrong, [log.verifier])
     # A verifier key string whose key id does not match its key is refused.
     name, key_id, key = log.verifier.key_string().split("+", 2)
     other_id = f"{int(key_id, 16) ^ 1:08x}"
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.NoteVerifier.from_key_string(f"{name}+{other_id}+{key}")
     for malformed in ("", body, body + "\n", note.replace("\u2014", "-"), note[:-1]):
-        with pytest.raises(LedgerError):
+        with pytest.raises(TrailError):
             tlog.open_note(malformed, [log.verifier])
     for text in ("a\n5\n", "a\n05\n" + base64.b64encode(ROOTS[5]).decode() + "\n", "\n5\nxx\n"):
-        with pytest.raises(LedgerError):
+        with pytest.raises(TrailError):
             tlog.Checkpoint.parse(text)
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.NoteSigner.generate("has space")
 
 
-# --- C2SP tlog-cosignature/v1 (guard/cosignature.py) ---------------------------------------------
+# --- C2SP tlog-cosignature/v1 (guard/trail/cosignature.py) ----------------------------------
 
 # The example of c2sp.org/tlog-cosignature: a checkpoint, a witness's cosignature line on it, and
 # the message such a cosignature signs (for the timestamp the line carries).
@@ -482,7 +482,7 @@ def test_the_spec_cosignature_decodes_and_its_message_is_ours() -> None:
     assert len(blob) == 4 + 8 + 64 and blob[:4].hex() == "8d66cf3f"
     assert timestamp_of(blob[4:]) == 1679315147
     assert cosigned_message(SPEC_BODY, 1679315147) == SPEC_MESSAGE.encode()
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         cosigned_message(SPEC_BODY, 2**63)  # "MUST NOT exceed 2^63 - 1"
 
 
@@ -506,7 +506,7 @@ def test_a_cosignature_as_the_spec_describes_it() -> None:
     # It opens as a signed note with the witness key, and only with it.
     note = SPEC_BODY + "\n" + line
     assert tlog.open_note(note, [signer.verifier]) == SPEC_BODY
-    with pytest.raises(LedgerError):  # an Ed25519 note key of the same name has another id
+    with pytest.raises(TrailError):  # an Ed25519 note key of the same name has another id
         tlog.open_note(note, [tlog.NoteSigner(name, private).verifier])
     # A different time, body or key fails; the private key round-trips and never shows.
     forged = blob[:4] + (1679315148).to_bytes(8, "big") + blob[12:]
@@ -514,7 +514,7 @@ def test_a_cosignature_as_the_spec_describes_it() -> None:
     assert not signer.verifier.verify(SPEC_BODY.replace("63", "64").encode(), blob[4:])
     assert CosignatureSigner.from_key_string(signer.key_string()).verifier == signer.verifier
     assert base64.b64encode(b"\x04" + seed).decode() not in repr(signer)
-    with pytest.raises(LedgerError):  # a 0x01 (note) key string is not a cosignature key
+    with pytest.raises(TrailError):  # a 0x01 (note) key string is not a cosignature key
         CosignatureVerifier.from_key_string(tlog.NoteSigner(name, private).verifier.key_string())
 
 
@@ -526,5 +526,5 @@ def test_a_log_note_with_a_cosignature_opens_for_either_key() -> None:
     assert tlog.open_note(note, [witness.verifier]) == body
     assert tlog.open_note(note, [log.verifier, witness.verifier]) == body
     tampered = note.replace(witness.cosignature_line(body, 1_700_000_000)[-20:], "A" * 18 + "=\n")
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         tlog.open_note(tampered, [witness.verifier])

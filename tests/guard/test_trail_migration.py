@@ -15,8 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from fpcredit.config import Settings
-from fpcredit.guard import tlog
-from fpcredit.guard.ledger import Event, Ledger, leaf_data, verify
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.log import Event, Trail, leaf_data, verify
 from fpcredit.service import _note_adoption, initialise
 from fpcredit.store.db import _alembic_config, open_store
 from fpcredit.store.schema import metadata
@@ -82,9 +82,9 @@ def test_0008_keeps_old_entries_verifiable_and_downgrades(fresh: Settings) -> No
     assert [tuple(r) for r in rows] == [(1, None, None)] * 3
     assert not verify(store, fresh)["ok"]  # not sealed yet
     initialise(fresh)  # `fpcredit init`: verified, then sealed
-    ledger = Ledger(store, fresh)
-    ledger.append_many([Event("clerk:2", "read", address="10.0.0.1")])
-    ledger.checkpoint()
+    trail = Trail(store, fresh)
+    trail.append_many([Event("clerk:2", "read", address="10.0.0.1")])
+    trail.checkpoint()
     assert verify(store, fresh)["ok"]
     with store.engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0007")

@@ -1,5 +1,5 @@
-"""The witness (guard/witness.py, web/witness.py): C2SP tlog-witness add-checkpoint, its state
-across restarts, and the log's client (guard/witness_client.py) against it."""
+"""The witness (guard/trail/witness.py, web/witness.py): C2SP tlog-witness add-checkpoint, its state
+across restarts, and the log's client (guard/trail/witness_client.py) against it."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from fpcredit.errors import ConfigError, LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.cosignature import CosignatureVerifier
-from fpcredit.guard.witness import SIZE_TYPE, Answer, Witness, parse_logs, parse_request
-from fpcredit.guard.witness_client import request_body
+from fpcredit.errors import ConfigError, TrailError
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.cosignature import CosignatureVerifier
+from fpcredit.guard.trail.witness import SIZE_TYPE, Answer, Witness, parse_logs, parse_request
+from fpcredit.guard.trail.witness_client import request_body
 from fpcredit.web.witness import create_witness_app
 
 ORIGIN = "example.org/log"
@@ -96,7 +96,7 @@ def test_the_spec_example_request_parses() -> None:
     ],
 )
 def test_malformed_requests_are_refused(body: bytes) -> None:
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         parse_request(body)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import create_keys, load_vault
+from fpcredit.guard.keys.crypto import create_keys, load_vault
 from fpcredit.link.config import load_config
 from fpcredit.link.export import links_frame
 from fpcredit.link.features import pinyin

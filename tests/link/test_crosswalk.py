@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
 from fpcredit.errors import ConfigError
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.link.config import DEFAULT_CONFIG, load_config
 from fpcredit.link.crosswalk import PAIR_SCHEMA, Applied, apply_crosswalks, crosswalk_pairs
 from fpcredit.link.export import links_frame

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.link import review
 from fpcredit.link.config import load_config
 from fpcredit.link.export import export_links, links_frame

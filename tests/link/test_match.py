@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
 from fpcredit.errors import ID_REASONS, ConfigError, FeedError, StoreError
-from fpcredit.guard.crypto import Vault, create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.link.config import load_config
 from fpcredit.link.index import link
 from fpcredit.link.match import MatchResult, match_list

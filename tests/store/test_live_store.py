@@ -30,8 +30,8 @@ import pytest
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.guard import accounts
-from fpcredit.guard.passwords import totp_code
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.service import feed_path, load_province
 from fpcredit.store import schema as s
 from fpcredit.store.db import open_store, utc_now

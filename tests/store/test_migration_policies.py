@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from fpcredit.config import Settings
 from fpcredit.evaluate.active import activate, active_policy
 from fpcredit.evaluate.policy import default_policy_path, load_policy
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.store.db import Store
 from fpcredit.store.schema import metadata
 

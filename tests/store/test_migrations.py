@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 
 from fpcredit.config import Settings
 from fpcredit.errors import StoreError
-from fpcredit.guard import tlog
-from fpcredit.guard.ledger import Ledger, leaf_data, verify
-from fpcredit.guard.verify import seal
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.log import Trail, leaf_data, verify
+from fpcredit.guard.trail.verify import seal
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, _alembic_config, open_store
 from fpcredit.store.schema import metadata
@@ -46,9 +46,9 @@ def test_trail_entries_get_their_subject_tag_on_upgrade(tmp_path: Path) -> None:
     st = open_store(settings)
     with st.engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0005")
-    ledger = Ledger(st, settings)
+    trail = Trail(st, settings)
     subject = "4242"
-    hashed = ledger.subject_hash(subject)
+    hashed = trail.subject_hash(subject)
     at = dt.datetime(2026, 3, 1, 8, 0)
     values = [("clerk:1", "read", "allowed", hashed, "credit_evaluation")] * 3
     values.insert(1, ("clerk:1", "read", "allowed", None, None))
@@ -69,9 +69,9 @@ def test_trail_entries_get_their_subject_tag_on_upgrade(tmp_path: Path) -> None:
     tag = int(hashed[:15], 16)
     assert tags == [tag, None, tag, tag]
     assert diff == []
-    assert [p.entry.idx for p in Ledger(st, settings).for_subject(subject).entries] == [0, 2, 3]
+    assert [p.entry.idx for p in Trail(st, settings).for_subject(subject).entries] == [0, 2, 3]
     assert seal(st, settings) == 4  # 0008: entries written before MACs get theirs (`init`)
-    ledger.checkpoint()
+    trail.checkpoint()
     assert verify(st, settings)["ok"]
     st.engine.dispose()
 
@@ -170,7 +170,7 @@ def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     st = open_store(settings)
     st.upgrade()
-    Ledger(st, settings).append("svc:test", "read")  # a write: the -wal file exists now
+    Trail(st, settings).append("svc:test", "read")  # a write: the -wal file exists now
     files = [p for p in settings.home.glob("fpcredit.db*")]
     assert {p.name for p in files} >= {"fpcredit.db", "fpcredit.db-wal"}
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in files), [

@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from fpcredit.config import Settings
 from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.explain import explain
-from fpcredit.guard import accounts
 from fpcredit.guard.access import ROLE_PURPOSES, Role
-from fpcredit.guard.crypto import load_vault
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.passwords import totp_code
+from fpcredit.guard.keys.crypto import load_vault
 from fpcredit.guard.masking import Dates
-from fpcredit.guard.passwords import totp_code
-from fpcredit.guard.sms import list_outbox
+from fpcredit.notify.sms import list_outbox
 from fpcredit.service import load_province
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now

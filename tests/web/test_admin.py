@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from fpcredit.config import Settings
 from fpcredit.evaluate.policy import default_policy_path
-from fpcredit.guard import accounts
 from fpcredit.guard.access import Role
-from fpcredit.guard.ledger import Ledger
-from fpcredit.guard.passwords import totp_code
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.passwords import totp_code
+from fpcredit.guard.trail.log import Trail
 from fpcredit.service import initialise
 from fpcredit.store import schema as s
 from fpcredit.store.db import utc_now
@@ -32,9 +32,9 @@ POLICY = default_policy_path().read_text(encoding="utf-8")
 ADDRESS = "testclient"  # the address Starlette's test client connects from
 
 
-def _ledger(web: Web) -> Ledger:
-    ledger: Ledger = web.client.app.state.services.ledger  # type: ignore[attr-defined]
-    return ledger
+def _trail(web: Web) -> Trail:
+    trail: Trail = web.client.app.state.services.trail  # type: ignore[attr-defined]
+    return trail
 
 
 def _since(web: Web, start: int) -> list[Any]:
@@ -44,7 +44,7 @@ def _since(web: Web, start: int) -> list[Any]:
             conn.execute(
                 sa.select(e.c.actor, e.c.action, e.c.outcome, e.c.subject_hash, e.c.address)
                 .where(e.c.idx >= start)
-                # Table digests move with accounts and clients (guard/sealing.py): not actions.
+                # Table digests move with accounts and clients (trail/sealing.py): not actions.
                 .where(sa.or_(e.c.state.is_(None), e.c.state != "digest"))
                 .order_by(e.c.idx)
             )
@@ -99,16 +99,16 @@ def _account(web: Web, username: str) -> tuple[Any, ...]:
 def test_no_administrator_can_act_as_another(web: Web, who: str, other: str) -> None:
     """Each of `other`'s duties is refused to `who` (and on the trail), and `who` cannot take
     over `other`'s login: password, TOTP secret, state and sessions stay as they were."""
-    ledger = _ledger(web)
+    trail = _trail(web)
     account = _account(web, USERNAMES[other])
     actor = f"{ROLES[who]}:{USERNAMES[who]}"
     for method, url, body in _duties(web, other):
-        start = ledger.size()
+        start = trail.size()
         answer = web.client.request(method, url, json=body, headers=web.auth(who))
         assert answer.status_code == 403, (method, url, answer.text)
         assert (actor, "refused_role") in {(e.actor, e.outcome) for e in _since(web, start)}
     for step in ("reset", "disable", "enable"):
-        start = ledger.size()
+        start = trail.size()
         url = f"/v1/admin/users/{USERNAMES[other]}/{step}"
         answer = web.client.post(url, headers=web.auth(who))
         assert answer.status_code == 403, answer.text
@@ -119,15 +119,15 @@ def test_no_administrator_can_act_as_another(web: Web, who: str, other: str) -> 
 
 
 def test_no_administrator_account_is_made_through_the_api(web: Web) -> None:
-    ledger = _ledger(web)
+    trail = _trail(web)
     for role in ("sysadmin", "secadmin", "auditor"):
-        start = ledger.size()
+        start = trail.size()
         body = {"role": role, "region": "000000", "username": f"second.{role[:3]}"}
         answer = web.client.post("/v1/admin/users", json=body, headers=web.auth("sysadmin"))
         assert answer.status_code == 403, answer.text
         [entry] = [e for e in _since(web, start) if e.action == "user_add"]
         assert entry.outcome == "refused_target"
-        assert entry.subject_hash == ledger.subject_hash(f"user:second.{role[:3]}")
+        assert entry.subject_hash == trail.subject_hash(f"user:second.{role[:3]}")
 
 
 def _login(web: Web, username: str, password: str, secret: str) -> dict[str, str]:
@@ -143,8 +143,8 @@ def test_the_system_administrator_runs_a_clerks_account(
 ) -> None:
     """Made, used, disabled, enabled, reset: each on the trail with its target and address;
     the one-time secrets are in the answers and in no log line."""
-    ledger, admin = _ledger(web), web.auth("sysadmin")
-    start = ledger.size()
+    trail, admin = _trail(web), web.auth("sysadmin")
+    start = trail.size()
     caplog.set_level(logging.DEBUG)
     body = {"role": "county", "region": web.inside.county, "username": "life.cycle"}
     made = web.client.post("/v1/admin/users", json=body, headers=admin)
@@ -168,7 +168,7 @@ def test_the_system_administrator_runs_a_clerks_account(
         ("user_add", "ok"), ("user_disable", "ok"), ("user_enable", "ok"), ("user_reset", "ok"),
         ("user_reset", "unknown_user"),
     ]  # fmt: skip
-    target = ledger.subject_hash("user:life.cycle")
+    target = trail.subject_hash("user:life.cycle")
     assert all(e.subject_hash == target and e.address == ADDRESS for e in entries[:4])
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in (enrolled["password"], enrolled["totp_secret"], reset["password"]):
@@ -205,8 +205,8 @@ def test_clients_are_the_system_administrators_their_purposes_the_security_one(
 
 
 def test_a_policy_activated_over_the_api_is_the_one_explanations_use(web: Web) -> None:
-    secadmin, ledger = web.auth("secadmin"), _ledger(web)
-    start = ledger.size()
+    secadmin, trail = web.auth("secadmin"), _trail(web)
+    start = trail.size()
     broken = web.client.post(
         "/v1/admin/policies", json={"text": "id: Nope\n", "reason": "x"}, headers=secadmin
     )
@@ -235,8 +235,8 @@ def test_a_policy_activated_over_the_api_is_the_one_explanations_use(web: Web) -
 
 def test_logins_are_on_the_trail(web: Web) -> None:
     """Every login, let in or not: the typed name where it is one, else only its hash."""
-    ledger = _ledger(web)
-    start = ledger.size()
+    trail = _trail(web)
+    start = trail.size()
     wrong = {"grant_type": "password", "username": "National", "password": "x", "totp": "123456"}
     assert web.client.post("/v1/auth/token", json=wrong).status_code == 401
     typed = "13812345678"  # not a username: a phone number, typed by mistake
@@ -254,14 +254,14 @@ def test_logins_are_on_the_trail(web: Web) -> None:
         ("department:-", "login", "bad_credentials", ADDRESS),
         ("national:deng.lu", "login", "ok", ADDRESS),
     ]
-    assert entries[1].subject_hash == ledger.subject_hash(f"user:{typed}")
-    assert entries[3].subject_hash == ledger.subject_hash("user:deng.lu")
+    assert entries[1].subject_hash == trail.subject_hash(f"user:{typed}")
+    assert entries[3].subject_hash == trail.subject_hash("user:deng.lu")
     assert all(typed not in str(e) for e in entries)
 
 
 def test_a_citizen_sees_logins_to_their_file(web: Web) -> None:
-    ledger = _ledger(web)
-    first = ledger.for_subject(str(web.inside.id)).entries
+    trail = _trail(web)
+    first = trail.for_subject(str(web.inside.id)).entries
     assert any(
         (p.entry.action, p.entry.outcome, p.entry.actor)
         == ("login", "ok", f"citizen:{web.inside.id}")
@@ -319,8 +319,8 @@ def test_a_key_rotation_runs_in_the_background(
     assert job.wait(60).state == "done"
     done = client.get("/v1/admin/keys/rotation", headers=headers).json()
     assert done["started_by"] == "secadmin:anquan.qian" and done["report"]["key_id"]
-    ledger: Ledger = client.app.state.services.ledger  # type: ignore[attr-defined]
-    entries = [ledger.entry(i) for i in range(ledger.size())]
+    trail: Trail = client.app.state.services.trail  # type: ignore[attr-defined]
+    entries = [trail.entry(i) for i in range(trail.size())]
     rotation = [(e.actor, e.outcome, e.address) for e in entries if e.action == "key_rotate"]
     assert rotation == [
         ("secadmin:anquan.qian", "started", ADDRESS),

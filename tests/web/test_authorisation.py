@@ -12,8 +12,8 @@ from fastapi import APIRouter, FastAPI
 
 from fpcredit.errors import ConfigError
 from fpcredit.evaluate.policy import default_policy_path
-from fpcredit.guard import accounts
 from fpcredit.guard.access import ROLE_PURPOSES, Purpose, Role
+from fpcredit.guard.auth import accounts
 from fpcredit.web.app import check_rules, create_app
 from fpcredit.web.rules import RULES, Rule
 from tests.web.conftest import ADMIN_CALLERS, STAFF_CALLERS, Web

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fpcredit.config import Settings
-from fpcredit.guard import accounts
-from fpcredit.guard.citizens import CodeQueue
-from fpcredit.guard.passwords import totp_code
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.citizens import CodeQueue
+from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.service import initialise
 from fpcredit.store.db import utc_now
 from fpcredit.web.app import create_app

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import load_vault
-from fpcredit.guard.sms import list_outbox
+from fpcredit.guard.keys.crypto import load_vault
+from fpcredit.notify.sms import list_outbox
 from fpcredit.service import initialise
 from fpcredit.web.app import create_app
 from tests.web.conftest import NO_RATE_LIMITS, Web

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from fpcredit.evaluate.policy import load_policy
 from fpcredit.guard.access import ROLE_PURPOSES, Role
-from fpcredit.guard.crypto import load_vault
+from fpcredit.guard.keys.crypto import load_vault
 from fpcredit.guard.masking import mask_id_number, today
 from fpcredit.link.file import PersonFile
 from fpcredit.standard import idcard

@@ -39,7 +39,7 @@ def audit_verify(
 ) -> None:
     """Recompute the trail from the tables, the checkpoint file and a witness; exit 1 naming the
     first bad entry if it fails."""
-    from fpcredit.guard.verify import verify
+    from fpcredit.guard.trail.verify import verify
 
     settings, store = accounts()
     with errors():
@@ -69,16 +69,16 @@ def _print_verification(report: dict[str, Any]) -> None:
 def audit_checkpoint() -> None:
     """Sign a checkpoint of the trail now, hand it to the witnesses and print it (C2SP signed
     note)."""
-    from fpcredit.guard.ledger import Ledger
-    from fpcredit.guard.witness_client import clients, submit_all
+    from fpcredit.guard.trail.log import Trail
+    from fpcredit.guard.trail.witness_client import clients, submit_all
 
     settings, store = accounts()
     with errors():
-        ledger = Ledger(store, settings)
-        note = ledger.checkpoint()
-        submit_all(clients(ledger, settings), note)
+        trail = Trail(store, settings)
+        note = trail.checkpoint()
+        submit_all(clients(trail, settings), note)
     sys.stdout.write(note)
-    err.print(f"verifier key: {ledger.verifier_key()}", highlight=False, soft_wrap=True)
+    err.print(f"verifier key: {trail.verifier_key()}", highlight=False, soft_wrap=True)
 
 
 LogOpt = Annotated[
@@ -98,7 +98,7 @@ def witness_serve(
     name: WitnessNameOpt = "fpcredit-witness",
 ) -> None:
     """Run a witness (C2SP tlog-witness): POST /add-checkpoint, GET /latest-checkpoint."""
-    from fpcredit.guard.witness import Witness
+    from fpcredit.guard.trail.witness import Witness
     from fpcredit.messages import text
     from fpcredit.web.server import serve_witness
 
@@ -119,8 +119,8 @@ def witness_key_command(name: WitnessNameOpt = "fpcredit-witness") -> None:
     """Print this home's witness verifier key (creating the key on first use), for the log's
     FPCREDIT_WITNESSES."""
     from fpcredit.files import read_or_create
-    from fpcredit.guard.cosignature import CosignatureSigner
-    from fpcredit.guard.witness import KEY_FILE
+    from fpcredit.guard.trail.cosignature import CosignatureSigner
+    from fpcredit.guard.trail.witness import KEY_FILE
 
     settings = load_settings()
     with errors():

@@ -168,7 +168,7 @@ def chosen_policy(store: Any, path: Path | None) -> Any:
 
 def open_linking() -> tuple[Any, Any]:
     """The store and the vault of a command that links."""
-    from fpcredit.guard.crypto import load_vault
+    from fpcredit.guard.keys.crypto import load_vault
     from fpcredit.service import open_ready_store
 
     chosen = load_settings()
@@ -187,28 +187,28 @@ def reading(action: str, purpose: str | None, reveal: bool = False) -> tuple[Set
     """Settings, store and the trail entries of a command that reads personal data; a missing,
     unknown or refused --purpose stops it here with one line (and is on the trail)."""
     from fpcredit.errors import AuthError
-    from fpcredit.guard.ledger import Ledger
-    from fpcredit.guard.operator import OperatorRead, command_purpose
+    from fpcredit.guard.auth.operator import OperatorRead, command_purpose
+    from fpcredit.guard.trail.log import Trail
 
     chosen, store = accounts()
-    ledger = Ledger(store, chosen)
+    trail = Trail(store, chosen)
     try:
         named = command_purpose(action, purpose)
     except AuthError as e:
         with errors():
-            OperatorRead.refused(ledger, action)
+            OperatorRead.refused(trail, action)
         fail(str(e))
-    return chosen, store, OperatorRead(ledger, action, named, reveal)
+    return chosen, store, OperatorRead(trail, action, named, reveal)
 
 
 def administration() -> tuple[Settings, Any]:
     """Settings and the operator's administration (break-glass: every action on the trail)."""
-    from fpcredit.guard.admin import Actor, Administration, ledger_trail
-    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.auth.admin import Actor, Administration, appending_to
+    from fpcredit.guard.trail.log import Trail
 
     chosen, store = accounts()
-    trail = ledger_trail(Ledger(store, chosen))
-    return chosen, Administration(store, chosen, Actor.operator(), trail)
+    append = appending_to(Trail(store, chosen))
+    return chosen, Administration(store, chosen, Actor.operator(), append)
 
 
 def listening(url: str) -> None:
@@ -233,7 +233,7 @@ def warn_outside_home(output: Path) -> None:
 def _each_command(ctx: typer.Context) -> None:
     """Every command that appended trail entries signs a checkpoint when it ends; the language
     its settings chose (`load_settings`) is this run's only."""
-    from fpcredit.guard.entries import forget_appended
+    from fpcredit.guard.trail.entries import forget_appended
     from fpcredit.messages import language, reset_language, set_language
 
     forget_appended()
@@ -245,9 +245,9 @@ def _each_command(ctx: typer.Context) -> None:
 def _checkpoint_if_appended() -> None:
     """Sign (and hand to the witnesses) a checkpoint covering what this command appended; a
     refusal is printed, the command's own work stands."""
-    from fpcredit.guard.entries import appended_here
-    from fpcredit.guard.ledger import Ledger
-    from fpcredit.guard.witness_client import clients, submit_all
+    from fpcredit.guard.trail.entries import appended_here
+    from fpcredit.guard.trail.log import Trail
+    from fpcredit.guard.trail.witness_client import clients, submit_all
     from fpcredit.service import open_ready_store
 
     if not appended_here():
@@ -256,8 +256,8 @@ def _checkpoint_if_appended() -> None:
     try:
         store = open_ready_store(chosen)
         try:
-            ledger = Ledger(store, chosen)
-            submit_all(clients(ledger, chosen), ledger.checkpoint())
+            trail = Trail(store, chosen)
+            submit_all(clients(trail, chosen), trail.checkpoint())
         finally:
             store.engine.dispose()
     except FpcreditError as e:

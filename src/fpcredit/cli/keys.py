@@ -57,7 +57,7 @@ def _print_rotation(report: dict[str, Any], settings: Settings) -> None:
 
 def _profile_note(settings: Settings) -> None:
     """Say so when FPCREDIT_CRYPTO names another profile than the store's keyring holds."""
-    from fpcredit.guard.crypto import read_keyring
+    from fpcredit.guard.keys.crypto import read_keyring
     from fpcredit.messages import text
 
     ring = read_keyring(settings.keys_dir)
@@ -68,7 +68,7 @@ def _profile_note(settings: Settings) -> None:
 @keys_app.command("status")
 def keys_status(as_json: JsonOpt = False) -> None:
     """The store's crypto profile: active data key and its algorithm, blind-index algorithm."""
-    from fpcredit.guard.crypto import read_keyring
+    from fpcredit.guard.keys.crypto import read_keyring
 
     settings = load_settings()
     with errors():

@@ -67,7 +67,7 @@ def match(
 ) -> None:
     """Match a department's list of people (CSV or Parquet) to the person index (each matched
     person on the trail with --purpose)."""
-    from fpcredit.guard.crypto import load_vault
+    from fpcredit.guard.keys.crypto import load_vault
     from fpcredit.operator_reads import match_read
 
     settings, store, read = reading("match", purpose)

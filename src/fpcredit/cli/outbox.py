@@ -17,7 +17,7 @@ def outbox_list(
 ) -> None:
     """Messages in the outbox (development SMS channel): recipients masked, login codes hidden
     unless --reveal (--purpose service_delivery; each citizen on the trail)."""
-    from fpcredit.guard.crypto import load_vault
+    from fpcredit.guard.keys.crypto import load_vault
     from fpcredit.operator_reads import outbox_read
 
     settings, store, read = reading("outbox_list", purpose, reveal)

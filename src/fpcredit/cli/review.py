@@ -41,7 +41,7 @@ def review_list(
     as_json: JsonOpt = False,
 ) -> None:
     """The doubtful pairs waiting for a clerk (names masked; --purpose record_linkage)."""
-    from fpcredit.guard.crypto import load_vault
+    from fpcredit.guard.keys.crypto import load_vault
     from fpcredit.operator_reads import review_list_read
 
     settings, store, read = reading("review_list", purpose)
@@ -71,7 +71,7 @@ def review_show(
 ) -> None:
     """Both sides of a doubtful pair, field by field, with each field's evidence (names masked
     and birth dates as years unless --reveal)."""
-    from fpcredit.guard.crypto import load_vault
+    from fpcredit.guard.keys.crypto import load_vault
     from fpcredit.operator_reads import review_show_read
 
     settings, store, read = reading("review_show", purpose, reveal)

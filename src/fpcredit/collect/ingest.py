@@ -23,8 +23,8 @@ from fpcredit.collect.adapters import Adapter, get_adapter
 from fpcredit.collect.readers import FeedTable, read_feed
 from fpcredit.collect.validate import KEY, KIND, ROW, Validated, validate
 from fpcredit.errors import FeedError, StoreError
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.ledger import record_rows
+from fpcredit.guard.keys.crypto import Vault
+from fpcredit.guard.trail.log import record_rows
 from fpcredit.messages import text
 from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
 from fpcredit.store import schema as s

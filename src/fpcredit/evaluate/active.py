@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import PolicyError
 from fpcredit.evaluate.policy import LoadedPolicy, load_policy, parse_policy
-from fpcredit.guard.ledger import record_rows
+from fpcredit.guard.trail.log import record_rows
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now

@@ -28,9 +28,9 @@ from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.files import private_dir, private_output
-from fpcredit.guard.covered import vouched
-from fpcredit.guard.crypto import refuse_during_move
-from fpcredit.guard.ledger import record_rows
+from fpcredit.guard.keys.crypto import refuse_during_move
+from fpcredit.guard.trail.covered import vouched
+from fpcredit.guard.trail.log import record_rows
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now

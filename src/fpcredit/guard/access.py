@@ -4,7 +4,7 @@ Administration is split three ways (三员分立, GB/T 22239-2019 §8.1.4): the 
 (`sysadmin`: staff accounts and department clients), the security administrator (`secadmin`:
 keys, access settings, the activation of policies) and the audit administrator (`auditor`: the
 trail, read-only). An account holds exactly one role, fixed when it is created; none of the
-three may name a purpose that reads a person's data (`guard/admin.py` checks their duties).
+three may name a purpose that reads a person's data (`guard/auth/admin.py` checks their duties).
 
 The purpose vocabulary is closed and has no commercial, marketing or insurance purpose, so such
 use of the data cannot even be named in a request (SPEC R27). Each role may name only the

@@ -9,7 +9,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from pypinyin import lazy_pinyin
 
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.store.arrow import read_arrow
 
 __all__ = [

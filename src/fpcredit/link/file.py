@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from fpcredit.errors import StoreError
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.crosswalk import crosswalk_pass
 from fpcredit.link.features import aligned, features, load_mentions, placed

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fpcredit.collect.readers import parquet_as_text
 from fpcredit.errors import ID_REASONS, ConfigError, FeedError, InvalidIdNumber, StoreError
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.link.config import LinkConfig, load_config
 from fpcredit.link.features import features, plain_features
 from fpcredit.link.registry import current_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.standard import idcard
 from fpcredit.store.schema import PLAIN_PERSON_FIELDS
 

@@ -8,7 +8,7 @@ import json
 import polars as pl
 import sqlalchemy as sa
 
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.features import aligned, features
 from fpcredit.link.model import LinkModel, resolve_backend, train

@@ -18,10 +18,10 @@ import polars as pl
 import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.ledger import record_rows
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.guard.masking import mask_name
-from fpcredit.guard.sealing import keys_of, lock_tables, sealing
+from fpcredit.guard.trail.log import record_rows
+from fpcredit.guard.trail.sealing import keys_of, lock_tables, sealing
 from fpcredit.link.features import compact
 from fpcredit.link.write import update_persons
 from fpcredit.messages import text

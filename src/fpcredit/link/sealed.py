@@ -1,4 +1,4 @@
-"""The digests of `persons` and `links` (guard/seal.py) moved by a link run, in its transaction.
+"""The digests of `persons` and `links` (guard/trail/seal.py) a link run moves, in its transaction.
 
 A run may touch most of a province's rows, so its part is taken in bulk: the touched rows as
 they were (read through the run's own transaction, where they still are), the new links from
@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from fpcredit.guard.seal import EMPTY, RowSealer, canon
-from fpcredit.guard.sealing import digest_rows, keys_of, record_digest
+from fpcredit.guard.trail.seal import EMPTY, RowSealer, canon
+from fpcredit.guard.trail.sealing import digest_rows, keys_of, record_digest
 from fpcredit.store.db import Store
 
 __all__ = ["LinkSeal", "ids_table"]

@@ -13,8 +13,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from fpcredit.errors import StoreError
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.sealing import lock_tables
+from fpcredit.guard.keys.crypto import Vault
+from fpcredit.guard.trail.sealing import lock_tables
 from fpcredit.link.features import aligned, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import best_values

@@ -62,7 +62,7 @@ class Store:
 
     engine: Engine
     # The keys folder of the home it was opened for: writers of covered tables seal with the
-    # keys there (guard/sealing.py). None for an engine opened without settings.
+    # keys there (guard/trail/sealing.py). None for an engine opened without settings.
     keys_dir: Path | None = field(default=None, compare=False)
     _no_wait: Engine | None = field(default=None, repr=False, compare=False)
 

@@ -321,7 +321,7 @@ policies = Table(
     Column("reason", Text, nullable=False),
 )
 
-# Identities (SPEC R26, guard/identity.py). No secret is stored in a form that logs a person in:
+# Identities (SPEC R26, guard/auth/identity.py). No secret is stored in a form that logs one in:
 # passwords and client secrets as Argon2id hashes, TOTP secrets encrypted, one-time codes as
 # keyed hashes.
 users = Table(
@@ -343,7 +343,7 @@ users = Table(
     Column("password_changed_at", DateTime, nullable=False),
     Column("disabled_at", DateTime),
     Column("disabled_reason", String(16)),  # admin | dormant
-    # HMAC of the row under keys/row-seal.key (guard/seal.py): a row changed outside fpcredit
+    # HMAC of the row under keys/row-seal.key (guard/trail/seal.py): a row changed outside fpcredit
     # is refused at login. Not part of the row's digest.
     Column("seal", LargeBinary(32)),
 )
@@ -379,7 +379,7 @@ sessions = Table(
     Column("region", String(6)),
     Column("purposes", Text),  # JSON list
     Column("source", String(32)),  # a department client's source
-    # HMAC of id, role, subject, region, purposes, source and created_at (guard/seal.py): a
+    # HMAC of id, role, subject, region, purposes, source and created_at (guard/trail/seal.py): a
     # session whose caller was changed outside fpcredit is refused when used.
     Column("seal", LargeBinary(32)),
     Index(None, "role", "subject"),
@@ -424,7 +424,7 @@ outbox = Table(
     Column("sent_at", DateTime),
 )
 
-# The audit trail (SPEC R30, guard/ledger.py, docs/trail.md): a Merkle-tree log. Entries hold
+# The audit trail (SPEC R30, guard/trail/log.py, docs/trail.md): a Merkle-tree log. Entries hold
 # codes and hashes, never personal data: the subject is a keyed hash, covered rows a SHA-256.
 ledger_entries = Table(
     "ledger_entries",
@@ -455,7 +455,7 @@ ledger_entries = Table(
     # be forged or rewritten with database access alone. Not part of the leaf.
     Column("mac", LargeBinary(32)),
     # Change entries by table, newest last: a digested table's last digest is found at once
-    # (guard/sealing.py). Partial, so the many access entries cost it nothing.
+    # (guard/trail/sealing.py). Partial, so the many access entries cost it nothing.
     Index(
         "ix_ledger_entries_table_idx",
         "table_name",

@@ -15,11 +15,11 @@ from fastapi.routing import APIRoute
 from fpcredit.config import Settings
 from fpcredit.errors import ConfigError, FpcreditError
 from fpcredit.evaluate.results import Results
-from fpcredit.guard.checkpoints import background
-from fpcredit.guard.crypto import load_vault
-from fpcredit.guard.groupcommit import GroupCommit
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.ledger import Ledger
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.keys.crypto import load_vault
+from fpcredit.guard.trail.checkpoints import background
+from fpcredit.guard.trail.groupcommit import GroupCommit
+from fpcredit.guard.trail.log import Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import Language, negotiate, reset_language, set_language, text
 from fpcredit.service import open_ready_store
@@ -145,14 +145,14 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
     """Open the store, keys, trail and result cache once for the app's life."""
     store = open_ready_store(settings)
     vault = load_vault(settings.keys_dir)
-    ledger = Ledger(store, settings)
+    trail = Trail(store, settings)
     return Services(
         settings=settings,
         store=store,
         vault=vault,
         identity=Authenticator(store, settings, vault=vault),
-        ledger=ledger,
-        trail=GroupCommit(ledger),
+        trail=trail,
+        commits=GroupCommit(trail),
         results=Results(store, settings.home),
         locator=Locator(store),
         metrics=metrics,
@@ -170,13 +170,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_rules(app)  # also catches a route added after create_app returned
-        app.state.services.trail.start()
+        app.state.services.commits.start()
         # The trail's checkpoints: signed within 1 s or 1,000 entries, handed to the witnesses.
-        checkpointer = background(app.state.services.ledger, settings)
+        checkpointer = background(app.state.services.trail, settings)
         yield
         app.state.services.identity.codes.close()
         app.state.services.explainer.close()
-        app.state.services.trail.close()
+        app.state.services.commits.close()
         checkpointer.stop()
         app.state.access_log.close()
         app.state.services.store.engine.dispose()

@@ -22,10 +22,10 @@ from pydantic import AfterValidator, BaseModel
 from fpcredit.config import Settings
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.access import Principal, Purpose
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.groupcommit import GroupCommit
-from fpcredit.guard.identity import Authenticator
-from fpcredit.guard.ledger import Event, Ledger
+from fpcredit.guard.auth.identity import Authenticator
+from fpcredit.guard.keys.crypto import Vault
+from fpcredit.guard.trail.groupcommit import GroupCommit
+from fpcredit.guard.trail.log import Event, Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import text
 from fpcredit.store.db import Store
@@ -63,8 +63,8 @@ class Services:
     store: Store
     vault: Vault
     identity: Authenticator
-    ledger: Ledger
-    trail: GroupCommit
+    trail: Trail
+    commits: GroupCommit
     results: Results
     locator: Locator
     metrics: Metrics
@@ -199,7 +199,7 @@ def audit(
     person_id: int | None,
 ) -> None:
     """Append one access decision to the trail; a trail that cannot be written refuses the read."""
-    services.trail.append(event(principal, rule, outcome, purpose, person_id))
+    services.commits.append(event(principal, rule, outcome, purpose, person_id))
     services.metrics.audit(outcome)
 
 

@@ -198,7 +198,7 @@ async def _audit(
 ) -> None:
     """Append one decision, awaiting its commit without holding a thread."""
     entry = event(principal, rule, outcome, purpose, person_id, address)
-    await services.trail.append_async(entry)
+    await services.commits.append_async(entry)
     services.metrics.audit(outcome)
 
 

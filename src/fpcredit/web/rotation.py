@@ -4,7 +4,7 @@ A rotation re-encrypts every identifier of the store: minutes at a million perso
 a thread of its own rather than in the request's: a request would outlive any proxy's timeout,
 and a timeout in the thread pool cannot stop the work (a Python thread cannot be cancelled), so
 it would only hide a rotation still running. One rotation at a time per service; an interrupted
-one (the service stopped) is finished by starting it again (guard/rotate.py).
+one (the service stopped) is finished by starting it again (guard/keys/rotate.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from fpcredit.errors import AuthError, FpcreditError
-from fpcredit.guard.admin import Administration
-from fpcredit.guard.ciphers import ProfileName
+from fpcredit.guard.auth.admin import Administration
+from fpcredit.guard.keys.ciphers import ProfileName
 from fpcredit.messages import text
 
 __all__ = ["RotationJob", "RotationStatus"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from fpcredit.guard.access import STAFF_ROLES, Role
-from fpcredit.guard.admin import DUTIES
+from fpcredit.guard.auth.admin import DUTIES
 
 __all__ = ["PUBLIC", "RULES", "Rule", "rule_for"]
 
@@ -78,7 +78,7 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),
     ("GET", "/v1/audit/entries"): Rule(_AUDIT, "audit_read", personal=True),
     ("GET", "/v1/audit/verify"): Rule(_AUDIT, "audit_verify", admin=True),
-    # 三员分立 (guard/admin.py DUTIES): accounts and clients for the system administrator,
+    # 三员分立 (guard/auth/admin.py DUTIES): accounts and clients for the system administrator,
     # client purposes, keys and policies for the security administrator.
     ("GET", "/v1/admin/users"): _admin("user_list"),
     ("POST", "/v1/admin/users"): _admin("user_add"),

@@ -22,7 +22,7 @@ from fpcredit.guard.redact import configure_logging
 from fpcredit.messages import text
 
 if TYPE_CHECKING:
-    from fpcredit.guard.witness import Witness
+    from fpcredit.guard.trail.witness import Witness
 
 __all__ = ["serve", "serve_witness"]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from fpcredit.guard.witness import MAX_BODY, Witness
+from fpcredit.guard.trail.witness import MAX_BODY, Witness
 from fpcredit.web.limits import BodyLimit
 
 __all__ = ["create_witness_app"]

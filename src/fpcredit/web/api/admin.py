@@ -1,4 +1,4 @@
-"""Administration for the system and security administrators (三员分立, guard/admin.py).
+"""Administration for the system and security administrators (三员分立, guard/auth/admin.py).
 
 Thin: each route checks nothing itself; the gate admits the route's roles (web/rules.py) and
 `Administration` checks the duty and the target again and puts every action on the trail. A new
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from fpcredit.errors import AuthError, PolicyError
 from fpcredit.evaluate.active import Activation
-from fpcredit.guard import accounts
 from fpcredit.guard.access import Purpose, Role
-from fpcredit.guard.admin import Actor, Administration
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.admin import Actor, Administration
 from fpcredit.web.api.views import UtcTime
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, Problem, ServicesDep, invalid
 from fpcredit.web.rotation import RotationJob, RotationStatus
@@ -68,7 +68,7 @@ def _administration(
     address = request.client.host if request.client else None
     actor = Actor.of(caller.principal, address)
     return Administration(
-        services.store, services.settings, actor, services.trail.append, vault=services.vault
+        services.store, services.settings, actor, services.commits.append, vault=services.vault
     )
 
 

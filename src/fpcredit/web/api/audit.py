@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard.ledger import verify
-from fpcredit.guard.tlog import Checkpoint
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail.log import verify
+from fpcredit.guard.trail.tlog import Checkpoint
 from fpcredit.web.api.views import UtcTime
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, PurposeQuery, Services, ServicesDep, invalid
 
@@ -65,7 +65,7 @@ class Verification(BaseModel):
 
 def signed_head(services: Services) -> tuple[str, Checkpoint]:
     """A checkpoint of the current tree, signed now (the log refuses if it is inconsistent)."""
-    note = services.ledger.checkpoint()
+    note = services.trail.checkpoint()
     return note, Checkpoint.parse(note.split("\n\n", 1)[0] + "\n")
 
 
@@ -76,7 +76,7 @@ def checkpoint(services: ServicesDep) -> Response:
     Signed on request at most every few seconds, so anonymous callers cannot grow the table of
     checkpoints faster than that.
     """
-    note = services.ledger.latest_checkpoint()
+    note = services.trail.latest_checkpoint()
     if note is None or services.checkpoint_due():
         note, _ = signed_head(services)
     return Response(note, media_type="text/plain; charset=utf-8")
@@ -86,9 +86,9 @@ def checkpoint(services: ServicesDep) -> Response:
 def inclusion(index: Index, tree_size: Size, services: ServicesDep) -> InclusionProof:
     """The inclusion proof of entry `index` in the tree of `tree_size` entries."""
     try:
-        proof = services.ledger.inclusion_proof(index, tree_size)
-        leaf = services.ledger.entry(index).leaf_hash
-    except LedgerError as e:
+        proof = services.trail.inclusion_proof(index, tree_size)
+        leaf = services.trail.entry(index).leaf_hash
+    except TrailError as e:
         raise invalid(["query"], str(e)) from None
     return InclusionProof(
         index=index, tree_size=tree_size, leaf_hash=leaf.hex(), proof=[h.hex() for h in proof]
@@ -99,8 +99,8 @@ def inclusion(index: Index, tree_size: Size, services: ServicesDep) -> Inclusion
 def consistency(first: Size, second: Size, services: ServicesDep) -> ConsistencyProof:
     """The consistency proof between two tree sizes (first ≤ second)."""
     try:
-        proof = services.ledger.consistency_proof(first, second)
-    except LedgerError as e:
+        proof = services.trail.consistency_proof(first, second)
+    except TrailError as e:
         raise invalid(["query"], str(e)) from None
     return ConsistencyProof(first=first, second=second, proof=[h.hex() for h in proof])
 
@@ -114,8 +114,8 @@ def entries(
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> Entries:
     """Entries from `start`, for auditors (subjects are hashes; no personal data is shown)."""
-    size = services.ledger.head().size
-    rows = [services.ledger.entry(i) for i in range(start, min(size, start + limit))]
+    size = services.trail.head().size
+    rows = [services.trail.entry(i) for i in range(start, min(size, start + limit))]
     return Entries(
         tree_size=size,
         entries=[

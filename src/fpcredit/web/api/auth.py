@@ -16,11 +16,11 @@ from typing import Annotated, Final, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from fpcredit.errors import AuthError, InvalidIdNumber, LedgerError
+from fpcredit.errors import AuthError, InvalidIdNumber, TrailError
 from fpcredit.guard.access import Principal, Role
-from fpcredit.guard.accounts import valid_username
-from fpcredit.guard.entries import check_code
-from fpcredit.guard.ledger import Event
+from fpcredit.guard.auth.accounts import valid_username
+from fpcredit.guard.trail.entries import check_code
+from fpcredit.guard.trail.log import Event
 from fpcredit.messages import text
 from fpcredit.standard.idcard import normalize
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, Services, ServicesDep, invalid, limit
@@ -104,7 +104,7 @@ def _named(kind: str, name: str, valid: bool) -> str:
     actor = f"{kind}:{name}"
     try:
         check_code("actor", actor)
-    except LedgerError:
+    except TrailError:
         valid = False
     return actor if valid else f"{kind}:-"
 
@@ -139,7 +139,7 @@ def _let_in(principal: Principal) -> Event:
 
 def _on_trail(services: Services, event: Event, outcome: str, request: Request) -> None:
     address = request.client.host if request.client else None
-    services.trail.append(Event(event.actor, event.action, outcome, event.subject, None, address))
+    services.commits.append(Event(event.actor, event.action, outcome, event.subject, None, address))
 
 
 @router.post("/token", response_model=Token)

@@ -74,11 +74,11 @@ def access_log(
     """Who read my data and why, newest first, each entry with its inclusion proof."""
     assert caller.person_id is not None
     note, head = signed_head(services)
-    trail = services.ledger.for_subject(str(caller.person_id), size=head.size, limit=limit)
-    newest = trail.entries
+    page = services.trail.for_subject(str(caller.person_id), size=head.size, limit=limit)
+    newest = page.entries
     return AccessLog(
-        tree_size=trail.size,
-        root_hash=trail.root.hex(),
+        tree_size=page.size,
+        root_hash=page.root.hex(),
         checkpoint=note,
         entries=[
             Access(

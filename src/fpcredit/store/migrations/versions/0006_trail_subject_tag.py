@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.column("subject_hash", sa.String()),
         sa.column("subject_tag", sa.BigInteger()),
     )
-    # The tag is the first 15 hex digits of the hash (fpcredit.guard.ledger.subject_tag); parsed
+    # The tag is the first 15 hex digits of the hash (fpcredit.guard.trail.log.subject_tag); parsed
     # here in Python because SQLite has no hex-to-integer function.
     after = -1
     while True:

@@ -1,7 +1,7 @@
 """trail: entries carry a MAC under a key outside the database, a format version and an address
 
 Existing entries stay format 1 without a MAC; `fpcredit init` gives them their MACs once they
-verify (guard/verify.py `seal`, docs/trail.md).
+verify (guard/trail/verify.py `seal`, docs/trail.md).
 
 Revision ID: 0008
 Revises: 0007

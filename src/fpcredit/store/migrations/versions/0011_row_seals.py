@@ -2,7 +2,7 @@
 entries are found by table
 
 The seals and the digests of users, clients, persons and links are written by `fpcredit init`
-after the upgrade (guard/sealing.py `adopt`), once, with the keys it has; a results file's
+after the upgrade (guard/trail/sealing.py `adopt`), once, with the keys it has; a results file's
 SHA-256 is taken then too (evaluate/run.py `adopt_results`).
 
 Revision ID: 0011

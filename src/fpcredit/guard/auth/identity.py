@@ -1,6 +1,6 @@
 """Who is calling: logins of staff, department clients and citizens; tokens and sessions.
 
-Account administration (users, clients) lives in `guard.accounts` and is re-exported here.
+Account administration (users, clients) lives in `guard.auth.accounts` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard import passwords as pw
 from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Principal, Purpose, Role
-from fpcredit.guard.accounts import (
+from fpcredit.guard.auth import passwords as pw
+from fpcredit.guard.auth.accounts import (
     TOTP_FIELD,
     Client,
     Enrolment,
@@ -43,11 +43,11 @@ from fpcredit.guard.accounts import (
     remember_password,
     reset_user,
 )
-from fpcredit.guard.citizens import CitizenCodes, CodeQueue
-from fpcredit.guard.crypto import Vault, load_vault
-from fpcredit.guard.sealing import lock_tables, row_intact, sealing
-from fpcredit.guard.sms import SmsChannel, list_outbox, sms_channel
-from fpcredit.guard.tokens import Claims, load_token_key, read_token, sign_token
+from fpcredit.guard.auth.citizens import CitizenCodes, CodeQueue
+from fpcredit.guard.auth.tokens import Claims, load_token_key, read_token, sign_token
+from fpcredit.guard.keys.crypto import Vault, load_vault
+from fpcredit.guard.trail.sealing import lock_tables, row_intact, sealing
+from fpcredit.notify.sms import SmsChannel, list_outbox, sms_channel
 from fpcredit.standard import idcard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now

@@ -1,4 +1,4 @@
-"""The trail on the store (guard/ledger.py), on every backend: proofs, checkpoints, tampering."""
+"""The trail on the store (guard/trail/log.py), on every backend: proofs, checkpoints, tampering."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.ledger import Event, Ledger, leaf_data, record_rows, verify
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.log import Event, Trail, leaf_data, record_rows, verify
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
 from fpcredit.store.db import Store
@@ -28,8 +28,8 @@ T0 = dt.datetime(2026, 3, 1, 8, 0, 0)
 
 
 @pytest.fixture
-def ledger(store: Store, settings: Settings) -> Ledger:
-    return Ledger(store, settings)
+def trail(store: Store, settings: Settings) -> Trail:
+    return Trail(store, settings)
 
 
 LEAF_FIELDS = [c.name for c in E.columns][:13]  # idx … state: the leaf's columns before v
@@ -45,33 +45,33 @@ def _entries(store: Store) -> list[Any]:
         return list(conn.execute(sa.select(E).order_by(E.c.idx)))
 
 
-def test_append_and_proofs_round_trip(store: Store, ledger: Ledger) -> None:
+def test_append_and_proofs_round_trip(store: Store, trail: Trail) -> None:
     heads = []
     for i in range(21):
-        ledger.append("clerk:330102:7", "read", subject=f"{i % 4}", purpose="credit_evaluation")
-        heads.append(ledger.head())
-    added = ledger.append_many(
+        trail.append("clerk:330102:7", "read", subject=f"{i % 4}", purpose="credit_evaluation")
+        heads.append(trail.head())
+    added = trail.append_many(
         [Event("svc:hb", "query", "denied" if i % 5 else "ok", str(i)) for i in range(40)]
     )
     assert added == range(21, 61)
-    head = ledger.head()
+    head = trail.head()
     rows = _entries(store)
     leaves = [_leaf(r) for r in rows]
     assert [r.idx for r in rows] == list(range(61))
     assert leaves == [bytes(r.leaf_hash) for r in rows]
     assert head.size == 61 and head.root == tlog.root_hash(leaves)
     for index in range(head.size):
-        proof = ledger.inclusion_proof(index)
+        proof = trail.inclusion_proof(index)
         assert tlog.verify_inclusion(index, head.size, leaves[index], proof, head.root)
     for old in heads:
-        proof = ledger.consistency_proof(old.size)
+        proof = trail.consistency_proof(old.size)
         assert tlog.verify_consistency(old.size, head.size, proof, old.root, head.root)
-        back = ledger.inclusion_proof(0, old.size)
+        back = trail.inclusion_proof(0, old.size)
         assert tlog.verify_inclusion(0, old.size, leaves[0], back, old.root)
-    with pytest.raises(LedgerError):
-        ledger.inclusion_proof(61)
-    with pytest.raises(LedgerError):
-        ledger.consistency_proof(3, 62)
+    with pytest.raises(TrailError):
+        trail.inclusion_proof(61)
+    with pytest.raises(TrailError):
+        trail.consistency_proof(3, 62)
     # Stored nodes are the complete subtrees from level 4 up (lower ones are recomputed).
     with store.engine.connect() as conn:
         nodes = {(lv, i): bytes(h) for lv, i, h in conn.execute(sa.select(N))}
@@ -79,18 +79,18 @@ def test_append_and_proofs_round_trip(store: Store, ledger: Ledger) -> None:
     assert nodes == {
         (lv, i): h for lv in range(4, len(tree.levels)) for i, h in enumerate(tree.levels[lv])
     }
-    assert verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
+    assert verify(store, trail.settings, verifier_key=trail.verifier_key())["ok"]
 
 
-def test_checkpoints_are_signed_notes(store: Store, ledger: Ledger, settings: Settings) -> None:
-    ledger.append_many([Event("clerk:1", "read", subject="p") for _ in range(5)])
-    note = ledger.checkpoint()
-    verifier = tlog.NoteVerifier.from_key_string(ledger.verifier_key())
+def test_checkpoints_are_signed_notes(store: Store, trail: Trail, settings: Settings) -> None:
+    trail.append_many([Event("clerk:1", "read", subject="p") for _ in range(5)])
+    note = trail.checkpoint()
+    verifier = tlog.NoteVerifier.from_key_string(trail.verifier_key())
     head = tlog.Checkpoint.parse(tlog.open_note(note, [verifier]))
-    assert (head.origin, head.size, head.root) == ("fpcredit/trail", 5, ledger.head().root)
-    assert ledger.checkpoint() == note == ledger.latest_checkpoint()  # nothing new: same note
-    ledger.append("clerk:1", "read")
-    second = ledger.checkpoint()
+    assert (head.origin, head.size, head.root) == ("fpcredit/trail", 5, trail.head().root)
+    assert trail.checkpoint() == note == trail.latest_checkpoint()  # nothing new: same note
+    trail.append("clerk:1", "read")
+    second = trail.checkpoint()
     assert tlog.Checkpoint.parse(tlog.open_note(second, [verifier])).size == 6
     key = settings.keys_dir / "ledger-signing.key"
     assert key.stat().st_mode & 0o077 == 0
@@ -100,9 +100,9 @@ def test_checkpoints_are_signed_notes(store: Store, ledger: Ledger, settings: Se
         for table in (E, N, C):
             for row in conn.execute(sa.select(table)):
                 assert secret not in repr(row)
-    assert secret not in repr(ledger) and secret not in repr(ledger.signer())
-    # A second Ledger (another process) reads the same key.
-    assert Ledger(store, settings).verifier_key() == ledger.verifier_key()
+    assert secret not in repr(trail) and secret not in repr(trail.signer())
+    # A second Trail (another process) reads the same key.
+    assert Trail(store, settings).verifier_key() == trail.verifier_key()
 
 
 def _damage_node(conn: sa.Connection) -> None:
@@ -123,85 +123,85 @@ def _forge_checkpoint(conn: sa.Connection) -> None:
 
 @pytest.mark.parametrize("damage", [_damage_node, _damage_leaf, _damage_entry, _forge_checkpoint])
 def test_checkpoint_refuses_an_inconsistent_tree(
-    store: Store, ledger: Ledger, damage: Callable[[sa.Connection], None]
+    store: Store, trail: Trail, damage: Callable[[sa.Connection], None]
 ) -> None:
-    ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
-    ledger.checkpoint()
+    trail.append_many([Event("clerk:1", "read") for _ in range(20)])
+    trail.checkpoint()
     # Appended by another process: the signer reads these back before it signs over them
-    # (its own appends it vouches for by the tree they grew, `Ledger.vouches`).
-    Ledger(store, ledger.settings).append_many([Event("clerk:1", "read") for _ in range(5)])
+    # (its own appends it vouches for by the tree they grew, `Trail.vouches`).
+    Trail(store, trail.settings).append_many([Event("clerk:1", "read") for _ in range(5)])
     with store.engine.begin() as conn:
         damage(conn)
-    with pytest.raises(LedgerError):
-        ledger.checkpoint()
-    assert not verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
+    with pytest.raises(TrailError):
+        trail.checkpoint()
+    assert not verify(store, trail.settings, verifier_key=trail.verifier_key())["ok"]
     with store.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(C)) == 1
 
 
-def test_the_signer_vouches_for_an_earlier_size_of_its_run(store: Store, ledger: Ledger) -> None:
+def test_the_signer_vouches_for_an_earlier_size_of_its_run(store: Store, trail: Trail) -> None:
     # A checkpoint reads the tree from a snapshot while appends go on: the size it read is
     # usually not the newest append's, and is vouched for all the same (no read-back).
-    ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
-    ledger.checkpoint()
-    ledger.append_many([Event("clerk:1", "read") for _ in range(5)])
-    earlier = ledger.head()
-    ledger.append_many([Event("clerk:1", "read") for _ in range(7)])
-    assert ledger.vouches(20, earlier.size, earlier.root)
-    assert not ledger.vouches(20, earlier.size, ledger.head().root)  # not the tree it grew
-    assert not ledger.vouches(20, earlier.size - 1, earlier.root)  # no append ended there
-    Ledger(store, ledger.settings).append("clerk:2", "read")
-    ledger.append("clerk:1", "read")  # a new run: the old one's sizes are forgotten
-    assert not ledger.vouches(20, earlier.size, earlier.root)
+    trail.append_many([Event("clerk:1", "read") for _ in range(20)])
+    trail.checkpoint()
+    trail.append_many([Event("clerk:1", "read") for _ in range(5)])
+    earlier = trail.head()
+    trail.append_many([Event("clerk:1", "read") for _ in range(7)])
+    assert trail.vouches(20, earlier.size, earlier.root)
+    assert not trail.vouches(20, earlier.size, trail.head().root)  # not the tree it grew
+    assert not trail.vouches(20, earlier.size - 1, earlier.root)  # no append ended there
+    Trail(store, trail.settings).append("clerk:2", "read")
+    trail.append("clerk:1", "read")  # a new run: the old one's sizes are forgotten
+    assert not trail.vouches(20, earlier.size, earlier.root)
 
 
-def test_the_signer_vouches_for_its_own_appends_by_their_tree(store: Store, ledger: Ledger) -> None:
-    ledger.append_many([Event("clerk:1", "read") for _ in range(20)])
-    ledger.checkpoint()
-    ledger.append_many([Event("clerk:1", "read") for _ in range(5)])
-    size, root = ledger.head().size, ledger.head().root
-    assert ledger.vouches(20, size, root) and not ledger.vouches(20, size, b"\x00" * 32)
-    Ledger(store, ledger.settings).append("clerk:2", "read")  # another's entry in between
-    head = ledger.head()
-    assert not ledger.vouches(20, head.size, head.root)
-    ledger.append("clerk:1", "read")
-    after = ledger.head()
-    assert not ledger.vouches(20, after.size, after.root)  # the run restarted after it
-    assert ledger.vouches(after.size - 1, after.size, after.root)
+def test_the_signer_vouches_for_its_own_appends_by_their_tree(store: Store, trail: Trail) -> None:
+    trail.append_many([Event("clerk:1", "read") for _ in range(20)])
+    trail.checkpoint()
+    trail.append_many([Event("clerk:1", "read") for _ in range(5)])
+    size, root = trail.head().size, trail.head().root
+    assert trail.vouches(20, size, root) and not trail.vouches(20, size, b"\x00" * 32)
+    Trail(store, trail.settings).append("clerk:2", "read")  # another's entry in between
+    head = trail.head()
+    assert not trail.vouches(20, head.size, head.root)
+    trail.append("clerk:1", "read")
+    after = trail.head()
+    assert not trail.vouches(20, after.size, after.root)  # the run restarted after it
+    assert trail.vouches(after.size - 1, after.size, after.root)
     # A row changed between append and checkpoint is not read back: `verify` finds it.
     with store.engine.begin() as conn:
         _damage_entry(conn)
-    assert not verify(store, ledger.settings, verifier_key=ledger.verifier_key())["ok"]
+    assert not verify(store, trail.settings, verifier_key=trail.verifier_key())["ok"]
 
 
-def test_checkpoint_refuses_a_shrunk_log(store: Store, ledger: Ledger) -> None:
-    ledger.append_many([Event("clerk:1", "read") for _ in range(9)])
-    ledger.checkpoint()
+def test_checkpoint_refuses_a_shrunk_log(store: Store, trail: Trail) -> None:
+    trail.append_many([Event("clerk:1", "read") for _ in range(9)])
+    trail.checkpoint()
     with store.engine.begin() as conn:
         conn.execute(E.delete().where(E.c.idx == 8))
-    with pytest.raises(LedgerError):
-        ledger.checkpoint()
-    report = verify(store, ledger.settings, verifier_key=ledger.verifier_key())
+    with pytest.raises(TrailError):
+        trail.checkpoint()
+    report = verify(store, trail.settings, verifier_key=trail.verifier_key())
     assert (report["ok"], report["first_bad"]) == (False, 0)
 
 
-def test_subject_entries_come_with_proofs(store: Store, ledger: Ledger) -> None:
+def test_subject_entries_come_with_proofs(store: Store, trail: Trail) -> None:
     subject = "110105194912310021"
     for i in range(30):
         who = subject if i % 7 == 0 else f"other{i}"
-        ledger.append(f"clerk:{i}", "read", subject=who, purpose="incentive_verification")
-    trail = ledger.for_subject(subject)
-    assert [p.entry.idx for p in trail.entries] == [0, 7, 14, 21, 28]
-    assert trail.size == 30 and trail.root == ledger.head().root
-    for proven in trail.entries:
+        trail.append(f"clerk:{i}", "read", subject=who, purpose="incentive_verification")
+    page = trail.for_subject(subject)
+    assert [p.entry.idx for p in page.entries] == [0, 7, 14, 21, 28]
+    assert page.size == 30 and page.root == trail.head().root
+    for proven in page.entries:
         e = proven.entry
-        assert e.subject_hash == ledger.subject_hash(subject)
+        assert e.subject_hash == trail.subject_hash(subject)
         assert e.purpose == "incentive_verification"
-        assert tlog.verify_inclusion(e.idx, trail.size, e.leaf_hash, proven.proof, trail.root)
+        assert tlog.verify_inclusion(e.idx, page.size, e.leaf_hash, proven.proof, page.root)
         assert json.loads(json.dumps(e.as_json()))["idx"] == e.idx
-    assert ledger.for_subject("nobody").entries == []
+    assert trail.for_subject("nobody").entries == []
     # Entries are found by their indexed tag, then checked against the whole hash.
-    tag = int(ledger.subject_hash(subject)[:15], 16)
+    tag = int(trail.subject_hash(subject)[:15], 16)
     with store.engine.connect() as conn:
         tags = conn.scalars(sa.select(E.c.subject_tag).where(E.c.idx.in_([0, 7]))).all()
         assert tags == [tag, tag]
@@ -222,12 +222,12 @@ def test_subject_entries_come_with_proofs(store: Store, ledger: Ledger) -> None:
         ("actor", "x" * 65),
     ],
 )
-def test_personal_data_is_refused(ledger: Ledger, field: str, value: str) -> None:
+def test_personal_data_is_refused(trail: Trail, field: str, value: str) -> None:
     event = {"actor": "clerk:1", "action": "read", "outcome": "ok", "purpose": None}
     event[field] = value
-    with pytest.raises(LedgerError):
-        ledger.append_many([Event(**event)])  # type: ignore[arg-type]
-    assert ledger.head().size == 0
+    with pytest.raises(TrailError):
+        trail.append_many([Event(**event)])  # type: ignore[arg-type]
+    assert trail.head().size == 0
 
 
 def test_leaf_data_is_sorted_compact_json() -> None:
@@ -303,28 +303,28 @@ def _ingest(
 
 
 @pytest.fixture
-def scenario(store: Store, ledger: Ledger) -> Ledger:
+def scenario(store: Store, trail: Trail) -> Trail:
     """Entries: 0 access, 1 records 1–3, 2 facts 1–3, 3 access, 4 records 4–6, 5 facts 4–6,
     6–24 access (so a stored node exists), and a checkpoint at 25."""
-    ledger.append("clerk:1", "read", subject="1", purpose="credit_evaluation")
+    trail.append("clerk:1", "read", subject="1", purpose="credit_evaluation")
     with store.engine.begin() as conn:
-        _ingest(conn, ledger.keys_dir, 1, 3, lambda i: f"K{i}")
-    ledger.append("clerk:2", "read", subject="2", purpose="credit_evaluation")
+        _ingest(conn, trail.keys_dir, 1, 3, lambda i: f"K{i}")
+    trail.append("clerk:2", "read", subject="2", purpose="credit_evaluation")
     with store.engine.begin() as conn:
-        _ingest(conn, ledger.keys_dir, 4, 3, lambda i: f"K{i}")
-    ledger.append_many([Event("clerk:3", "read", subject=str(i)) for i in range(19)])
-    ledger.checkpoint()
-    return ledger
+        _ingest(conn, trail.keys_dir, 4, 3, lambda i: f"K{i}")
+    trail.append_many([Event("clerk:3", "read", subject=str(i)) for i in range(19)])
+    trail.checkpoint()
+    return trail
 
 
-def _check(store: Store, ledger: Ledger, first_bad: int | None) -> dict[str, Any]:
-    report = verify(store, ledger.settings, verifier_key=ledger.verifier_key())
+def _check(store: Store, trail: Trail, first_bad: int | None) -> dict[str, Any]:
+    report = verify(store, trail.settings, verifier_key=trail.verifier_key())
     assert report["first_bad"] == first_bad, report
     assert report["ok"] is (first_bad is None)
     return report
 
 
-def test_untouched_store_verifies(store: Store, scenario: Ledger) -> None:
+def test_untouched_store_verifies(store: Store, scenario: Trail) -> None:
     report = _check(store, scenario, None)
     assert report["entries"] == 25
     assert {"ledger_entries", "records", "facts"} <= set(report["covered_tables"])
@@ -399,26 +399,26 @@ TAMPERING = {
     "facts: delete a row": (lambda c: c.execute(s.facts.delete().where(s.facts.c.id == 6)), 5),
     "facts: insert a row": (_insert_fact, 25),
     "facts: swap contents across entries": (_swap_facts_across_entries, 2),
-    "ledger: alter an entry": (
+    "trail: alter an entry": (
         lambda c: c.execute(E.update().where(E.c.idx == 3).values(actor="clerk:9")),
         3,
     ),
-    "ledger: alter a change entry's digest": (
+    "trail: alter a change entry's digest": (
         lambda c: c.execute(E.update().where(E.c.idx == 4).values(rows_sha256="0" * 64)),
         4,
     ),
     # A wrong tag hides the entry from its subject's access log without touching the leaf.
-    "ledger: alter an entry's subject tag": (
+    "trail: alter an entry's subject tag": (
         lambda c: c.execute(E.update().where(E.c.idx == 3).values(subject_tag=7)),
         3,
     ),
-    "ledger: clear an entry's subject tag": (
+    "trail: clear an entry's subject tag": (
         lambda c: c.execute(E.update().where(E.c.idx == 3).values(subject_tag=None)),
         3,
     ),
-    "ledger: delete an entry": (lambda c: c.execute(E.delete().where(E.c.idx == 3)), 3),
-    "ledger: reorder entries": (_swap_entries, 3),
-    "ledger: insert an entry past the end": (
+    "trail: delete an entry": (lambda c: c.execute(E.delete().where(E.c.idx == 3)), 3),
+    "trail: reorder entries": (_swap_entries, 3),
+    "trail: insert an entry past the end": (
         lambda c: c.execute(
             E.insert().values(
                 idx=25, at=T0, actor="x", action="y", outcome="ok", leaf_hash=b"\0" * 32
@@ -426,9 +426,9 @@ TAMPERING = {
         ),
         25,
     ),
-    "ledger: alter a node": (lambda c: c.execute(N.update().values(hash=b"\x05" * 32)), 15),
-    "ledger: delete a node": (lambda c: c.execute(N.delete()), 15),
-    "ledger: forge the checkpoint's root": (
+    "trail: alter a node": (lambda c: c.execute(N.update().values(hash=b"\x05" * 32)), 15),
+    "trail: delete a node": (lambda c: c.execute(N.delete()), 15),
+    "trail: forge the checkpoint's root": (
         lambda c: c.execute(C.update().values(root=b"\x06" * 32)),
         0,
     ),
@@ -436,7 +436,7 @@ TAMPERING = {
 
 
 @pytest.mark.parametrize("case", TAMPERING, ids=list(TAMPERING))
-def test_tampering_is_found(store: Store, scenario: Ledger, case: str) -> None:
+def test_tampering_is_found(store: Store, scenario: Trail, case: str) -> None:
     damage, first_bad = TAMPERING[case]
     with store.engine.begin() as conn:
         damage(conn)
@@ -469,7 +469,7 @@ def rewrite(
 
 
 @pytest.mark.parametrize("has_mac_key", [False, True], ids=["insider", "insider_with_mac_key"])
-def test_a_consistent_rewrite_is_caught(store: Store, scenario: Ledger, has_mac_key: bool) -> None:
+def test_a_consistent_rewrite_is_caught(store: Store, scenario: Trail, has_mac_key: bool) -> None:
     """An attacker who rewrites an entry, its leaf hash and every node, but cannot sign: the
     entry's MAC gives it away; with the MAC key too, the signed checkpoints still do."""
     scenario.append_many([Event("clerk:4", "read") for _ in range(10)])
@@ -481,11 +481,11 @@ def test_a_consistent_rewrite_is_caught(store: Store, scenario: Ledger, has_mac_
     else:
         report = _check(store, scenario, 30)
         assert "MAC" in str(report["reason"])
-    with pytest.raises(LedgerError):
+    with pytest.raises(TrailError):
         scenario.checkpoint()
 
 
-def test_fact_states_are_replayed(store: Store, scenario: Ledger) -> None:
+def test_fact_states_are_replayed(store: Store, scenario: Trail) -> None:
     idx = scenario.record_fact_state(2, True, "clerk:5", "objection_handling")
     _check(store, scenario, idx)  # the column was not updated with it
     with store.engine.begin() as conn:
@@ -497,38 +497,38 @@ def test_fact_states_are_replayed(store: Store, scenario: Ledger) -> None:
     _check(store, scenario, None)
 
 
-def test_corrections_supersede_by_later_ingestions_only(store: Store, ledger: Ledger) -> None:
+def test_corrections_supersede_by_later_ingestions_only(store: Store, trail: Trail) -> None:
     with store.engine.begin() as conn:
         # One file with two versions of K1 (ingestion supersedes nothing within a file).
-        _ingest(conn, ledger.keys_dir, 1, 3, lambda i: "K1" if i < 3 else "K3")
+        _ingest(conn, trail.keys_dir, 1, 3, lambda i: "K1" if i < 3 else "K3")
     with store.engine.begin() as conn:
-        _ingest(conn, ledger.keys_dir, 4, 1, lambda i: "K1")  # a correction of K1 in a later file
+        _ingest(conn, trail.keys_dir, 4, 1, lambda i: "K1")  # a correction of K1 in a later file
         later = conn.scalar(sa.select(s.facts.c.recorded_at).where(s.facts.c.id == 4))
         conn.execute(s.facts.update().where(s.facts.c.id.in_([1, 2])).values(superseded_at=later))
-    _check(store, ledger, None)
+    _check(store, trail, None)
     with store.engine.begin() as conn:
         conn.execute(s.facts.update().where(s.facts.c.id == 2).values(superseded_at=None))
-    _check(store, ledger, 1)
+    _check(store, trail, 1)
 
 
 def test_record_rows_refuses_what_it_cannot_cover(store: Store, settings: Settings) -> None:
     keys = settings.keys_dir
     with store.engine.begin() as conn:
-        with pytest.raises(LedgerError):
+        with pytest.raises(TrailError):
             record_rows(conn, "persons", 1, 2, "ingest:mch", "ingest", keys_dir=keys)
-        with pytest.raises(LedgerError):
+        with pytest.raises(TrailError):
             record_rows(conn, "facts", 5, 4, "ingest:mch", "ingest", keys_dir=keys)
-        with pytest.raises(LedgerError):  # no MAC key, no entry
+        with pytest.raises(TrailError):  # no MAC key, no entry
             record_rows(conn, "facts", 1, 1, "ingest:mch", "ingest", keys_dir=None)
 
 
 @pytest.mark.slow
-def test_verify_streams_a_large_store(store: Store, ledger: Ledger) -> None:
+def test_verify_streams_a_large_store(store: Store, trail: Trail) -> None:
     """Covered tables of FPCREDIT_LEDGER_ROWS rows each (default 200,000), as bulk ingestion
     writes them: verified by streaming, and one altered fact in the middle is found."""
     rows = int(os.environ.get("FPCREDIT_LEDGER_ROWS", "200000"))
     sqlite = store.dialect == "sqlite"
-    keys = ledger.keys_dir
+    keys = trail.keys_dir
 
     def t(v: dt.date) -> Any:  # the driver's own form, as ingestion writes it
         return v.isoformat(sep=" ") if sqlite and isinstance(v, dt.datetime) else v
@@ -536,7 +536,7 @@ def test_verify_streams_a_large_store(store: Store, ledger: Ledger) -> None:
     common = ["id", "source", "record_key", "row_hash", "kind", "event_date", "recorded_at"]
     half = rows // 2
     with store.engine.begin() as conn:
-        _ingest(conn, ledger.keys_dir, 1, 1, lambda i: "K1")
+        _ingest(conn, trail.keys_dir, 1, 1, lambda i: "K1")
         for first, last in ((2, half), (half + 1, rows)):
             ids = range(first, last + 1)
 
@@ -564,13 +564,13 @@ def test_verify_streams_a_large_store(store: Store, ledger: Ledger) -> None:
             )
             record_rows(conn, "records", first, last, "ingest:mch", "ingest", keys_dir=keys)
             record_rows(conn, "facts", first, last, "ingest:mch", "ingest", keys_dir=keys)
-    ledger.checkpoint()
+    trail.checkpoint()
     start = time.monotonic()
-    report = _check(store, ledger, None)
+    report = _check(store, trail, None)
     assert report["entries"] == 6 and time.monotonic() - start < 120
     with store.engine.begin() as conn:
         conn.execute(s.facts.update().where(s.facts.c.id == half + 7).values(kind="y"))
-    _check(store, ledger, 5)
+    _check(store, trail, 5)
 
 
 # --- durability ----------------------------------------------------------------------------------
@@ -579,26 +579,24 @@ _BURST = textwrap.dedent(
     """
     import sys
     from fpcredit.config import Settings
-    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.trail.log import Trail
     from fpcredit.store.db import open_store
 
     settings = Settings(home=sys.argv[1], database_url=sys.argv[2] or None)
-    ledger = Ledger(open_store(settings), settings)
+    trail = Trail(open_store(settings), settings)
     while True:
-        idx = ledger.append("svc:burst", "read", subject="p", purpose="credit_evaluation")
+        idx = trail.append("svc:burst", "read", subject="p", purpose="credit_evaluation")
         print(idx, flush=True)
     """
 )
 
 
-def test_kill_9_loses_no_acknowledged_entry(
-    store: Store, ledger: Ledger, settings: Settings
-) -> None:
-    ledger.append("svc:burst", "warm_up")
+def test_kill_9_loses_no_acknowledged_entry(store: Store, trail: Trail, settings: Settings) -> None:
+    trail.append("svc:burst", "warm_up")
     acknowledged = acknowledged_before_kill(_BURST, settings, 300)
     with store.engine.connect() as conn:
         stored = set(conn.scalars(sa.select(E.c.idx)))
     assert set(acknowledged) <= stored
-    _check(store, ledger, None)
-    ledger.append("svc:after", "read")  # the log goes on where the killed writer stopped
-    assert ledger.checkpoint()
+    _check(store, trail, None)
+    trail.append("svc:after", "read")  # the log goes on where the killed writer stopped
+    assert trail.checkpoint()

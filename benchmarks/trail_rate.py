@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/ledger_rate.py --single 3000 --batch 200000
 
-Prints one JSON object. Next to each ledger figure, the same number of bare INSERTs into a
+Prints one JSON object. Next to each trail figure, the same number of bare INSERTs into a
 one-column table of the same database, in the same process: one committed transaction per row
 through SQLAlchemy for `single`, one driver executemany for `batch` — and, for `batch`, the very
-rows the ledger writes (precomputed, same columns — MAC, format and address included — and
+rows the trail writes (precomputed, same columns — MAC, format and address included — and
 subject index) inserted bare, which is the
 ceiling of any design that stores one row per entry. The one-by-one run is
 repeated with ``PRAGMA synchronous=FULL`` (an fsync per commit: durable across power loss, not
@@ -25,14 +25,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.guard.ledger import Event, Ledger, verify
+from fpcredit.guard.trail.log import Event, Trail, verify
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
 from fpcredit.store.db import Store, open_store, utc_now
 
 _MD = sa.MetaData()
 BASELINE = sa.Table("bench_baseline", _MD, sa.Column("x", sa.Integer))
-# The ledger's entry table again, with its subject-tag index: the same rows, inserted bare.
+# The trail's entry table again, with its subject-tag index: the same rows, inserted bare.
 SHAPED = sa.Table(
     "bench_entries",
     _MD,
@@ -74,7 +74,7 @@ def _rate(n: int, seconds: float) -> dict[str, Any]:
     return {"n": n, "seconds": round(seconds, 3), "per_s": round(n / seconds)}
 
 
-def _single(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
+def _single(store: Store, trail: Trail, n: int) -> dict[str, Any]:
     start = time.perf_counter()
     for i in range(n):
         with store.engine.begin() as conn:
@@ -82,7 +82,7 @@ def _single(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
     bare = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(n):
-        ledger.append("bench:clerk", "read", subject=f"p{i % 997}", purpose="credit_evaluation")
+        trail.append("bench:clerk", "read", subject=f"p{i % 997}", purpose="credit_evaluation")
     mine = time.perf_counter() - start
     return {
         "bare_insert": _rate(n, bare),
@@ -91,7 +91,7 @@ def _single(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
     }
 
 
-def _batch(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
+def _batch(store: Store, trail: Trail, n: int) -> dict[str, Any]:
     start = time.perf_counter()
     with store.engine.begin() as conn:
         bulk_insert(conn, BASELINE, ["x"], ((i,) for i in range(n)))
@@ -124,7 +124,7 @@ def _batch(store: Store, ledger: Ledger, n: int) -> dict[str, Any]:
         for i in range(n)
     ]
     start = time.perf_counter()
-    ledger.append_many(events)
+    trail.append_many(events)
     mine = time.perf_counter() - start
     return {
         "bare_insert": _rate(n, bare),
@@ -143,11 +143,11 @@ def main() -> None:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store, settings = _open(Path(tmp) / "normal", full_sync=False)
-        ledger = Ledger(store, settings)
-        ledger.append("bench:clerk", "warm_up")
-        out["single_synchronous_normal"] = _single(store, ledger, args.single)
-        out["batch"] = _batch(store, ledger, args.batch)
-        ledger.checkpoint()
+        trail = Trail(store, settings)
+        trail.append("bench:clerk", "warm_up")
+        out["single_synchronous_normal"] = _single(store, trail, args.single)
+        out["batch"] = _batch(store, trail, args.batch)
+        trail.checkpoint()
         start = time.perf_counter()
         report = verify(store, settings)
         out["verify"] = {
@@ -157,9 +157,9 @@ def main() -> None:
         }
         store.engine.dispose()
         store, settings = _open(Path(tmp) / "full", full_sync=True)
-        ledger = Ledger(store, settings)
-        ledger.append("bench:clerk", "warm_up")
-        out["single_synchronous_full"] = _single(store, ledger, args.single)
+        trail = Trail(store, settings)
+        trail.append("bench:clerk", "warm_up")
+        out["single_synchronous_full"] = _single(store, trail, args.single)
         store.engine.dispose()
     print(json.dumps(out, indent=2))
 

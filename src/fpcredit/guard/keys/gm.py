@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from fpcredit.errors import ConfigError, LedgerError
+from fpcredit.errors import ConfigError, TrailError
 from fpcredit.files import read_or_create
-from fpcredit.guard.crypto import read_keyring
+from fpcredit.guard.keys.crypto import read_keyring
 from fpcredit.messages import text
 
 __all__ = [
@@ -96,13 +96,13 @@ class SM2NoteVerifier:
         """Parse ``name+hex(key id)+base64(type ‖ public key)``; the key ID must match."""
         parts = vkey.strip().split("+", 2)  # base64 may contain "+": the key is all after
         if len(parts) != 3 or not _valid_name(parts[0]) or not _HEX_ID.fullmatch(parts[1]):
-            raise LedgerError(text("gm.verifier_key_malformed"))
+            raise TrailError(text("gm.verifier_key_malformed"))
         blob = _b64(parts[2])
         if blob is None or not blob.startswith(SIGNATURE_TYPE):
-            raise LedgerError(text("gm.verifier_key_malformed"))
+            raise TrailError(text("gm.verifier_key_malformed"))
         public = blob[len(SIGNATURE_TYPE) :]
         if len(public) != _POINT or public[0] != 4 or _key_id(parts[0], public).hex() != parts[1]:
-            raise LedgerError(text("gm.verifier_key_malformed"))
+            raise TrailError(text("gm.verifier_key_malformed"))
         return cls(parts[0], bytes.fromhex(parts[1]), public)
 
     def key_string(self) -> str:
@@ -127,16 +127,16 @@ class SM2NoteSigner:
 
     def __init__(self, name: str, private_key: bytes, public_key: bytes) -> None:
         if not _valid_name(name):
-            raise LedgerError(text("gm.key_name_invalid", name=name))
+            raise TrailError(text("gm.key_name_invalid", name=name))
         if len(private_key) != _SCALAR or len(public_key) != _POINT or public_key[0] != 4:
-            raise LedgerError(text("gm.signer_key_malformed"))
+            raise TrailError(text("gm.signer_key_malformed"))
         self.name = name
         self._private = private_key
         self.verifier = SM2NoteVerifier(name, _key_id(name, public_key), public_key)
         # GmSSL takes both halves and cannot derive one from the other: a mismatched pair would
         # sign lines nobody can verify, so it is caught here, once, instead.
         if not self.verifier.verify(_SELF_TEST, self._sign(_SELF_TEST)):
-            raise LedgerError(text("gm.key_pair_mismatch"))
+            raise TrailError(text("gm.key_pair_mismatch"))
 
     def __repr__(self) -> str:
         return f"SM2NoteSigner({self.verifier.key_string()!r})"
@@ -151,16 +151,16 @@ class SM2NoteSigner:
         """Parse ``PRIVATE+KEY+name+hex(id)+base64(type ‖ private key ‖ public key)``."""
         parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise LedgerError(text("gm.signer_key_malformed"))
+            raise TrailError(text("gm.signer_key_malformed"))
         blob = _b64(parts[4])
         if blob is None or not blob.startswith(SIGNATURE_TYPE):
-            raise LedgerError(text("gm.signer_key_malformed"))
+            raise TrailError(text("gm.signer_key_malformed"))
         keys = blob[len(SIGNATURE_TYPE) :]
         if len(keys) != _SCALAR + _POINT:
-            raise LedgerError(text("gm.signer_key_malformed"))
+            raise TrailError(text("gm.signer_key_malformed"))
         signer = cls(parts[2], keys[:_SCALAR], keys[_SCALAR:])
         if signer.verifier.key_id.hex() != parts[3]:
-            raise LedgerError(text("gm.signer_key_malformed"))
+            raise TrailError(text("gm.signer_key_malformed"))
         return signer
 
     @property
@@ -200,8 +200,8 @@ def _load(path: Path, raw: bytes) -> SM2NoteSigner:
         return cached[1]
     try:
         signer = SM2NoteSigner.from_key_string(raw.decode())
-    except (UnicodeDecodeError, LedgerError) as e:
-        raise LedgerError(text("gm.key_damaged", name=path.name)) from e
+    except (UnicodeDecodeError, TrailError) as e:
+        raise TrailError(text("gm.key_damaged", name=path.name)) from e
     _LOADED[path] = (stamp, signer)
     return signer
 

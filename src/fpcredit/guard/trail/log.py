@@ -1,11 +1,12 @@
 """The tamper-evident trail (SPEC R30): entries in an RFC 9162 Merkle tree on the store.
 
 Every access to personal data and every bulk change of a covered table (``records``, ``facts``)
-appends an entry (guard/entries.py), with a MAC under a key outside the database;
-`Ledger.checkpoint` signs the tree head as a C2SP checkpoint and appends it to a file outside the
-database (guard/checkpoints.py); `verify` (guard/verify.py) recomputes everything from the rows.
+appends an entry (guard/trail/entries.py), with a MAC under a key outside the database;
+`Trail.checkpoint` signs the tree head as a C2SP checkpoint and appends it to a file outside the
+database (guard/trail/checkpoints.py); `verify` (guard/trail/verify.py) recomputes everything
+from the rows.
 Entries hold codes and hashes only: the subject is an HMAC under a key in the keys folder, a
-change entry the SHA-256 of the rows it covers (guard/covered.py). docs/trail.md describes the
+change entry the SHA-256 of the rows it covers (guard/trail/covered.py). docs/trail.md describes the
 formats an auditor needs.
 """
 
@@ -21,10 +22,11 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.errors import LedgerError
-from fpcredit.guard import gm, tlog
-from fpcredit.guard.covered import COVERED, rows_digest
-from fpcredit.guard.entries import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.keys import gm
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.covered import COVERED, rows_digest
+from fpcredit.guard.trail.entries import (
     ENTRY_SELECT,
     LEAF_FORMAT,
     Entry,
@@ -42,7 +44,7 @@ from fpcredit.guard.entries import (
     subject_tag,
     to_entry,
 )
-from fpcredit.guard.trailkeys import (
+from fpcredit.guard.trail.keys import (
     EntryMac,
     SubjectHasher,
     load_mac,
@@ -59,9 +61,9 @@ __all__ = [
     "LEAF_FORMAT",
     "Entry",
     "Event",
-    "Ledger",
     "ProvenEntry",
     "SubjectTrail",
+    "Trail",
     "TreeHead",
     "appended_here",
     "leaf_data",
@@ -71,7 +73,7 @@ __all__ = [
 ]
 
 DEFAULT_ORIGIN: Final = "fpcredit/trail"
-# How many of its latest appends' tree sizes a ledger vouches for (`Ledger.vouches`).
+# How many of its latest appends' tree sizes a trail vouches for (`Trail.vouches`).
 _VOUCHED_SIZES: Final = 4096
 _E = s.ledger_entries
 
@@ -90,13 +92,13 @@ def record_rows(
     `conn`'s transaction (it commits or rolls back with them). Returns the entry's index.
     `keys_dir` holds the trail's MAC key (the vault's folder)."""
     if table not in COVERED:
-        raise LedgerError(text("ledger.table_not_covered", table=table, tables=", ".join(COVERED)))
+        raise TrailError(text("trail.table_not_covered", table=table, tables=", ".join(COVERED)))
     if not 0 <= first_id <= last_id:
-        raise LedgerError(text("ledger.range_invalid", first=first_id, last=last_id))
+        raise TrailError(text("trail.range_invalid", first=first_id, last=last_id))
     check_code("actor", actor)
     check_code("action", action)
     if keys_dir is None:
-        raise LedgerError(text("trail.mac_key_missing"))
+        raise TrailError(text("trail.mac_key_missing"))
     mac = load_mac(keys_dir)
     assert mac is not None
     count, digest = rows_digest(conn, table, first_id, last_id)
@@ -104,10 +106,10 @@ def record_rows(
     return append_rows(conn, [row], utc_now(), mac)[0].start
 
 
-# --- the ledger ----------------------------------------------------------------------------------
+# --- the trail ----------------------------------------------------------------------------------
 
 
-class Ledger:
+class Trail:
     """The trail on a store. Keys live under `settings.keys_dir` and never reach the database;
     signed checkpoints are also appended to `settings.home`/trail/checkpoints."""
 
@@ -127,7 +129,7 @@ class Ledger:
         self.origin = origin  # the checkpoint key's name, used only when the key is created
         # More signature lines on every checkpoint (an SM2 key, say); the Ed25519 key signs first.
         self.extra_signers = list(extra_signers)
-        # Called with the number of entries after each commit of this ledger (the checkpointer).
+        # Called with the number of entries after each commit of this trail (the checkpointer).
         self.listeners: list[Callable[[int], None]] = []
         self._signer: tlog.NoteSigner | None = None
         self._subject_hash: SubjectHasher | None = None
@@ -142,7 +144,7 @@ class Ledger:
         self._kept: dict[int, sa.Connection] = {}
 
     def __repr__(self) -> str:
-        return f"Ledger({self.store.engine.url.render_as_string(hide_password=True)!r})"
+        return f"Trail({self.store.engine.url.render_as_string(hide_password=True)!r})"
 
     # -- keys --
 
@@ -346,7 +348,7 @@ class Ledger:
         if size is None:
             return current
         if not 0 <= size <= current:
-            raise LedgerError(text("ledger.index_out_of_range", index=size, size=current))
+            raise TrailError(text("trail.index_out_of_range", index=size, size=current))
         return size
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
@@ -366,7 +368,7 @@ class Ledger:
             row = conn.execute(sa.select(*ENTRY_SELECT).where(_E.c.idx == index)).first()
             if row is None:
                 size = size_of(conn)
-                raise LedgerError(text("ledger.index_out_of_range", index=index, size=size))
+                raise TrailError(text("trail.index_out_of_range", index=index, size=size))
             return to_entry(row)
 
     def for_subject(
@@ -400,19 +402,19 @@ class Ledger:
             proven = [ProvenEntry(e, tlog.inclusion_proof(e.idx, n, cached)) for e in entries]
             return SubjectTrail(n, tlog.root_from_nodes(n, cached), proven)
 
-    # -- checkpoints (guard/checkpoints.py) --
+    # -- checkpoints (guard/trail/checkpoints.py) --
 
     def latest_checkpoint(self) -> str | None:
         """The newest signed checkpoint note (from the checkpoint file or the database)."""
-        from fpcredit.guard.checkpoints import latest
+        from fpcredit.guard.trail.checkpoints import latest
 
         return latest(self)
 
     def checkpoint(self) -> str:
         """Sign the current tree head, append it to the checkpoint file and the database, and
-        return the signed note; refuses (LedgerError) unless the tree extends every checkpoint
-        signed before (guard/checkpoints.py `sign`)."""
-        from fpcredit.guard.checkpoints import sign
+        return the signed note; refuses (TrailError) unless the tree extends every checkpoint
+        signed before (guard/trail/checkpoints.py `sign`)."""
+        from fpcredit.guard.trail.checkpoints import sign
 
         return sign(self)
 
@@ -425,7 +427,7 @@ def verify(
     witness: str | None = None,
     witness_key: str | None = None,
 ) -> dict[str, Any]:
-    """Recompute the trail from the rows (guard/verify.py `verify`)."""
-    from fpcredit.guard.verify import verify as run
+    """Recompute the trail from the rows (guard/trail/verify.py `verify`)."""
+    from fpcredit.guard.trail.verify import verify as run
 
     return run(store, settings, verifier_key=verifier_key, witness=witness, witness_key=witness_key)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.checkpoints import Line
-from fpcredit.guard.cosignature import CosignatureVerifier
-from fpcredit.guard.covered import Findings
-from fpcredit.guard.entries import stream
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.checkpoints import Line
+from fpcredit.guard.trail.cosignature import CosignatureVerifier
+from fpcredit.guard.trail.covered import Findings
+from fpcredit.guard.trail.entries import stream
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 
@@ -64,13 +64,13 @@ def _database(
 def _opens(note: str, key: tlog.Verifier) -> bool:
     try:
         tlog.open_note(note, [key])
-    except LedgerError:
+    except TrailError:
         return False
     return True
 
 
 def _file(
-    lines: Iterable[Line | LedgerError],
+    lines: Iterable[Line | TrailError],
     verifiers: Sequence[tlog.Verifier],
     witnesses: dict[str, CosignatureVerifier],
     witnessed: tuple[int, bytes] | None,
@@ -81,7 +81,7 @@ def _file(
     pinned); a damaged line, or one whose size goes backwards, is reported at once."""
     before = 0  # the largest size signed so far
     for line in lines:
-        if isinstance(line, LedgerError):
+        if isinstance(line, TrailError):
             found.add(before, str(line))
             continue
         checkpoint = line.kind == "checkpoint"
@@ -126,7 +126,7 @@ def _joined(
 
 def expectations(
     conn: sa.Connection,
-    lines: Iterable[Line | LedgerError],
+    lines: Iterable[Line | TrailError],
     verifiers: Sequence[tlog.Verifier],
     witnesses: dict[str, CosignatureVerifier],
     witnessed: Expect | None,

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from fpcredit.config import Settings
-from fpcredit.errors import ConfigError, LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.cosignature import CosignatureVerifier
+from fpcredit.errors import ConfigError, TrailError
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.cosignature import CosignatureVerifier
 from fpcredit.messages import text
 
 if TYPE_CHECKING:
-    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.trail.log import Trail
 
 __all__ = [
     "WitnessClient",
@@ -51,7 +51,7 @@ def request_body(old: int, proof: Sequence[bytes], note: str) -> bytes:
 
 
 def _http(url: str, body: bytes | None, timeout_s: float) -> tuple[int, str, str]:
-    """Status, text and content type of a GET (no body) or POST; LedgerError when there is no
+    """Status, text and content type of a GET (no body) or POST; TrailError when there is no
     answer at all."""
     request = urllib.request.Request(url, data=body, method="GET" if body is None else "POST")
     if body is not None:
@@ -62,7 +62,7 @@ def _http(url: str, body: bytes | None, timeout_s: float) -> tuple[int, str, str
     except urllib.error.HTTPError as e:
         status, kind, data = e.code, e.headers.get_content_type(), e.read(_MAX_ANSWER)
     except (OSError, ValueError) as e:  # refused, timed out, unreachable, a malformed URL
-        raise LedgerError(str(getattr(e, "reason", e))) from e
+        raise TrailError(str(getattr(e, "reason", e))) from e
     return status, data[:_MAX_ANSWER].decode("utf-8", "replace"), kind
 
 
@@ -74,33 +74,33 @@ def fetch_latest(url: str, origin: str, timeout_s: float = 10.0) -> str | None:
     if status == 404:
         return None
     if status != 200:
-        raise LedgerError(f"HTTP {status}: {body.strip()[:200]}")
+        raise TrailError(f"HTTP {status}: {body.strip()[:200]}")
     return body
 
 
 class WitnessClient:
-    """Submits checkpoints of `ledger` to one witness and keeps its cosignatures."""
+    """Submits checkpoints of `trail` to one witness and keeps its cosignatures."""
 
     def __init__(
-        self, ledger: Ledger, url: str, key: CosignatureVerifier, timeout_s: float = 5.0
+        self, trail: Trail, url: str, key: CosignatureVerifier, timeout_s: float = 5.0
     ) -> None:
-        self.ledger, self.url, self.key, self.timeout_s = ledger, url.rstrip("/"), key, timeout_s
+        self.trail, self.url, self.key, self.timeout_s = trail, url.rstrip("/"), key, timeout_s
         self.accepted = 0  # the size the witness last accepted (0 until it says otherwise)
 
     def submit(self, note: str) -> str | None:
         """Have the witness cosign `note`; returns the cosigned note (also appended to the
         checkpoint file), or None when the witness already holds a newer checkpoint of ours.
-        LedgerError when it would not cosign (logged at CRITICAL when that shows a fork or a
+        TrailError when it would not cosign (logged at CRITICAL when that shows a fork or a
         log that lost entries)."""
         head = tlog.Checkpoint.parse(tlog.split_note(note)[0])
         old = self.accepted if self.accepted <= head.size else 0
         for _attempt in range(3):  # other submitters may move the witness in between
-            proof = [] if old in (0, head.size) else self.ledger.consistency_proof(old, head.size)
+            proof = [] if old in (0, head.size) else self.trail.consistency_proof(old, head.size)
             try:
                 status, body, kind = _http(
                     f"{self.url}/add-checkpoint", request_body(old, proof, note), self.timeout_s
                 )
-            except LedgerError as e:  # no answer at all: down, unreachable
+            except TrailError as e:  # no answer at all: down, unreachable
                 raise self._failed(head.size, str(e), False) from e
             if status == 200:
                 return self._keep(note, body, head.size)
@@ -117,50 +117,50 @@ class WitnessClient:
 
     def _keep(self, note: str, answer: str, size: int) -> str:
         """The note with the witness's cosignature lines that verify, written to the file."""
-        from fpcredit.guard.checkpoints import record_cosignature
+        from fpcredit.guard.trail.checkpoints import record_cosignature
 
         cosigned = note + "".join(line + "\n" for line in answer.split("\n") if line)
         try:
             tlog.open_note(cosigned, [self.key])
             signatures = tlog.split_note(cosigned)[1]
-        except LedgerError as e:
-            raise LedgerError(text("trail.witness_unverified", url=self.url)) from e
+        except TrailError as e:
+            raise TrailError(text("trail.witness_unverified", url=self.url)) from e
         mine = (self.key.name, self.key.key_id)
         kept = note + "".join(line for name, blob, line in signatures if (name, blob[:4]) == mine)
-        record_cosignature(self.ledger, self.url, kept)
+        record_cosignature(self.trail, self.url, kept)
         self.accepted = size
         return kept
 
     def _ahead(self, known: int, size: int) -> None:
         """The witness holds a larger tree: fine when we signed it (a newer checkpoint got
         there first), a log that lost entries when we did not."""
-        latest = self.ledger.latest_checkpoint()
+        latest = self.trail.latest_checkpoint()
         signed = 0 if latest is None else tlog.Checkpoint.parse(tlog.split_note(latest)[0]).size
         if signed >= known:
             self.accepted = known
             return
         message = text("trail.witness_ahead", url=self.url, known=known, size=size)
         log.critical(message)
-        raise LedgerError(message)
+        raise TrailError(message)
 
-    def _failed(self, size: int, error: str, fork: bool) -> LedgerError:
+    def _failed(self, size: int, error: str, fork: bool) -> TrailError:
         if fork:
             message = text("trail.witness_fork", url=self.url, size=size)
             log.critical("%s (%s)", message, error)
         else:
             message = text("trail.witness_failed", url=self.url, size=size, error=error)
-        return LedgerError(message)
+        return TrailError(message)
 
 
-def clients(ledger: Ledger, settings: Settings) -> list[WitnessClient]:
+def clients(trail: Trail, settings: Settings) -> list[WitnessClient]:
     """A client per witness in `settings.witnesses` (ConfigError naming a malformed key)."""
     out = []
     for w in settings.witnesses:
         try:
             key = CosignatureVerifier.from_key_string(w.key)
-        except LedgerError as e:
+        except TrailError as e:
             raise ConfigError(text("trail.witness_setting", url=w.url)) from e
-        out.append(WitnessClient(ledger, w.url, key))
+        out.append(WitnessClient(trail, w.url, key))
     return out
 
 
@@ -171,7 +171,7 @@ def submit_all(witnesses: Sequence[WitnessClient], note: str) -> int:
     for client in witnesses:
         try:
             cosigned += client.submit(note) is not None
-        except LedgerError as e:
+        except TrailError as e:
             log.warning("%s", e)
     return cosigned
 

@@ -21,10 +21,10 @@ from typing import Final
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault
-from fpcredit.guard.entries import lock
-from fpcredit.guard.sms import SmsChannel
+from fpcredit.guard.keys.crypto import Vault
+from fpcredit.guard.trail.entries import lock
 from fpcredit.messages import language, text, using_language
+from fpcredit.notify.sms import SmsChannel
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from fpcredit.guard.entries import stream
+from fpcredit.guard.trail.entries import stream
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 

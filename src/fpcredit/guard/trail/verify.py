@@ -18,12 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.errors import LedgerError
-from fpcredit.guard import gm, tlog
-from fpcredit.guard.checkpoints import CheckpointFile
-from fpcredit.guard.cosignature import CosignatureVerifier, timestamp_of
-from fpcredit.guard.covered import COVERED, Findings, verify_rows, verify_superseded
-from fpcredit.guard.entries import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.keys import gm
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.checkpoints import CheckpointFile
+from fpcredit.guard.trail.cosignature import CosignatureVerifier, timestamp_of
+from fpcredit.guard.trail.covered import COVERED, Findings, verify_rows, verify_superseded
+from fpcredit.guard.trail.entries import (
     ENTRY_SELECT,
     STORED,
     entry_leaf,
@@ -33,11 +34,11 @@ from fpcredit.guard.entries import (
     stream,
     subject_tag,
 )
-from fpcredit.guard.seal import DIGESTED
-from fpcredit.guard.sealing import verify_digests, verify_results
-from fpcredit.guard.signed import Expect, Tally, expectations
-from fpcredit.guard.trailkeys import EntryMac, load_mac, load_signer
-from fpcredit.guard.witness_client import fetch_latest
+from fpcredit.guard.trail.keys import EntryMac, load_mac, load_signer
+from fpcredit.guard.trail.seal import DIGESTED
+from fpcredit.guard.trail.sealing import verify_digests, verify_results
+from fpcredit.guard.trail.signed import Expect, Tally, expectations
+from fpcredit.guard.trail.witness_client import fetch_latest
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
@@ -77,7 +78,7 @@ def _witness(
     seen = _Witnessed(url)
     try:
         note = fetch_latest(url, origin)
-    except LedgerError as e:
+    except TrailError as e:
         seen.reason = text("audit.witness_unreachable", url=url, error=e)
         return seen, None
     if note is None:
@@ -87,7 +88,7 @@ def _witness(
         head = tlog.Checkpoint.parse(tlog.open_note(note, [key]))
         tlog.open_note(note, verifiers)
         _body, lines = tlog.split_note(note)
-    except LedgerError:
+    except TrailError:
         seen.reason = text("audit.witness_unverified", url=url)
         return seen, None
     if head.origin != origin:
@@ -247,7 +248,7 @@ def _run(
     if witness is not None:
         url = witness.rstrip("/")
         if url not in keys.witnesses:
-            raise LedgerError(text("audit.witness_key_missing", url=url))
+            raise TrailError(text("audit.witness_key_missing", url=url))
         seen, witnessed = _witness(url, keys.witnesses[url], keys.origin or "", keys.verifiers)
     file = CheckpointFile(settings.home / "trail")
     lines = file.lines(file.end())
@@ -259,7 +260,7 @@ def _run(
         for table in COVERED:
             verify_rows(conn, table, count, found)
         verify_superseded(conn, count, found)
-    # The digested tables are read in bulk, outside the snapshot (guard/sealing.py says how a
+    # The digested tables are read in bulk, outside the snapshot (guard/trail/sealing.py says how a
     # concurrent writer is told apart from a change behind the platform's back).
     drifts = verify_digests(store, settings.keys_dir, count)
     for drift in [*drifts, *verify_results(store, settings.home, count)]:
@@ -313,7 +314,7 @@ def verify(
 
 def seal(store: Store, settings: Settings) -> int:
     """Give their MACs to the entries written before entries had them — only once everything
-    verifies (LedgerError otherwise, and nothing is written). Returns how many were sealed."""
+    verifies (TrailError otherwise, and nothing is written). Returns how many were sealed."""
     with store.engine.connect() as conn:
         unsealed = int(conn.scalar(sa.select(sa.func.count()).where(_E.c.mac.is_(None))) or 0)
     if not unsealed:
@@ -322,7 +323,7 @@ def seal(store: Store, settings: Settings) -> int:
     keys.mac = load_mac(settings.keys_dir)
     report, size, root = _run(store, settings, keys, None, unsealed_ok=True)
     if not report["ok"]:
-        raise LedgerError(text("trail.seal_refused", count=unsealed, reason=report["reason"]))
+        raise TrailError(text("trail.seal_refused", count=unsealed, reason=report["reason"]))
     assert keys.mac is not None
     return _write_macs(store, keys.mac, size, root)
 
@@ -334,14 +335,14 @@ def _write_macs(store: Store, mac: EntryMac, size: int, root: bytes) -> int:
     with store.engine.begin() as conn:
         lock(conn)
         if tlog.root_from_nodes(size, fetcher(conn)) != root:
-            raise LedgerError(text("ledger.inconsistent", size=size, old=size))
+            raise TrailError(text("trail.inconsistent", size=size, old=size))
         query = sa.select(*ENTRY_SELECT).where(_E.c.mac.is_(None), _E.c.idx < size)
         batch: list[dict[str, Any]] = []
         update = _E.update().where(_E.c.idx == sa.bindparam("i")).values(mac=sa.bindparam("m"))
         for row in list(conn.execute(query)):
             leaf = entry_leaf(row)
             if leaf != bytes(row.leaf_hash):
-                raise LedgerError(text("audit.entry_altered", idx=row.idx))
+                raise TrailError(text("audit.entry_altered", idx=row.idx))
             batch.append({"i": int(row.idx), "m": mac(leaf)})
             if len(batch) == 10_000:
                 conn.execute(update, batch)

@@ -12,9 +12,9 @@ import secrets
 from pathlib import Path
 from typing import Final
 
-from fpcredit.errors import LedgerError
+from fpcredit.errors import TrailError
 from fpcredit.files import read_or_create
-from fpcredit.guard import tlog
+from fpcredit.guard.trail import tlog
 from fpcredit.messages import text
 
 __all__ = [
@@ -45,8 +45,8 @@ def load_signer(keys_dir: Path, origin: str | None) -> tlog.NoteSigner | None:
             name = origin
             raw = read_or_create(path, lambda: tlog.NoteSigner.generate(name).key_string().encode())
         return tlog.NoteSigner.from_key_string(raw.decode())
-    except (UnicodeDecodeError, LedgerError) as e:
-        raise LedgerError(text("ledger.key_damaged", name=path.name)) from e
+    except (UnicodeDecodeError, TrailError) as e:
+        raise TrailError(text("trail.key_damaged", name=path.name)) from e
 
 
 def _secret(path: Path, create: bool) -> bytes | None:
@@ -61,9 +61,9 @@ def _secret(path: Path, create: bool) -> bytes | None:
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError as e:
-        raise LedgerError(text("ledger.key_damaged", name=path.name)) from e
+        raise TrailError(text("trail.key_damaged", name=path.name)) from e
     if len(key) != 32:
-        raise LedgerError(text("ledger.key_damaged", name=path.name))
+        raise TrailError(text("trail.key_damaged", name=path.name))
     return key
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from fpcredit.errors import ConfigError, LedgerError
+from fpcredit.errors import ConfigError, TrailError
 from fpcredit.files import private_dir, read_or_create, write_private
-from fpcredit.guard import tlog
-from fpcredit.guard.cosignature import CosignatureSigner
-from fpcredit.guard.notes import b64decode
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.cosignature import CosignatureSigner
+from fpcredit.guard.trail.notes import b64decode
 from fpcredit.messages import text
 
 __all__ = ["Answer", "Witness", "parse_logs", "parse_request"]
@@ -62,25 +62,25 @@ class Request:
 
 def parse_request(body: bytes) -> Request:
     """Read ``old N``, up to 63 base64 proof lines, an empty line and the signed checkpoint;
-    LedgerError (400) saying what is wrong."""
+    TrailError (400) saying what is wrong."""
     try:
         raw = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise LedgerError(text("witness.malformed", why="UTF-8")) from e
+        raise TrailError(text("witness.malformed", why="UTF-8")) from e
     first, _, rest = raw.partition("\n")
     found = _OLD.fullmatch(first)
     if not found:
-        raise LedgerError(text("witness.malformed", why="old"))
+        raise TrailError(text("witness.malformed", why="old"))
     proof: list[bytes] = []
     while True:
         line, newline, rest = rest.partition("\n")
         if not newline:
-            raise LedgerError(text("witness.malformed", why="proof"))
+            raise TrailError(text("witness.malformed", why="proof"))
         if not line:
             break
         hashed = b64decode(line)
         if hashed is None or len(hashed) != tlog.HASH_SIZE or len(proof) == MAX_PROOF:
-            raise LedgerError(text("witness.malformed", why="proof"))
+            raise TrailError(text("witness.malformed", why="proof"))
         proof.append(hashed)
     return Request(int(found.group(1)), proof, rest)
 
@@ -92,9 +92,9 @@ def parse_logs(specs: Sequence[str]) -> dict[str, list[tlog.NoteVerifier]]:
         origin, sep, key = spec.partition("=")
         try:
             if not sep or not origin:
-                raise LedgerError(spec)
+                raise TrailError(spec)
             logs.setdefault(origin, []).append(tlog.NoteVerifier.from_key_string(key))
-        except LedgerError as e:
+        except TrailError as e:
             raise ConfigError(text("witness.log_option", value=spec)) from e
     if not logs:
         raise ConfigError(text("witness.no_logs"))
@@ -133,8 +133,8 @@ class Witness:
         raw = read_or_create(path, lambda: CosignatureSigner.generate(name).key_string().encode())
         try:
             signer = CosignatureSigner.from_key_string(raw.decode())
-        except (UnicodeDecodeError, LedgerError) as e:
-            raise ConfigError(text("ledger.key_damaged", name=path.name)) from e
+        except (UnicodeDecodeError, TrailError) as e:
+            raise ConfigError(text("trail.key_damaged", name=path.name)) from e
         return cls(home / "witness", signer, parse_logs(logs))
 
     def verifier_key(self) -> str:
@@ -152,7 +152,7 @@ class Witness:
         except FileNotFoundError:
             return None
         except ValueError as e:
-            raise LedgerError(text("trail.file_damaged", path=self._path(origin), line=1)) from e
+            raise TrailError(text("trail.file_damaged", path=self._path(origin), line=1)) from e
         return _State(int(doc["size"]), bytes.fromhex(doc["root"]), str(doc["note"]))
 
     def _save(self, origin: str, state: _State) -> None:
@@ -185,14 +185,14 @@ class Witness:
             request = parse_request(body)
             note_text, signatures = tlog.split_note(request.note)
             head = tlog.Checkpoint.parse(note_text)
-        except LedgerError as e:
+        except TrailError as e:
             return Answer(400, f"{e}\n")
         if head.origin not in self.logs:
             return Answer(404, text("witness.unknown_log", origin=head.origin) + "\n")
         keys = self.logs[head.origin]
         try:
             tlog.open_note(request.note, keys)
-        except LedgerError:
+        except TrailError:
             return Answer(403, text("witness.unverified") + "\n")
         if request.old > head.size:
             return Answer(400, text("witness.old_too_big", old=request.old, size=head.size) + "\n")

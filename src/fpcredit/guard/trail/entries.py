@@ -21,9 +21,9 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard import tlog
-from fpcredit.guard.trailkeys import EntryMac
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.keys import EntryMac
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
@@ -182,7 +182,7 @@ def leaf_data(
     ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes).
     Format 1 has no `address` key; format 2 has it (null when there is none)."""
     if v not in (1, 2) or (v == 1 and address is not None):
-        raise LedgerError(text("ledger.format_unknown", v=v))
+        raise TrailError(text("trail.format_unknown", v=v))
     # Formatted by hand: a dict through the json module costs more than the SQLite insert.
     q, null = _quote, "null"
     where = "" if v == 1 else f'"address":{null if address is None else q(address)},'
@@ -230,7 +230,7 @@ def check_code(field: str, value: str | None, required: bool = True) -> None:
     if value is None and not required:
         return
     if value is None or not _is_code(value):
-        raise LedgerError(text("ledger.code_invalid", field=field))
+        raise TrailError(text("trail.code_invalid", field=field))
 
 
 # --- storage -------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def fetcher(conn: sa.Connection) -> tlog.Fetch:
             elif lv < STORED and all(i in leaves for i in span):
                 out.append(tlog.root_hash([leaves[i] for i in span]))
             else:
-                raise LedgerError(text("ledger.tree_damaged", level=lv, index=j))
+                raise TrailError(text("trail.tree_damaged", level=lv, index=j))
         return out
 
     return fetch

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.errors import LedgerError
+from fpcredit.errors import TrailError
 from fpcredit.files import open_append
-from fpcredit.guard import tlog
-from fpcredit.guard.entries import (
+from fpcredit.guard.trail import tlog
+from fpcredit.guard.trail.entries import (
     ENTRY_SELECT,
     entry_leaf,
     fetcher,
@@ -42,13 +42,13 @@ from fpcredit.guard.entries import (
     snapshot,
     stream,
 )
-from fpcredit.guard.trailkeys import EntryMac
+from fpcredit.guard.trail.keys import EntryMac
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import utc_now
 
 if TYPE_CHECKING:
-    from fpcredit.guard.ledger import Ledger
+    from fpcredit.guard.trail.log import Trail
 
 __all__ = ["CheckpointFile", "Checkpointer", "Line", "background", "latest", "sign"]
 
@@ -87,14 +87,14 @@ class Line:
 
     @classmethod
     def decode(cls, raw: bytes, number: int) -> Line:
-        """A line as written by `encode`; LedgerError when it is not one."""
+        """A line as written by `encode`; TrailError when it is not one."""
         try:
             doc = json.loads(raw)
             kind, size, note, at = doc["kind"], doc["size"], doc["note"], doc["at"]
             root = base64.b64decode(doc["root"], validate=True)
             witness = doc.get("witness")
         except (ValueError, KeyError, TypeError) as e:
-            raise LedgerError(text("trail.file_damaged", path=FILE_NAME, line=number)) from e
+            raise TrailError(text("trail.file_damaged", path=FILE_NAME, line=number)) from e
         valid = (
             kind in ("checkpoint", "cosignature")
             and type(size) is int
@@ -105,14 +105,14 @@ class Line:
             and (witness is None or isinstance(witness, str))
         )
         if not valid:
-            raise LedgerError(text("trail.file_damaged", path=FILE_NAME, line=number))
+            raise TrailError(text("trail.file_damaged", path=FILE_NAME, line=number))
         return cls(kind, size, root, note, at, witness, number)
 
     def head(self, verifiers: Sequence[tlog.Verifier]) -> tlog.Checkpoint | None:
         """The checkpoint of the note when it verifies and matches the line, else None."""
         try:
             head = tlog.Checkpoint.parse(tlog.open_note(self.note, verifiers))
-        except LedgerError:
+        except TrailError:
             return None
         return head if (head.size, head.root) == (self.size, self.root) else None
 
@@ -134,8 +134,8 @@ class CheckpointFile:
         except FileNotFoundError:
             return 0
 
-    def lines(self, end: int | None = None) -> Iterator[Line | LedgerError]:
-        """Every line in order (up to byte `end`); a damaged one as the LedgerError that says
+    def lines(self, end: int | None = None) -> Iterator[Line | TrailError]:
+        """Every line in order (up to byte `end`); a damaged one as the TrailError that says
         so."""
         try:
             handle = self.path.open("rb")
@@ -148,11 +148,11 @@ class CheckpointFile:
                     return
                 at += len(raw)
                 if not raw.endswith(b"\n"):  # a write cut short: never acknowledged
-                    yield LedgerError(text("trail.file_damaged", path=self.path, line=number))
+                    yield TrailError(text("trail.file_damaged", path=self.path, line=number))
                     return
                 try:
                     yield Line.decode(raw, number)
-                except LedgerError as e:
+                except TrailError as e:
                     yield e
 
     @contextlib.contextmanager
@@ -166,7 +166,7 @@ class CheckpointFile:
             os.close(fd)  # closing releases the lock
 
     def last_checkpoint(self) -> Line | None:
-        """The last checkpoint line (None when there is none; LedgerError when damaged)."""
+        """The last checkpoint line (None when there is none; TrailError when damaged)."""
         if not self.path.exists():
             return None
         with self.open() as handle:
@@ -238,10 +238,10 @@ def _db_last(conn: sa.Connection) -> Line | None:
 def _check(known: Line, size: int, root: bytes, fetch: tlog.Fetch, verifiers: Any) -> None:
     """That a signed checkpoint verifies and that the tree of `size` with `root` extends it."""
     if known.head(verifiers) is None:
-        raise LedgerError(text("ledger.note_unverified"))
+        raise TrailError(text("trail.note_unverified"))
     proof = tlog.consistency_proof(known.size, size, fetch)  # refuses a smaller tree
     if not tlog.verify_consistency(known.size, size, proof, known.root, root):
-        raise LedgerError(text("ledger.sizes_invalid", old=known.size, new=size))
+        raise TrailError(text("trail.sizes_invalid", old=known.size, new=size))
 
 
 def _replay(
@@ -264,24 +264,24 @@ def _replay(
     return frontier.root()
 
 
-def _refuse(size: int, known: Sequence[Line], cause: Exception) -> LedgerError:
+def _refuse(size: int, known: Sequence[Line], cause: Exception) -> TrailError:
     old = max((k.size for k in known), default=0)
-    error = LedgerError(text("ledger.inconsistent", size=size, old=old))
+    error = TrailError(text("trail.inconsistent", size=size, old=old))
     log.critical("%s (%s)", error, cause)
     return error
 
 
-def sign(ledger: Ledger) -> str:
-    """Sign the current tree head with every signer of `ledger`, append it to the database and
+def sign(trail: Trail) -> str:
+    """Sign the current tree head with every signer of `trail`, append it to the database and
     the checkpoint file (fsynced), and return the note; with nothing new since the last
-    checkpoint, return that one. Refuses (LedgerError, logged at CRITICAL) unless the stored
+    checkpoint, return that one. Refuses (TrailError, logged at CRITICAL) unless the stored
     tree extends the last checkpoint of the file and of the database.
 
     The tree is read from one snapshot, without the trail's write lock: appends go on while a
     checkpoint is made (the entries it covers never change), and signers queue on the file's
     lock instead."""
-    with CheckpointFile(ledger.trail_dir).open() as handle:
-        with snapshot(ledger.store) as conn:
+    with CheckpointFile(trail.trail_dir).open() as handle:
+        with snapshot(trail.store) as conn:
             size = size_of(conn)
             known: list[Line] = []
             try:
@@ -289,16 +289,16 @@ def sign(ledger: Ledger) -> str:
                 known = [k for k in (in_file, _db_last(conn)) if k is not None]
                 fetch = fetcher(conn)
                 root = tlog.root_from_nodes(size, fetch)
-                _extends(ledger, conn, known, size, root, fetch)
-            except LedgerError as e:
+                _extends(trail, conn, known, size, root, fetch)
+            except TrailError as e:
                 raise _refuse(size, known, e) from e
         newest = max(known, key=lambda k: k.size, default=None)
         if newest is not None and newest.size == size:
             note = newest.note  # nothing new
         else:
-            body = tlog.Checkpoint(ledger.signer().name, size, root).body()
-            note = tlog.sign_note(body, *ledger.signers())
-            with ledger.store.engine.begin() as conn:
+            body = tlog.Checkpoint(trail.signer().name, size, root).body()
+            note = tlog.sign_note(body, *trail.signers())
+            with trail.store.engine.begin() as conn:
                 conn.execute(_C.insert().values(size=size, root=root, note=note, at=utc_now()))
         # Committed, then in the file (fsynced) before anyone is given the note: whatever is in
         # the file is in the database too, so a verifier that reads the file first never sees a
@@ -310,7 +310,7 @@ def sign(ledger: Ledger) -> str:
 
 
 def _extends(
-    ledger: Ledger,
+    trail: Trail,
     conn: sa.Connection,
     known: Sequence[Line],
     size: int,
@@ -318,8 +318,8 @@ def _extends(
     fetch: tlog.Fetch,
 ) -> None:
     """That the tree of `size` with `root` extends every known signed checkpoint, and that the
-    entries since the oldest of them still match their leaves and MACs (LedgerError if not)."""
-    verifiers = [ledger.signer().verifier]
+    entries since the oldest of them still match their leaves and MACs (TrailError if not)."""
+    verifiers = [trail.signer().verifier]
     # The file's last and the database's are usually one checkpoint: checked once.
     for k in {(k.size, k.root, k.note): k for k in known}.values():
         _check(k, size, root, fetch, verifiers)
@@ -327,25 +327,25 @@ def _extends(
     start = (0, tlog.EMPTY_ROOT) if base is None else (base.size, base.root)
     # Entries another process appended (or this one before a restart) are read back and
     # checked; this process's own, whose tree the stored one matches, are not read again.
-    mine = ledger.vouches(start[0], size, root)
-    if start[0] < size and not mine and _replay(conn, *start, fetch, ledger.entry_mac()) != root:
-        raise LedgerError(text("ledger.sizes_invalid", old=start[0], new=size))
+    mine = trail.vouches(start[0], size, root)
+    if start[0] < size and not mine and _replay(conn, *start, fetch, trail.entry_mac()) != root:
+        raise TrailError(text("trail.sizes_invalid", old=start[0], new=size))
 
 
-def latest(ledger: Ledger) -> str | None:
+def latest(trail: Trail) -> str | None:
     """The newest signed checkpoint: the file's last, or the database's when that is newer
     (a store whose checkpoints predate the file)."""
-    in_file = CheckpointFile(ledger.trail_dir).last_checkpoint()
-    with ledger.store.engine.connect() as conn:
+    in_file = CheckpointFile(trail.trail_dir).last_checkpoint()
+    with trail.store.engine.connect() as conn:
         in_db = _db_last(conn)
     known = [k for k in (in_file, in_db) if k is not None]
     return max(known, key=lambda k: k.size).note if known else None
 
 
-def record_cosignature(ledger: Ledger, witness: str, note: str) -> None:
+def record_cosignature(trail: Trail, witness: str, note: str) -> None:
     """Append a checkpoint as a witness cosigned it (`note`: ours plus its lines)."""
     head = tlog.Checkpoint.parse(tlog.split_note(note)[0])
-    with CheckpointFile(ledger.trail_dir).open() as handle:
+    with CheckpointFile(trail.trail_dir).open() as handle:
         handle.append(Line("cosignature", head.size, head.root, note, stamp(), witness))
 
 
@@ -365,14 +365,14 @@ class Offer(Protocol):
 class Checkpointer:
     """Signs a checkpoint at most `every_s` after new entries, or once `max_entries` wait.
 
-    The ledger tells it of its own appends (`appended`, after each commit); entries appended by
+    The trail tells it of its own appends (`appended`, after each commit); entries appended by
     other processes are noticed by looking at the log's size every `every_s`. The clock is
     injectable: tests drive `tick` themselves instead of starting the thread.
     """
 
     def __init__(
         self,
-        ledger: Ledger,
+        trail: Trail,
         *,
         every_s: float = 1.0,
         max_entries: int = 1000,
@@ -380,7 +380,7 @@ class Checkpointer:
         clock: Callable[[], float] = time.monotonic,
         witnesses: Sequence[Offer] = (),
     ) -> None:
-        self.ledger = ledger
+        self.trail = trail
         self.every_s, self.max_entries, self.retry_s = every_s, max_entries, retry_s
         self.clock = clock
         self.witnesses = list(witnesses)
@@ -427,9 +427,9 @@ class Checkpointer:
 
     def _grown(self) -> bool:
         """Whether the log holds entries not signed yet (appended by anyone)."""
-        size = self.ledger.size()
+        size = self.trail.size()
         if self._signed is None:
-            note = self.ledger.latest_checkpoint()
+            note = self.trail.latest_checkpoint()
             self._signed = 0 if note is None else _size_of(note)
         return size > self._signed
 
@@ -439,14 +439,14 @@ class Checkpointer:
         with self._cond:
             pending, self._pending, self._since = self._pending, 0, None
         try:
-            note = self.ledger.checkpoint()
+            note = self.trail.checkpoint()
         except Exception as e:  # refused, or the database away for a moment
-            if not isinstance(e, LedgerError):
+            if not isinstance(e, TrailError):
                 log.warning("checkpoint not signed", exc_info=True)
             with self._cond:
                 self._pending += pending
                 self._since = self.clock()
-                pause = self.retry_s if isinstance(e, LedgerError) else self.every_s
+                pause = self.retry_s if isinstance(e, TrailError) else self.every_s
                 self._hold_until = self._since + pause
             return None
         size, before = _size_of(note), self._signed
@@ -457,15 +457,15 @@ class Checkpointer:
         return note
 
     def start(self) -> None:
-        """Listen to the ledger and sign in a thread of its own until `stop`; the witnesses are
+        """Listen to the trail and sign in a thread of its own until `stop`; the witnesses are
         offered the latest checkpoint at once (one they missed while down or stopped)."""
         for witness in self.witnesses:
             witness.start()
-        note = self.ledger.latest_checkpoint()
+        note = self.trail.latest_checkpoint()
         if note is not None:
             for witness in self.witnesses:
                 witness.offer(note)
-        self.ledger.listeners.append(self.appended)
+        self.trail.listeners.append(self.appended)
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="trail-checkpointer", daemon=True)
         self._thread.start()
@@ -479,7 +479,7 @@ class Checkpointer:
             self._thread.join()
             self._thread = None
         with contextlib.suppress(ValueError):
-            self.ledger.listeners.remove(self.appended)
+            self.trail.listeners.remove(self.appended)
         if self._pending or self._grown():
             self.sign()
         for witness in self.witnesses:
@@ -499,13 +499,13 @@ def _size_of(note: str) -> int:
     return tlog.Checkpoint.parse(tlog.split_note(note)[0]).size
 
 
-def background(ledger: Ledger, settings: Settings) -> Checkpointer:
+def background(trail: Trail, settings: Settings) -> Checkpointer:
     """The service's checkpointer, with a submitter thread per witness of `settings`, started
     (`stop` it when the service stops)."""
-    from fpcredit.guard.witness_client import WitnessWorker, clients
+    from fpcredit.guard.trail.witness_client import WitnessWorker, clients
 
     checkpointer = Checkpointer(
-        ledger, witnesses=[WitnessWorker(c) for c in clients(ledger, settings)]
+        trail, witnesses=[WitnessWorker(c) for c in clients(trail, settings)]
     )
     checkpointer.start()
     return checkpointer

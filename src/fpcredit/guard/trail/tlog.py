@@ -6,7 +6,8 @@ by ``(level, index)`` — level 0 are the leaf hashes, node ``(L, i)`` covers le
 proof costs O(log n) stored hashes instead of rehashing the log.
 
 Checkpoints are the C2SP tlog-checkpoint body (``origin``, tree size, base64 root) inside a C2SP
-signed note (guard/notes.py, whose names this module also offers: `NoteSigner`, `open_note`, …).
+signed note (guard/trail/notes.py, whose names this module also offers: `NoteSigner`,
+`open_note`, …).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard.notes import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail.notes import (
     NoteSigner,
     NoteVerifier,
     Signer,
@@ -133,7 +134,7 @@ def peak_refs(size: int) -> list[NodeRef]:
 def inclusion_refs(index: int, size: int) -> list[list[NodeRef]]:
     """RFC 9162 §2.1.3.1 PATH(index, D[size]): each proof element as the subtrees it folds."""
     if not 0 <= index < size:
-        raise LedgerError(text("ledger.index_out_of_range", index=index, size=size))
+        raise TrailError(text("trail.index_out_of_range", index=index, size=size))
     ranges: list[tuple[int, int]] = []
     start, end = 0, size
     while end - start > 1:
@@ -150,7 +151,7 @@ def inclusion_refs(index: int, size: int) -> list[list[NodeRef]]:
 def consistency_refs(old_size: int, new_size: int) -> list[list[NodeRef]]:
     """RFC 9162 §2.1.4.1 PROOF(old, D[new]): each proof element as the subtrees it folds."""
     if not 0 <= old_size <= new_size:
-        raise LedgerError(text("ledger.sizes_invalid", old=old_size, new=new_size))
+        raise TrailError(text("trail.sizes_invalid", old=old_size, new=new_size))
     if old_size in (0, new_size):
         return []
     ranges: list[tuple[int, int]] = []
@@ -262,7 +263,7 @@ class Frontier:
 
     def __init__(self, size: int = 0, peaks: Sequence[bytes] = ()) -> None:
         if len(peaks) != size.bit_count():
-            raise LedgerError(text("ledger.tree_damaged", level=0, index=size))
+            raise TrailError(text("trail.tree_damaged", level=0, index=size))
         self.size = size
         self._peaks = list(peaks)  # hashes of peak_refs(size), largest first
 
@@ -358,8 +359,8 @@ class Checkpoint:
         """Read a checkpoint body; extension lines after the root are allowed and ignored."""
         lines = body.split("\n")
         if len(lines) < 4 or lines[-1] != "" or not lines[0] or not _SIZE_RE.fullmatch(lines[1]):
-            raise LedgerError(text("ledger.checkpoint_malformed"))
+            raise TrailError(text("trail.checkpoint_malformed"))
         root = b64decode(lines[2])
         if root is None or len(root) != HASH_SIZE or "" in lines[3:-1]:
-            raise LedgerError(text("ledger.checkpoint_malformed"))
+            raise TrailError(text("trail.checkpoint_malformed"))
         return cls(lines[0], int(lines[1]), root)

@@ -17,8 +17,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard.notes import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail.notes import (
     key_id,
     parse_key_string,
     parse_signer_string,
@@ -44,7 +44,7 @@ _SIGNATURE: Final = 8 + 64  # timestamp and Ed25519 signature, after the key id
 def cosigned_message(note_text: str, timestamp: int) -> bytes:
     """What a cosignature/v1 signs: the header line, the time line and the note text."""
     if not 0 <= timestamp <= _MAX_TIME:
-        raise LedgerError(text("ledger.note_malformed"))
+        raise TrailError(text("trail.note_malformed"))
     return f"cosignature/v1\ntime {timestamp}\n{note_text}".encode()
 
 
@@ -90,7 +90,7 @@ class CosignatureSigner:
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         if not valid_name(name):
-            raise LedgerError(text("ledger.key_name_invalid", name=name))
+            raise TrailError(text("trail.key_name_invalid", name=name))
         self.name = name
         self._key = private_key
         public = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -109,7 +109,7 @@ class CosignatureSigner:
         name, kid, key = parse_signer_string(skey, COSIGNATURE_V1)
         signer = cls(name, key)
         if signer.verifier.key_id != kid:
-            raise LedgerError(text("ledger.signer_key_malformed"))
+            raise TrailError(text("trail.signer_key_malformed"))
         return signer
 
     def key_string(self) -> str:

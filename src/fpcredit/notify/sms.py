@@ -9,7 +9,7 @@ from typing import Any, Final, Protocol
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.guard.crypto import Vault
+from fpcredit.guard.keys.crypto import Vault
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 

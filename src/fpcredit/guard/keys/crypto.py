@@ -5,7 +5,8 @@ leave the store. Ciphertext layout: ``0x01 | len(kid) | kid | nonce(12) | cipher
 The field name is the associated data, so a ciphertext copied into another column fails.
 
 The keyring file (``data-keys.json``) holds every data key still in use, the algorithm of
-each (`guard.ciphers`), the active one, and the blind-index algorithm; ``guard/rotate.py`` adds
+each (`guard.keys.ciphers`), the active one, and the blind-index algorithm;
+``guard/keys/rotate.py`` adds
 keys, retires them and moves a store between profiles. The keyring, not a setting, decides how
 a store is read: a ciphertext names its key, and the key its algorithm. A vault loaded from a
 keys folder notices a rotated keyring on its own (see `RECHECK_S`), so a running service needs
@@ -31,7 +32,7 @@ from cryptography.exceptions import InvalidTag
 
 from fpcredit.errors import ConfigError, CryptoError
 from fpcredit.files import private_dir, read_or_create, write_private
-from fpcredit.guard.ciphers import (
+from fpcredit.guard.keys.ciphers import (
     AES_256_GCM,
     DATA_ALGORITHMS,
     HMAC_SHA256,

@@ -1,5 +1,5 @@
 """C2SP signed notes: text signed by one or more keys (Ed25519 note keys here; any key shaped
-like `Signer` / `Verifier` takes part, e.g. witness cosignatures in guard/cosignature.py).
+like `Signer` / `Verifier` takes part, e.g. witness cosignatures in guard/trail/cosignature.py).
 
 Verifiers ignore signatures from keys they do not know, which is how witnesses cosign and keys
 rotate; a failing signature of a known key rejects the note; a note needs at least one valid
@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from fpcredit.errors import LedgerError
+from fpcredit.errors import TrailError
 from fpcredit.messages import text
 
 __all__ = [
@@ -72,12 +72,12 @@ def parse_key_string(vkey: str, sig_type: int, key_size: int) -> tuple[str, byte
     of the given signature type; the key id must match."""
     parts = vkey.strip().split("+", 2)  # base64 may contain "+": the key is all after
     if len(parts) != 3 or not valid_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
-        raise LedgerError(text("ledger.verifier_key_malformed"))
+        raise TrailError(text("trail.verifier_key_malformed"))
     name, kid, blob = parts[0], bytes.fromhex(parts[1]), b64decode(parts[2])
     if blob is None or len(blob) != key_size + 1 or blob[0] != sig_type:
-        raise LedgerError(text("ledger.verifier_key_malformed"))
+        raise TrailError(text("trail.verifier_key_malformed"))
     if key_id(name, sig_type, blob[1:]) != kid:
-        raise LedgerError(text("ledger.verifier_key_malformed"))
+        raise TrailError(text("trail.verifier_key_malformed"))
     return name, kid, blob[1:]
 
 
@@ -139,7 +139,7 @@ class NoteSigner:
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         if not valid_name(name):
-            raise LedgerError(text("ledger.key_name_invalid", name=name))
+            raise TrailError(text("trail.key_name_invalid", name=name))
         self.name = name
         self._key = private_key
         public = _raw_public(private_key.public_key())
@@ -158,7 +158,7 @@ class NoteSigner:
         name, kid, seed = parse_signer_string(skey, ED25519)
         signer = cls(name, seed)
         if signer.verifier.key_id != kid:
-            raise LedgerError(text("ledger.signer_key_malformed"))
+            raise TrailError(text("trail.signer_key_malformed"))
         return signer
 
     def key_string(self) -> str:
@@ -173,12 +173,12 @@ def parse_signer_string(skey: str, sig_type: int) -> tuple[str, bytes, Ed25519Pr
     """Name, key id and key of ``PRIVATE+KEY+name+hex(key id)+base64(type ‖ 32-byte seed)``."""
     parts = skey.strip().split("+", 4)
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"] or not valid_name(parts[2]):
-        raise LedgerError(text("ledger.signer_key_malformed"))
+        raise TrailError(text("trail.signer_key_malformed"))
     blob = b64decode(parts[4])
     if blob is None or len(blob) != 33 or blob[0] != sig_type:
-        raise LedgerError(text("ledger.signer_key_malformed"))
+        raise TrailError(text("trail.signer_key_malformed"))
     if not re.fullmatch(r"[0-9a-f]{8}", parts[3]):
-        raise LedgerError(text("ledger.signer_key_malformed"))
+        raise TrailError(text("trail.signer_key_malformed"))
     return parts[2], bytes.fromhex(parts[3]), Ed25519PrivateKey.from_private_bytes(blob[1:])
 
 
@@ -195,9 +195,9 @@ def signature_line(name: str, blob: bytes) -> str:
 
 def _check_text(note_text: str) -> None:
     if not note_text.endswith("\n") or "\n\n" in note_text or note_text.startswith("\n"):
-        raise LedgerError(text("ledger.note_malformed"))
+        raise TrailError(text("trail.note_malformed"))
     if any(ord(c) < 0x20 and c != "\n" for c in note_text):
-        raise LedgerError(text("ledger.note_malformed"))
+        raise TrailError(text("trail.note_malformed"))
 
 
 def sign_note(note_text: str, *signers: Signer) -> str:
@@ -208,20 +208,20 @@ def sign_note(note_text: str, *signers: Signer) -> str:
 
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes, str]]]:
     """The text of a signed note and its signature lines as (key name, signature bytes, line),
-    checked for form only (LedgerError "malformed"); nothing is verified."""
+    checked for form only (TrailError "malformed"); nothing is verified."""
     cut = note.rfind("\n\n")
     if cut < 0 or not note.endswith("\n"):
-        raise LedgerError(text("ledger.note_malformed"))
+        raise TrailError(text("trail.note_malformed"))
     body, sig_lines = note[: cut + 1], note[cut + 2 : -1].split("\n")
     _check_text(body)
     if len(sig_lines) > _MAX_SIGNATURES:
-        raise LedgerError(text("ledger.note_malformed"))
+        raise TrailError(text("trail.note_malformed"))
     signatures = []
     for line in sig_lines:
         name, _, b64 = line.removeprefix(_DASH).partition(" ")
         blob = b64decode(b64)
         if not line.startswith(_DASH) or not valid_name(name) or blob is None or len(blob) < 5:
-            raise LedgerError(text("ledger.note_malformed"))
+            raise TrailError(text("trail.note_malformed"))
         signatures.append((name, blob, line + "\n"))
     return body, signatures
 
@@ -237,8 +237,8 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> str:
         if verifier is None:
             continue
         if not verifier.verify(body.encode(), blob[4:]):
-            raise LedgerError(text("ledger.note_bad_signature", name=name))
+            raise TrailError(text("trail.note_bad_signature", name=name))
         verified = True
     if not verified:
-        raise LedgerError(text("ledger.note_unverified"))
+        raise TrailError(text("trail.note_unverified"))
     return body

@@ -2,7 +2,7 @@
 
 An account holds one role, fixed when it is created: nothing here or anywhere else changes it
 (三员分立 needs that no account ever holds two). Who may call which of these is decided by
-`guard/admin.py`; these functions are the store's side.
+`guard/auth/admin.py`; these functions are the store's side.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard import passwords as pw
 from fpcredit.guard.access import (
     ADMIN_ROLES,
     NATIONAL_REGION,
@@ -29,8 +28,9 @@ from fpcredit.guard.access import (
     Purpose,
     Role,
 )
-from fpcredit.guard.crypto import Vault, load_vault
-from fpcredit.guard.sealing import keys_of, sealing
+from fpcredit.guard.auth import passwords as pw
+from fpcredit.guard.keys.crypto import Vault, load_vault
+from fpcredit.guard.trail.sealing import keys_of, sealing
 from fpcredit.messages import text
 from fpcredit.standard import regions
 from fpcredit.standard.elements import load_standard

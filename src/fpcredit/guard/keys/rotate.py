@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import CryptoError, StoreError
-from fpcredit.guard.ciphers import PROFILES, ProfileName
-from fpcredit.guard.crypto import (
+from fpcredit.guard.keys.ciphers import PROFILES, ProfileName
+from fpcredit.guard.keys.crypto import (
     INDEX_KEY_FILES,
     RECHECK_S,
     Keyring,
@@ -38,8 +38,8 @@ from fpcredit.guard.crypto import (
     write_index_key,
     write_keyring,
 )
-from fpcredit.guard.seal import DIGESTED, SEALED
-from fpcredit.guard.sealing import keys_of, sealing
+from fpcredit.guard.trail.seal import DIGESTED, SEALED
+from fpcredit.guard.trail.sealing import keys_of, sealing
 from fpcredit.messages import text
 from fpcredit.store.db import Store
 from fpcredit.store.schema import metadata

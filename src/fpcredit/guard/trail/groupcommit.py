@@ -28,8 +28,8 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard.ledger import Event, Ledger
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail.log import Event, Trail
 from fpcredit.messages import text
 
 __all__ = ["GroupCommit"]
@@ -59,7 +59,7 @@ def _settle(pending: list[_Pending]) -> None:
         if p.future.done():
             continue
         if p.error is not None:
-            p.future.set_exception(LedgerError(text("ledger.unavailable")))
+            p.future.set_exception(TrailError(text("trail.unavailable")))
         else:
             assert p.index is not None
             p.future.set_result(p.index)
@@ -69,25 +69,25 @@ def _expire(pending: list[_Pending]) -> None:
     """On the callers' loop: fail those still waiting for the writer thread."""
     for p in pending:
         if p.future is not None and not p.future.done():
-            p.future.set_exception(LedgerError(text("ledger.unavailable")))
+            p.future.set_exception(TrailError(text("trail.unavailable")))
 
 
 class GroupCommit:
-    """Appends `Event`s to `ledger` from threads and event loops, batched, each acknowledged
+    """Appends `Event`s to `trail` from threads and event loops, batched, each acknowledged
     after commit."""
 
     def __init__(
         self,
-        ledger: Ledger,
+        trail: Trail,
         timeout_s: float = 30.0,
         gather_s: float = 0.002,
         on_loop: bool | None = None,
     ) -> None:
-        self.ledger = ledger
+        self.trail = trail
         self.timeout_s = timeout_s
         self.gather_s = gather_s
         # Committing on the loop suits a local file; a server's round trips belong in a thread.
-        self.on_loop = ledger.store.dialect == "sqlite" if on_loop is None else on_loop
+        self.on_loop = trail.store.dialect == "sqlite" if on_loop is None else on_loop
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -102,15 +102,15 @@ class GroupCommit:
                 self._thread.start()
 
     def append(self, event: Event) -> int:
-        """Append one entry; returns its index once it is committed (LedgerError otherwise)."""
+        """Append one entry; returns its index once it is committed (TrailError otherwise)."""
         pending = _Pending(event, done=threading.Event())
         assert pending.done is not None
         self.start()
         self._queue.put(pending)
         if not pending.done.wait(self.timeout_s):
-            raise LedgerError(text("ledger.unavailable"))
+            raise TrailError(text("trail.unavailable"))
         if pending.error is not None:
-            raise LedgerError(text("ledger.unavailable")) from pending.error
+            raise TrailError(text("trail.unavailable")) from pending.error
         assert pending.index is not None
         return pending.index
 
@@ -142,7 +142,7 @@ class GroupCommit:
         if not batch:
             return
         try:
-            indexes = self.ledger.append_many([p.event for p in batch], wait=False)
+            indexes = self.trail.append_many([p.event for p in batch], wait=False)
         except Exception:  # locked, or worse: the writer waits, retries and reports
             self._to_writer(loop, batch)
             return
@@ -157,7 +157,7 @@ class GroupCommit:
         if thread is not None and thread.is_alive():
             self._queue.put(None)
             thread.join(self.timeout_s)
-        close = getattr(self.ledger, "close", None)  # a ledger's kept connection, if any
+        close = getattr(self.trail, "close", None)  # a trail's kept connection, if any
         if close is not None:
             close()
 
@@ -189,13 +189,13 @@ class GroupCommit:
         """The loop's commits leave the write-ahead log to this thread (`Store.no_wait_engine`);
         a failure is the next time's to retry."""
         try:
-            self.ledger.store.checkpoint_wal()
+            self.trail.store.checkpoint_wal()
         except Exception:  # a busy or locked store: the log grows a little meanwhile
             log.debug("write-ahead log checkpoint deferred", exc_info=True)
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            indexes = self.ledger.append_many([p.event for p in batch])
+            indexes = self.trail.append_many([p.event for p in batch])
         except Exception as e:  # every waiting caller must hear of the failure, whatever it is
             if len(batch) > 1:  # one bad entry must not sink the others: try them one by one
                 for p in batch:

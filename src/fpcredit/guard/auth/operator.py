@@ -17,7 +17,7 @@ from typing import Final
 
 from fpcredit.errors import AuthError
 from fpcredit.guard.access import Purpose
-from fpcredit.guard.ledger import Event, Ledger
+from fpcredit.guard.trail.log import Event, Trail
 from fpcredit.messages import text
 
 __all__ = [
@@ -101,8 +101,8 @@ class OperatorRead:
     """The trail's entries of one command's read: one for the command, one per person read
     (outcome `allowed`, or `unmasked` with `--reveal`), appended before anything is shown."""
 
-    def __init__(self, ledger: Ledger, action: str, purpose: Purpose, reveal: bool) -> None:
-        self.ledger = ledger
+    def __init__(self, trail: Trail, action: str, purpose: Purpose, reveal: bool) -> None:
+        self.trail = trail
         self.action = action
         self.purpose = purpose
         self.unmasked = reveal  # identifiers and dates shown in clear
@@ -117,9 +117,9 @@ class OperatorRead:
 
     def record(self, persons: Iterable[int]) -> int:
         """Append the command's entry and each person's, in one batch; returns how many."""
-        return len(self.ledger.append_many(self._events(dict.fromkeys(persons))))
+        return len(self.trail.append_many(self._events(dict.fromkeys(persons))))
 
     @staticmethod
-    def refused(ledger: Ledger, action: str) -> None:
+    def refused(trail: Trail, action: str) -> None:
         """Put a read refused for its purpose on the trail too (no subject: nothing was read)."""
-        ledger.append(operator_actor(), action, outcome="refused_purpose")
+        trail.append(operator_actor(), action, outcome="refused_purpose")

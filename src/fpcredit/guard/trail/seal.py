@@ -5,7 +5,7 @@ written. A table whose rows change in normal operation is covered by a *table di
 the HMAC-SHA256 of each row under a key kept outside the database (`keys/row-seal.key`), summed
 modulo 2^256, with the number of rows. Every writer moves the digest in its own transaction —
 the touched rows' old HMACs out, their new ones in — and appends the new (count, digest) to the
-trail (guard/sealing.py); `audit verify` recomputes it from the table. A row changed, added,
+trail (guard/trail/sealing.py); `audit verify` recomputes it from the table. A row changed, added,
 removed or put back to an older version behind the platform's back no longer adds up, and a
 digest that would hide it cannot be made without the key. The sum does not depend on row order,
 so a write costs the rows it touches, not the table.
@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from fpcredit.errors import LedgerError
+from fpcredit.errors import TrailError
 from fpcredit.files import read_or_create
 from fpcredit.messages import text
 from fpcredit.store import schema as s
@@ -176,9 +176,9 @@ def load_seal_key(keys_dir: Path) -> bytes:
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError as e:
-        raise LedgerError(text("ledger.key_damaged", name=path.name)) from e
+        raise TrailError(text("trail.key_damaged", name=path.name)) from e
     if len(key) != 32:
-        raise LedgerError(text("ledger.key_damaged", name=path.name))
+        raise TrailError(text("trail.key_damaged", name=path.name))
     return key
 
 

@@ -26,18 +26,18 @@ from typing import Any, Final, TypeVar
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError, PolicyError
 from fpcredit.evaluate import active
-from fpcredit.guard import accounts
 from fpcredit.guard.access import ADMIN_ROLES, Principal, Purpose, Role
-from fpcredit.guard.ciphers import ProfileName
-from fpcredit.guard.crypto import Vault, load_vault
-from fpcredit.guard.ledger import Event, Ledger
-from fpcredit.guard.operator import operator_actor
+from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth.operator import operator_actor
+from fpcredit.guard.keys.ciphers import ProfileName
+from fpcredit.guard.keys.crypto import Vault, load_vault
+from fpcredit.guard.trail.log import Event, Trail
 from fpcredit.store.db import Store
 
-__all__ = ["DUTIES", "Actor", "Administration", "Trail", "ledger_trail"]
+__all__ = ["DUTIES", "Actor", "Administration", "Append", "appending_to"]
 
 T = TypeVar("T")
-Trail = Callable[[Event], object]
+Append = Callable[[Event], object]
 
 _SYS, _SEC, _AUDIT = Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR
 # Each administrative action and the administrator roles whose duty it is.
@@ -74,11 +74,11 @@ class Actor:
         return cls(operator_actor())
 
 
-def ledger_trail(ledger: Ledger) -> Trail:
-    """A `Trail` that appends each entry to `ledger` and waits for its commit."""
+def appending_to(trail: Trail) -> Append:
+    """A `Append` that appends each entry to `trail` and waits for its commit."""
 
     def append(event: Event) -> object:
-        return ledger.append_many([event])
+        return trail.append_many([event])
 
     return append
 
@@ -95,14 +95,14 @@ class Administration:
         store: Store,
         settings: Settings,
         actor: Actor,
-        trail: Trail,
+        append: Append,
         *,
         vault: Vault | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.actor = actor
-        self.trail = trail
+        self.append = append
         self._vault = vault
 
     @property
@@ -115,7 +115,7 @@ class Administration:
 
     def record(self, action: str, outcome: str = "ok", subject: str | None = None) -> None:
         a = self.actor
-        self.trail(Event(a.code, action, outcome, subject, None, a.address))
+        self.append(Event(a.code, action, outcome, subject, None, a.address))
 
     def check(self, action: str, subject: str | None = None) -> None:
         """Refuse (`refused_role`, on the trail) an action that is not the actor's duty."""
@@ -251,7 +251,7 @@ class Administration:
         self, progress: Callable[[str], None] | None = None, profile: ProfileName | None = None
     ) -> dict[str, Any]:
         """`guard.rotate.rotate_keys`, its start and its end on the trail (it may run long)."""
-        from fpcredit.guard.rotate import rotate_keys
+        from fpcredit.guard.keys.rotate import rotate_keys
 
         self.check("key_rotate")
         self.record("key_rotate", "started")

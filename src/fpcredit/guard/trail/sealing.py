@@ -1,4 +1,4 @@
-"""The trail's side of the table digests (guard/seal.py): moving them, adopting and checking.
+"""The trail's side of the table digests (guard/trail/seal.py): moving them, adopting and checking.
 
 `sealing(conn, table, where)` wraps a write of a digested table in its transaction: it takes
 the digest of the rows `where` selects before and after the write and appends the table's new
@@ -25,9 +25,10 @@ from typing import Any, Final
 import pyarrow as pa
 import sqlalchemy as sa
 
-from fpcredit.errors import LedgerError
-from fpcredit.guard.entries import append_rows, check_code, lock
-from fpcredit.guard.seal import (
+from fpcredit.errors import TrailError
+from fpcredit.guard.trail.entries import append_rows, check_code, lock
+from fpcredit.guard.trail.keys import load_mac
+from fpcredit.guard.trail.seal import (
     DIGESTED,
     EMPTY,
     SEALED,
@@ -36,7 +37,6 @@ from fpcredit.guard.seal import (
     canon,
     canonical_select,
 )
-from fpcredit.guard.trailkeys import load_mac
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.arrow import read_arrow
@@ -66,7 +66,7 @@ _BATCH: Final = 50_000  # rows fetched at a time through a connection
 def keys_of(store: Store) -> Path:
     """The keys folder a store's covered tables are sealed with."""
     if store.keys_dir is None:
-        raise LedgerError(text("trail.mac_key_missing"))
+        raise TrailError(text("trail.mac_key_missing"))
     return store.keys_dir
 
 
@@ -138,7 +138,7 @@ def record_digest(
     last = last_digest(conn, table)
     new = delta if absolute else (EMPTY if last is None else last[1]) + delta
     if new.count < 0:
-        raise LedgerError(text("seal.count_negative", table=table))
+        raise TrailError(text("seal.count_negative", table=table))
     mac = load_mac(keys_dir)
     assert mac is not None
     row = (actor, action, "ok", None, None, table, None, None, new.count, new.hex, DIGEST_STATE)
@@ -228,7 +228,7 @@ def adopt_ranges(store: Store, keys_dir: Path, tables: Iterable[str]) -> list[st
     """First change entries for append-only covered tables that hold rows but have none: for
     a store written before they were covered. Once per table (any change entry of a table
     means it is covered). Returns the tables adopted."""
-    from fpcredit.guard.ledger import record_rows
+    from fpcredit.guard.trail.log import record_rows
 
     done = []
     for table in tables:
@@ -341,7 +341,7 @@ def _check_digest(store: Store, table: str, sealer: RowSealer, size: int) -> Dri
                 text("seal.table_changed", table=table, rows=found.count, expected=expected.count),
             )
         return None
-    raise LedgerError(text("seal.too_busy", table=table))
+    raise TrailError(text("seal.too_busy", table=table))
 
 
 def _check_seals(store: Store, table: str, sealer: RowSealer, size: int) -> Drift | None:

@@ -1,0 +1,1 @@
+"""Who is calling: accounts, logins, passwords, sessions, tokens, citizens, administrators."""

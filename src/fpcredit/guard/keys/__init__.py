@@ -1,0 +1,1 @@
+"""Keys and ciphers: the identifier vault, the algorithms of both profiles, online rotation."""

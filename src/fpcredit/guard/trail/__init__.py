@@ -1,0 +1,1 @@
+"""The tamper-evident trail: RFC 9162 log, entries, checkpoints, witnesses, digests, verify."""
