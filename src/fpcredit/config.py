@@ -24,6 +24,7 @@ def _empty_is_off(value: object) -> object:
 
 # A switch: 1/true/yes/on or 0/false/no/off; set but empty is off.
 _Switch = Annotated[bool, BeforeValidator(_empty_is_off)]
+_SPARK_MEMORY = "2g"
 _DEBUG_DESCRIPTION = (
     "Let an unexpected error in a command reach the terminal with its traceback (the command "
     "line otherwise prints one line and exits 2)."
@@ -73,6 +74,40 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a write waits for another writer (SQLite) before giving up.",
     )
+
+    # Linkage (docs/linkage.md).
+    link_backend: Literal["duckdb", "spark"] | None = Field(
+        default=None,
+        description=(
+            "Where the Splink pass runs: `duckdb` in process, or `spark` (local mode, Java 17+). "
+            "Default: the `backend` of linkage.yaml (duckdb). Switching does not retrain."
+        ),
+    )
+    spark_memory: str = Field(
+        default=_SPARK_MEMORY,
+        description=(
+            "Heap of the local Spark driver when the linkage backend is `spark` (the whole of "
+            "local mode: driver and executor are one JVM), e.g. 2g or 8g."
+        ),
+    )
+
+    @field_validator("link_backend", mode="before")
+    @classmethod
+    def _backend(cls, value: object) -> object:
+        # Read as it always was: case and spaces do not matter, and set but empty is unset.
+        if not isinstance(value, str):
+            return value
+        raw = value.strip().lower()
+        if not raw:
+            return None
+        if raw not in ("duckdb", "spark"):
+            raise ValueError(text("link_backend_bad", backend=raw))
+        return raw
+
+    @field_validator("spark_memory", mode="before")
+    @classmethod
+    def _memory(cls, value: object) -> object:
+        return value or _SPARK_MEMORY  # set but empty: the default, as before it was a setting
 
     # Identities and authentication (SPEC R26; GB/T 22239-2019 level 3, §8.1.4).
     session_idle_s: int = Field(

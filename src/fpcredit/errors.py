@@ -7,6 +7,8 @@
     ├── FeedError                      a whole input file cannot be read (encoding, truncation,
     │                                  missing column, empty); the store is left unchanged
     ├── StoreError                     the database is missing, not migrated or unreachable
+    ├── ComputeError                   a batch engine (DuckDB, Spark) failed a step; `.step`,
+    │                                  `.engine` and `.sql` say where (compute/base.py)
     ├── CryptoError                    a value cannot be decrypted with any key in the keyring
     ├── TrailError                    the audit trail refuses an operation, or a proof, note or
     │                                  key of it is malformed or does not verify
@@ -34,6 +36,7 @@ from typing import Final
 
 __all__ = [
     "AuthError",
+    "ComputeError",
     "ConfigError",
     "CryptoError",
     "FeedError",
@@ -70,6 +73,24 @@ class FeedError(FpcreditError):
 
 class StoreError(FpcreditError):
     """The store is missing, not migrated or unreachable."""
+
+
+class ComputeError(FpcreditError):
+    """A batch engine failed a step. The message names the step and the engine only: the
+    engine's own text may quote data values, so it stays on the chained cause, and the SQL
+    (`sql`, cut to `SQL_SHOWN` characters) is for whoever debugs, not for the clerk."""
+
+    SQL_SHOWN: Final = 2000
+
+    def __init__(self, message: str, *, engine: str, step: str, sql: str = "") -> None:
+        super().__init__(message)
+        self.engine = engine
+        self.step = step
+        cut = len(sql) - self.SQL_SHOWN
+        self.sql = sql if cut <= 0 else f"{sql[: self.SQL_SHOWN]} … ({cut} more characters)"
+        if self.sql:
+            # Shown under the traceback (FPCREDIT_DEBUG), never in the one-line message.
+            self.add_note(f"SQL: {self.sql}")
 
 
 class CryptoError(FpcreditError):

@@ -470,6 +470,11 @@ _TEXTS: Final[dict[str, tuple[str, str]]] = {
         "JAVA_HOME)",
     ),
     "link_spark_failed": ("Spark 无法启动（{reason}）", "Spark could not start ({reason})"),
+    "compute_failed": (
+        "计算步骤“{step}”在 {engine} 上执行失败（{error}），请将此信息报告给系统管理员",
+        "the computation step {step!r} failed on {engine} ({error}); please report this to the "
+        "system administrator",
+    ),
     "link_stage_read": ("读取记录", "reading records"),
     "link_stage_train": ("训练匹配模型（EM）", "training the match model (EM)"),
     "link_stage_id": ("身份证号确定性匹配：{n} 条", "ID-number pass: {n} mentions"),

@@ -303,7 +303,7 @@ def _stored(store: Store, vault: Vault) -> tuple[list[tuple[object, ...]], list[
 
 
 def test_staged_write_stores_what_the_row_by_row_write_stores(
-    tmp_path: Path, province: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    tmp_path: Path, province: Path, request: pytest.FixtureRequest
 ) -> None:
     """A large run's rows go through a side file written by ADBC (`stage.Stage`); a small
     run's through temporary tables. Both must store the same links and persons, and the side
@@ -311,8 +311,9 @@ def test_staged_write_stores_what_the_row_by_row_write_stores(
     import shutil
 
     from fpcredit.errors import StoreError
-    from fpcredit.link import stage as staging
-    from fpcredit.link import write
+    from fpcredit.link.sealed import LinkSeal
+    from fpcredit.link.stage import Stage
+    from fpcredit.link.write import Changes, Writer
 
     ingested, _ = _fresh(tmp_path / "ingested", "sqlite", request)
     vault = load_vault(tmp_path / "ingested" / "home" / "keys")
@@ -322,53 +323,52 @@ def test_staged_write_stores_what_the_row_by_row_write_stores(
     for least in (10**9, 0):  # never staged, always staged
         home = tmp_path / f"stage-{least}"
         shutil.copytree(tmp_path / "ingested" / "home", home)
-        monkeypatch.setattr(staging, "STAGE_MIN", least)
         store = open_store(Settings(home=home))
-        link(store, vault, load_config())
+        link(store, vault, load_config(), writer=Writer(stage_min=least))
         got.append(_stored(store, vault))
         side = Path(f"{store.engine.url.database}.link-stage")
         assert not side.exists()
     assert got[0] == got[1]
     # A write that fails after staging leaves no file, and nothing written.
 
-    def fail(*_args: object) -> None:
-        assert side.exists(), "the rows should be staged by now"
-        raise StoreError("the disk is full")
+    class DiskFull(Writer):
+        def write(self, *_args: object) -> None:
+            assert side.exists(), "the rows should be staged by now"
+            raise StoreError("the disk is full")
 
-    real_write = write._write
-    monkeypatch.setattr(write, "_write", fail)
     with pytest.raises(StoreError):
-        link(store, vault, load_config(), full=True)
+        link(store, vault, load_config(), full=True, writer=DiskFull(stage_min=0))
     assert not side.exists()
     assert _stored(store, vault) == got[1]
     # The foreign-key check is off while staged links are written; the set-based check that
     # stands in for it refuses links to persons that were never inserted.
-    monkeypatch.setattr(write, "_write", real_write)
 
-    def all_new(men: pl.DataFrame, first_new: int) -> tuple[dict[int, int], int]:
-        clusters = sorted(men["cluster"].unique().to_list())
-        return {c: first_new + i for i, c in enumerate(clusters)}, 0
+    class Orphans(Writer):
+        """Every cluster a new person, and none of them inserted."""
 
-    real_stable_ids, real_insert_from = write.stable_ids, write._insert_from
-    monkeypatch.setattr(write, "stable_ids", all_new)
-    monkeypatch.setattr(write, "_insert_from", lambda *_a, **_k: None)
+        def ids(self, men: pl.DataFrame, first_new: int) -> tuple[dict[int, int], int]:
+            clusters = sorted(men["cluster"].unique().to_list())
+            return {c: first_new + i for i, c in enumerate(clusters)}, 0
+
+        def insert_persons(self, *_args: object) -> None:
+            pass
+
     with pytest.raises(StoreError, match=r"不存在的人员|do not exist"):
-        link(store, vault, load_config(), full=True)
+        link(store, vault, load_config(), full=True, writer=Orphans(stage_min=0))
     assert _stored(store, vault) == got[1]
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     # A full relink that moves few links but refreshes every person stages only the persons:
     # its links are written with the foreign-key check on, since no set-based check covers them.
-    monkeypatch.setattr(write, "stable_ids", real_stable_ids)
-    monkeypatch.setattr(write, "_insert_from", real_insert_from)
-    monkeypatch.setattr(staging, "STAGE_MIN", 1000)
     checks: list[int] = []
 
-    def watched(conn: sa.Connection, stage: staging.Stage, *rest: object) -> None:
-        checks.append(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
-        assert "persons" in stage.staged and "links" not in stage.staged
-        real_write(conn, stage, *rest)  # type: ignore[arg-type]
+    class Watched(Writer):
+        def write(
+            self, conn: sa.Connection, stage: Stage, changes: Changes, run_id: int, seal: LinkSeal
+        ) -> None:
+            checks.append(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+            assert "persons" in stage.staged and "links" not in stage.staged
+            super().write(conn, stage, changes, run_id, seal)
 
-    monkeypatch.setattr(write, "_write", watched)
-    link(store, vault, load_config(), full=True)
+    link(store, vault, load_config(), full=True, writer=Watched(stage_min=1000))
     assert checks == [1]

@@ -16,6 +16,7 @@ import pytest
 from splink import Linker
 
 from fpcredit.link import model as link_model
+from fpcredit.link.backends import BACKENDS
 from fpcredit.link.config import LinkConfig
 from fpcredit.link.model import LinkModel
 from tests.link.test_spark import Data, make_data
@@ -29,14 +30,14 @@ def data() -> Data:
 
 def _one_call(scorer: LinkModel, persons: pa.Table, mentions: pa.Table, threshold: float) -> Any:
     """What `link` returned before slicing: one Splink call, its own term frequencies."""
-    engine = link_model._ENGINES["duckdb"]
-    with engine.api() as api:
-        a = link_model._register(api, persons, "persons")
-        b = link_model._register(api, mentions, "mentions")
+    engine = BACKENDS["duckdb"]
+    with engine.call("link") as call:
+        a = call.register(persons, "persons")
+        b = call.register(mentions, "mentions")
         linker = Linker([a, b], scorer._settings("link_only", engine))
         pred = linker.inference.predict(threshold_match_probability=threshold)
         ids = ("person_id", "mention_id")
-        return link_model._pairs(engine, api, pred, scorer.model, ids, "persons")
+        return link_model._pairs(call, pred, scorer.model, ids, "persons")
 
 
 @pytest.mark.parametrize("slice_rows", [37, 10**9])

@@ -27,15 +27,17 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from fpcredit.compute import spark as compute_spark
+from fpcredit.compute.spark import stop_spark
 from fpcredit.errors import ConfigError
-from fpcredit.link import model as link_model
 from fpcredit.link.config import DEFAULT_CONFIG, LinkConfig, load_config
 from fpcredit.link.features import FEATURE_SCHEMA, plain_features
-from fpcredit.link.model import BACKEND_ENV, LinkModel, resolve_backend, stop_spark, train
+from fpcredit.link.model import LinkModel, resolve_backend, train
 from fpcredit.messages import text
 from fpcredit.synth.names import birth_era, given_names, homophone, surnames
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
+BACKEND_ENV = "FPCREDIT_LINK_BACKEND"
 
 PERSONS = 400
 NEW_PEOPLE = 60
@@ -249,7 +251,7 @@ def test_dedupe_same_on_spark(
 def test_spark_leaves_no_plaintext(spark: None, model: dict[str, Any], data: Data) -> None:
     """Names reach Spark decrypted: nothing Spark wrote holds one, and all of it goes at stop."""
     LinkModel("test", model, backend="spark").link(data.persons, data.mentions, 0.3)
-    local = link_model._spark
+    local = compute_spark._spark
     assert local is not None
     root = local.root
     written = [p for p in root.rglob("*") if p.is_file()]

@@ -5,15 +5,19 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from fpcredit.compute.base import Engine
+from fpcredit.compute.base import Engine, EngineErrors
 
-__all__ = ["DuckDBEngine"]
+__all__ = ["ERRORS", "DuckDBEngine"]
+
+# Every error DuckDB raises (parser, binder, conversion, out of memory, …) derives from this.
+ERRORS: EngineErrors = (duckdb.Error,)
 
 
 class DuckDBEngine(Engine):
     """One in-memory DuckDB connection; tables registered from Arrow without copying."""
 
     name = "duckdb"
+    errors = ERRORS
 
     def __init__(self, threads: int | None = None) -> None:
         self._con = duckdb.connect(":memory:")

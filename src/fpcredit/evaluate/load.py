@@ -21,7 +21,12 @@ import duckdb
 import pyarrow as pa
 
 from fpcredit.evaluate.frame import CHILDREN_SCHEMA, PERSON_SCHEMA, Frame, facts_schema
-from fpcredit.store.arrow import fetch_arrow, read_arrow
+from fpcredit.store.arrow import (
+    PLAIN_MENTION_COLUMNS,
+    PLAIN_MENTION_FIELDS,
+    fetch_arrow,
+    read_arrow,
+)
 from fpcredit.store.db import Store
 
 __all__ = ["load_frame"]
@@ -47,13 +52,12 @@ _FACTS_SCHEMA = pa.schema(
         ("attrs", pa.string()),
     ]
 )
-_MENTIONS = """
-SELECT l.person_id, r.source, m.id_status, m.name_bidx, m.sex, CAST(m.birth_date AS TEXT),
-       m.hukou_region, m.residence_region, m.urban_rural, m.occupation,
+_MENTIONS = f"""
+SELECT l.person_id, r.source, m.id_status, m.name_bidx, {PLAIN_MENTION_COLUMNS},
        CASE WHEN m.phone_enc IS NULL THEN 0 ELSE 1 END, CAST(f.recorded_at AS TEXT), m.id
 FROM mentions m JOIN links l ON l.mention_id = m.id JOIN records r ON r.id = m.record_id
 JOIN facts f ON f.record_id = r.id
-WHERE f.event_date <= '{cut}' {born} AND {known} {persons}
+WHERE f.event_date <= '{{cut}}' {{born}} AND {{known}} {{persons}}
 """
 _MENTIONS_SCHEMA = pa.schema(
     [
@@ -61,12 +65,7 @@ _MENTIONS_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("id_status", pa.string()),
         ("name_bidx", pa.binary()),
-        ("sex", pa.int64()),
-        ("birth_date", pa.string()),
-        ("hukou_region", pa.string()),
-        ("residence_region", pa.string()),
-        ("urban_rural", pa.string()),
-        ("occupation", pa.string()),
+        *PLAIN_MENTION_FIELDS,
         ("phone", pa.int64()),
         ("recorded_at", pa.string()),
         ("mention_id", pa.int64()),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pypinyin import lazy_pinyin
 
 from fpcredit.guard.keys.crypto import Vault
-from fpcredit.store.arrow import read_arrow
+from fpcredit.store.arrow import PLAIN_MENTION_COLUMNS, PLAIN_MENTION_FIELDS, read_arrow
 
 __all__ = [
     "FEATURE_SCHEMA",
@@ -23,13 +23,12 @@ __all__ = [
     "plain_features",
 ]
 
-_MENTIONS_SQL = """
+_MENTIONS_SQL = f"""
 SELECT m.id, m.record_id, r.source, m.role, m.id_number_bidx, m.name_enc,
-       m.name_bidx, m.id_number_enc, m.sex, CAST(m.birth_date AS TEXT), m.hukou_region,
-       m.residence_region, m.urban_rural, m.occupation, CAST(r.recorded_at AS TEXT),
+       m.name_bidx, m.id_number_enc, {PLAIN_MENTION_COLUMNS}, CAST(r.recorded_at AS TEXT),
        l.person_id, l.pass, l.probability
 FROM mentions m JOIN records r ON r.id = m.record_id LEFT JOIN links l ON l.mention_id = m.id
-WHERE m.id > {low} AND m.id <= {high}
+WHERE m.id > {{low}} AND m.id <= {{high}}
 ORDER BY m.id
 """
 # Mentions are read in slices of ids, each compacted before the next is read, so the peak is
@@ -45,12 +44,7 @@ _MENTIONS_SCHEMA = pa.schema(
         ("name_enc", pa.binary()),
         ("name_bidx", pa.binary()),
         ("id_number_enc", pa.binary()),
-        ("sex", pa.int64()),
-        ("birth_date", pa.string()),
-        ("hukou_region", pa.string()),
-        ("residence_region", pa.string()),
-        ("urban_rural", pa.string()),
-        ("occupation", pa.string()),
+        *PLAIN_MENTION_FIELDS,
         ("recorded_at", pa.string()),
         ("person_id", pa.int64()),
         ("link_pass", pa.string()),

@@ -26,7 +26,7 @@ from fpcredit.link.features import aligned, features, load_mentions, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import mention_rows, person_rows, without_id_number
 from fpcredit.link.registry import current_model, train_model
-from fpcredit.link.write import PASS_ID, PASS_SINGLE, PASS_SPLINK, LinkReport, write_run
+from fpcredit.link.write import PASS_ID, PASS_SINGLE, PASS_SPLINK, LinkReport, Writer, write_run
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
@@ -223,8 +223,10 @@ def link(
     apply: bool = True,
     train: bool = False,
     progress: Progress | None = None,
+    writer: Writer | None = None,
 ) -> LinkReport:
-    """Link every mention without a person (or, with `full`, relink everything)."""
+    """Link every mention without a person (or, with `full`, relink everything); `writer`
+    writes the result (by default a `Writer()`)."""
     vault.refuse_during_move()  # mixed blind indexes would split one person in two
     note = progress or (lambda _m: None)
     note(text("link_stage_read"))
@@ -269,6 +271,7 @@ def link(
         apply=apply,
         last_run=last_run,
         progress=note,
+        writer=writer,
     )
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,13 +18,13 @@ from fpcredit.link.features import aligned, placed
 from fpcredit.link.model import LinkModel
 from fpcredit.link.persons import best_values
 from fpcredit.link.sealed import LinkSeal, ids_table
-from fpcredit.link.stage import STAGE, Stage
+from fpcredit.link.stage import STAGE_MIN, Stage, insert_from, rows, update_from
 from fpcredit.messages import text
 from fpcredit.store import schema as s
-from fpcredit.store.bulk import bulk_insert, lock_for_ingestion, next_id, sync_sequences
+from fpcredit.store.bulk import lock_for_ingestion, next_id, sync_sequences
 from fpcredit.store.db import Store, utc_now
 
-__all__ = ["LinkReport", "stable_ids", "update_persons", "write_run"]
+__all__ = ["Changes", "LinkReport", "Writer", "stable_ids", "update_persons", "write_run"]
 
 PASS_ID, PASS_SPLINK, PASS_SINGLE, PASS_CLERK = "id", "splink", "single", "clerk"
 PASS_XWALK = "crosswalk"  # a certificate code that is another department's record key
@@ -89,112 +88,6 @@ def stable_ids(men: pl.DataFrame, first_new: int) -> tuple[dict[int, int], int]:
     return mapping, retired
 
 
-def _temp_table(conn: sa.Connection, name: str, columns: Sequence[tuple[str, str]]) -> sa.Table:
-    cols = ", ".join(f"{c} {t}" for c, t in columns)
-    conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-    conn.execute(sa.text(f"CREATE TEMPORARY TABLE {name} ({cols})"))
-    return sa.Table(name, sa.MetaData(), *[sa.Column(c) for c, _ in columns])
-
-
-def _types(conn: sa.Connection) -> dict[str, str]:
-    pg = conn.dialect.name == "postgresql"
-    return {
-        "int": "BIGINT",
-        "text": "TEXT",
-        "bytes": "BYTEA" if pg else "BLOB",
-        "float": "DOUBLE PRECISION" if pg else "REAL",
-        "date": "DATE",
-        "time": "TIMESTAMP",
-    }
-
-
-_COLUMN_KINDS = {
-    "id": "int",
-    "mention_id": "int",
-    "person_id": "int",
-    "pass": "text",
-    "probability": "float",
-    "run_id": "int",
-    "mentions": "int",
-    "name_enc": "bytes",
-    "name_bidx": "bytes",
-    "id_number_enc": "bytes",
-    "id_number_bidx": "bytes",
-    "sex": "int",
-    "birth_date": "date",
-    "updated_at": "time",
-    "merged_into": "int",
-}
-
-
-def _update_from(
-    conn: sa.Connection,
-    target: str,
-    frame: pl.DataFrame,
-    *,
-    stage: Stage | None = None,
-    name: str = "update",
-    consts: dict[str, Any] | None = None,
-) -> None:
-    """UPDATE target from a frame keyed by `id` (SQLite ≥ 3.33 and PostgreSQL both know
-    UPDATE … FROM); `consts` are the same for every row, bound once instead of per row."""
-    if frame.is_empty():
-        return
-    consts = consts or {}
-    with _rows(conn, frame, stage, name) as src:
-        sets = [f"{c} = _s.{c}" for c in frame.columns if c != "id"]
-        sets += [f"{c} = :{c}" for c in consts]
-        conn.execute(
-            sa.text(
-                f"UPDATE {target} SET {', '.join(sets)} FROM {src} AS _s WHERE {target}.id = _s.id"
-            ),
-            consts,
-        )
-
-
-def _insert_from(
-    conn: sa.Connection,
-    target: sa.Table,
-    frame: pl.DataFrame,
-    *,
-    stage: Stage | None = None,
-    name: str = "insert",
-    consts: dict[str, Any] | None = None,
-) -> None:
-    """INSERT a frame's rows into target, with `consts` in every row."""
-    if frame.is_empty():
-        return
-    consts = consts or {}
-    cols = [*frame.columns, *consts]
-    values = [*frame.columns, *(f":{c}" for c in consts)]
-    with _rows(conn, frame, stage, name) as src:
-        conn.execute(
-            sa.text(
-                f"INSERT INTO {target.name} ({', '.join(cols)}) "
-                f"SELECT {', '.join(values)} FROM {src}"
-            ),
-            consts,
-        )
-
-
-@contextmanager
-def _rows(
-    conn: sa.Connection, frame: pl.DataFrame, stage: Stage | None, name: str
-) -> Iterator[str]:
-    """The table a statement reads the frame's rows from: the stage's copy if it has one, else
-    a temporary table filled now (and dropped afterwards)."""
-    if stage is not None and name in stage.staged:
-        yield f"{STAGE}.{name}"
-        return
-    types = _types(conn)
-    tmp = f"_fp_{name}"
-    cols = [(c, types[_COLUMN_KINDS.get(c, "text")]) for c in frame.columns]
-    table = _temp_table(conn, tmp, cols)
-    bulk_insert(conn, table, frame.columns, frame.iter_rows())
-    yield tmp
-    conn.execute(sa.text(f"DROP TABLE {tmp}"))
-
-
 def _person_best(men: pl.DataFrame, persons: pl.Series | None, vault: Vault) -> pl.DataFrame:
     """Best values of the clusters (= person ids) of `men`, in the persons table's columns."""
     chosen = men if persons is None else men.filter(pl.col("cluster").is_in(persons.implode()))
@@ -207,7 +100,69 @@ def update_persons(
 ) -> None:
     """Rewrite the best values of existing persons from their mentions."""
     best = _person_best(men, persons, vault)
-    _update_from(conn, "persons", best, consts={"updated_at": utc_now()})
+    update_from(conn, "persons", best, consts={"updated_at": utc_now()})
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an applied run writes, inside its transaction."""
+
+    fresh: pl.DataFrame  # best values of the persons the run creates
+    known: pl.DataFrame  # refreshed best values of persons that exist
+    links: pl.DataFrame  # the links the run changes
+    final: pl.DataFrame  # every mention's link after the run (where retired ids point)
+    retired: int
+    now: dt.datetime
+
+
+class Writer:
+    """How a run's result reaches the store, one step a method. `link` takes one (`writer=`);
+    a test hands it a subclass that fails or watches at one step, a real writer otherwise.
+
+    `stage_min`: the fewest rows of a set that go through the side file (`stage.Stage`)."""
+
+    def __init__(self, stage_min: int = STAGE_MIN) -> None:
+        self.stage_min = stage_min
+
+    def ids(self, men: pl.DataFrame, first_new: int) -> tuple[dict[int, int], int]:
+        """A full relink's person id of each cluster, and how many old ids are retired."""
+        return stable_ids(men, first_new)
+
+    def stage(self, store: Store) -> Stage:
+        return Stage(store, self.stage_min)
+
+    def write(
+        self, conn: sa.Connection, stage: Stage, changes: Changes, run_id: int, seal: LinkSeal
+    ) -> None:
+        """New persons, refreshed best values, retired ids and the changed links."""
+        self.insert_persons(conn, stage, changes.fresh, changes.now)
+        update_from(
+            conn,
+            "persons",
+            changes.known,
+            stage=stage,
+            name="persons",
+            consts={"updated_at": changes.now},
+        )
+        if changes.retired:
+            _retire(conn, changes.final, changes.now)
+        # Rewriting most links (a first or full link) is faster with the person index rebuilt
+        # once afterwards than maintained row by row.
+        rebuild = changes.links.height > changes.final.height // 4
+        (person_index,) = s.links.indexes
+        if rebuild:
+            person_index.drop(conn)
+        _upsert_links(conn, changes.links, stage, run_id, seal)
+        if rebuild:
+            person_index.create(conn)
+        stage.check_links(conn)
+
+    def insert_persons(
+        self, conn: sa.Connection, stage: Stage, fresh: pl.DataFrame, now: dt.datetime
+    ) -> None:
+        """The persons the run creates, with their best values."""
+        consts = {"created_at": now, "updated_at": now}
+        insert_from(conn, s.persons, fresh, stage=stage, name="new_persons", consts=consts)
 
 
 def write_run(
@@ -223,12 +178,15 @@ def write_run(
     apply: bool,
     last_run: int | None,
     progress: Callable[[str], None],
+    writer: Writer | None = None,
 ) -> LinkReport:
-    """Allocate ids, count the changes and (when `apply`) write them; return the LinkReport."""
+    """Allocate ids, count the changes and (when `apply`) write them with `writer` (by default
+    a `Writer()`); return the LinkReport."""
+    writer = writer or Writer()
     with store.engine.connect() as conn:
         first_new = next_id(conn, s.persons)
     if mode == "full":
-        mapping, retired = stable_ids(after, first_new)
+        mapping, retired = writer.ids(after, first_new)
     else:
         fresh = sorted(c for c in after["cluster"].unique().to_list() if c is not None and c < 0)
         mapping = {c: first_new + i for i, c in enumerate(fresh)}
@@ -286,7 +244,7 @@ def write_run(
     is_new = pl.col("id").is_in(new_persons.implode())
     inserted, updated = best.filter(is_new), best.filter(~is_new)
     del best
-    stage = Stage(store)
+    stage = writer.stage(store)
     stage.put("new_persons", inserted)
     stage.put("persons", updated)
     stage.put_links(links)
@@ -312,7 +270,8 @@ def write_run(
         with ids_table(conn, "_fp_touched", changed_ids) as src:
             where = f"WHERE id IN (SELECT id FROM {src})"
             seal.persons_before(conn, where)
-            _write(conn, stage, inserted, updated, links, final, retired, now, run_id, seal)
+            changes = Changes(inserted, updated, links, final, retired, now)
+            writer.write(conn, stage, changes, run_id, seal)
             seal.persons_after(conn, f"{where} OR id >= {int(first_new)}")
         seal.record(conn, mode)
         report.review_added = _store_reviews(conn, pending_reviews, mode, now)
@@ -360,50 +319,6 @@ def _finalise(after: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _write(
-    conn: sa.Connection,
-    stage: Stage,
-    fresh: pl.DataFrame,
-    known: pl.DataFrame,
-    links: pl.DataFrame,
-    final: pl.DataFrame,
-    retired: int,
-    now: dt.datetime,
-    run_id: int,
-    seal: LinkSeal,
-) -> None:
-    """New persons (`fresh`), refreshed best values (`known`), retired ids and the changed
-    links."""
-    _insert_from(
-        conn,
-        s.persons,
-        fresh,
-        stage=stage,
-        name="new_persons",
-        consts={"created_at": now, "updated_at": now},
-    )
-    _update_from(
-        conn,
-        "persons",
-        known,
-        stage=stage,
-        name="persons",
-        consts={"updated_at": now},
-    )
-    if retired:
-        _retire(conn, final, now)
-    # Rewriting most links (a first or full link) is faster with the person index rebuilt
-    # once afterwards than maintained row by row.
-    rebuild = links.height > final.height // 4
-    (person_index,) = s.links.indexes
-    if rebuild:
-        person_index.drop(conn)
-    _upsert_links(conn, links, stage, run_id, seal)
-    if rebuild:
-        person_index.create(conn)
-    stage.check_links(conn)
-
-
 def _upsert_links(
     conn: sa.Connection, links: pl.DataFrame, stage: Stage, run_id: int, seal: LinkSeal
 ) -> None:
@@ -412,7 +327,7 @@ def _upsert_links(
     SELECT. The links digest follows: the replaced links out, the written ones in."""
     if links.is_empty():
         return
-    with _rows(conn, links, stage, "links") as src:
+    with rows(conn, links, stage, "links") as src:
         seal.links_before(conn, src)
         seal.links_written(links, run_id)
         conn.execute(
@@ -450,7 +365,7 @@ def _retired(final: pl.DataFrame) -> pl.DataFrame:
 
 def _retire(conn: sa.Connection, final: pl.DataFrame, now: dt.datetime) -> None:
     """Point the ids no cluster kept at where their mentions went."""
-    _update_from(conn, "persons", _retired(final), name="retired", consts={"updated_at": now})
+    update_from(conn, "persons", _retired(final), name="retired", consts={"updated_at": now})
 
 
 def _review_rows(

@@ -21,7 +21,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -30,8 +30,18 @@ from fpcredit.errors import StoreError
 from fpcredit.messages import text
 from fpcredit.store import arrow_child
 from fpcredit.store.arrow_child import conform
+from fpcredit.store.schema import PLAIN_PERSON_FIELDS
 
-__all__ = ["fetch_arrow", "read_arrow"]
+__all__ = ["PLAIN_MENTION_COLUMNS", "PLAIN_MENTION_FIELDS", "fetch_arrow", "read_arrow"]
+
+# A mention's person fields stored in plain text, as the batch reads (linkage, evaluation)
+# select them from the mentions table `m` and type them: a date as ISO text, sex a number.
+PLAIN_MENTION_COLUMNS: Final = ", ".join(
+    f"CAST(m.{f} AS TEXT)" if f == "birth_date" else f"m.{f}" for f in PLAIN_PERSON_FIELDS
+)
+PLAIN_MENTION_FIELDS: Final = [
+    pa.field(f, pa.int64() if f == "sex" else pa.string()) for f in PLAIN_PERSON_FIELDS
+]
 
 
 def read_arrow(url: sa.URL, sql: str, schema: pa.Schema) -> pa.Table:
