@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from fpcredit.config import Settings
-from fpcredit.errors import ConfigError, FpcreditError
+from fpcredit.errors import ComputeError, ConfigError, FpcreditError
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.keys.crypto import load_vault
@@ -89,6 +89,11 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(FpcreditError)
     async def refused(request: Request, exc: FpcreditError) -> JSONResponse:
         return _problem(request, 400, str(exc))
+
+    @app.exception_handler(ComputeError)
+    async def engine_failed(request: Request, exc: ComputeError) -> JSONResponse:
+        # The batch engine failed, not the request: the caller may try again later.
+        return _problem(request, 503, str(exc))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
