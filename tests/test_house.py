@@ -76,7 +76,9 @@ def test_frameworks_stay_in_their_room(frameworks: tuple[str, ...], room: str) -
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan)."""
-    edges = {m: sorted(i for i in imported if i in graph and i != m) for m, imported in graph.items()}
+    edges = {
+        m: sorted(i for i in imported if i in graph and i != m) for m, imported in graph.items()
+    }
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
