@@ -6,7 +6,14 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    DirectoryPath,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fpcredit.errors import ConfigError
@@ -73,6 +80,14 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="How long a write waits for another writer (SQLite) before giving up.",
+    )
+    mappings_dir: DirectoryPath | None = Field(
+        default=None,
+        description=(
+            "A folder of extra department mapping files, one `<source>.yaml` per department "
+            "(docs/ingestion.md): each is a department for `ingest` and `demo` beside the "
+            "packaged ones, whose names it cannot take."
+        ),
     )
 
     # Linkage (docs/linkage.md).

@@ -14,7 +14,7 @@ from fpcredit.collect.ingest import FileReport, Progress, ingest_file
 from fpcredit.collect.mapping import load_mapping
 from fpcredit.config import Settings
 from fpcredit.files import private_dir, write_private
-from fpcredit.guard.keys.crypto import create_keys, load_vault
+from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
 from fpcredit.messages import text
 from fpcredit.store.db import Store, open_store
 
@@ -106,9 +106,10 @@ def open_ready_store(settings: Settings) -> Store:
     return store
 
 
-def feed_path(folder: Path, source: str) -> Path:
-    """Where `fpcredit synth` writes a source's feed: DIR/<source>.<ext>."""
-    return folder / f"{source}.{load_mapping(source).format}"
+def feed_path(folder: Path, source: str, mappings_dir: Path | None = None) -> Path:
+    """Where a source's feed lies in a feeds folder (`fpcredit synth` writes them there):
+    DIR/<source>.<ext>, the extension the format its mapping file names."""
+    return folder / f"{source}.{load_mapping(source, mappings_dir).format}"
 
 
 def ingest_paths(
@@ -124,7 +125,7 @@ def ingest_paths(
             if progress:
                 progress(f"{name}: {stage}")
 
-        reports.append(ingest_file(store, vault, source, path, note))
+        reports.append(ingest_file(store, vault, source, path, note, settings.mappings_dir))
     return reports
 
 
@@ -137,16 +138,17 @@ class ProvinceLoad:
     link: LinkReport
     evaluation: Run
     policy: LoadedPolicy
+    without_feed: tuple[str, ...] = ()  # departments whose feed was not in the folder
 
 
 def load_province(
     settings: Settings, feeds: Path, as_of: dt.date, progress: Steps | None = None
 ) -> ProvinceLoad:
-    """Initialise the store, ingest every feed in `feeds`, link, and evaluate as of `as_of`
-    under the active policy: a synthetic province made ready to serve (`fpcredit demo`; tests
-    and benchmarks start from this). `progress` hears of each step and, while the feeds are
-    ingested, how many of them are done."""
-    from fpcredit.collect.mapping import sources
+    """Initialise the store, ingest the feed in `feeds` of every department (packaged, or in
+    `settings.mappings_dir`; one without a feed there is passed over and named in the result),
+    link, and evaluate as of `as_of` under the active policy: a synthetic province made ready to
+    serve (`fpcredit demo`; tests and benchmarks start from this). `progress` hears of each step
+    and, while the feeds are ingested, how many of them are done."""
     from fpcredit.evaluate.active import active_policy
     from fpcredit.evaluate.run import evaluate
     from fpcredit.link.config import load_config
@@ -158,22 +160,36 @@ def load_province(
     store = open_ready_store(settings)
     try:
         vault = load_vault(settings.keys_dir)
-        names = sources()
-        ingested = []
-        for done, source in enumerate(names):
-            path = feed_path(feeds, source)
-
-            def stage(what: str, name: str = path.name, done: int = done) -> None:
-                note(f"{name}: {what}", done, len(names))
-
-            ingested.append(ingest_file(store, vault, source, path, stage))
+        ingested, without_feed = _ingest_feeds(settings, store, vault, feeds, note)
         linked = link(store, vault, load_config(), progress=lambda what: note(what, None, None))
         note("evaluate", None, None)
         policy = active_policy(store)
         run = evaluate(store, settings.home, policy, as_of)
     finally:
         store.engine.dispose()
-    return ProvinceLoad(ingested, linked, run, policy)
+    return ProvinceLoad(ingested, linked, run, policy, without_feed)
+
+
+def _ingest_feeds(
+    settings: Settings, store: Store, vault: Vault, feeds: Path, note: Steps
+) -> tuple[list[FileReport], tuple[str, ...]]:
+    """Each department's feed in `feeds`, in the order of `sources`; and the departments that
+    had none there."""
+    from fpcredit.collect.mapping import sources
+
+    names = sources(settings.mappings_dir)
+    ingested, without_feed = [], []
+    for done, source in enumerate(names):
+        path = feed_path(feeds, source, settings.mappings_dir)
+        if not path.exists():
+            without_feed.append(source)
+            continue
+
+        def stage(what: str, name: str = path.name, done: int = done) -> None:
+            note(f"{name}: {what}", done, len(names))
+
+        ingested.append(ingest_file(store, vault, source, path, stage, settings.mappings_dir))
+    return ingested, tuple(without_feed)
 
 
 def _quiet(step: str, done: int | None, total: int | None) -> None:

@@ -15,6 +15,7 @@ from fpcredit.cli.reports import (
     print_ingest,
     print_link,
 )
+from fpcredit.messages import text
 
 
 @app.command()
@@ -47,6 +48,8 @@ def demo(
         out.print(f"2. store ready: {settings.url.split('?')[0]}")
         out.print("3. ingested every department feed:")
         print_ingest({"files": [r.as_json() for r in loaded.ingested]})
+        if loaded.without_feed:
+            out.print(text("departments.no_feed", sources=", ".join(loaded.without_feed)))
         store = open_ready_store(settings)
         try:
             counts = store.status()

@@ -83,7 +83,13 @@ def synth(
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="health, police, civil, hrss, cdc, mch or credit.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Department: health, police, civil, hrss, cdc, mch, credit, or a mapping file's"
+            " name in FPCREDIT_MAPPINGS_DIR."
+        ),
+    ],
     paths: Annotated[list[Path], typer.Argument(help="Feed files of that source.")],
     as_json: JsonOpt = False,
 ) -> None:

@@ -348,11 +348,17 @@ def _new_issues(plan: _Plan, acc: pl.DataFrame) -> pl.DataFrame:
 
 
 def ingest_file(
-    store: Store, vault: Vault, source: str, path: Path, progress: Progress | None = None
+    store: Store,
+    vault: Vault,
+    source: str,
+    path: Path,
+    progress: Progress | None = None,
+    mappings_dir: Path | None = None,
 ) -> FileReport:
-    """Ingest one file of a department source; FeedError if the file as a whole is unusable."""
+    """Ingest one file of a department source (packaged, or a mapping file in `mappings_dir`);
+    FeedError if the file as a whole is unusable."""
     note = progress or (lambda _stage: None)
-    adapter, std = get_adapter(source), load_standard()
+    adapter, std = get_adapter(source, mappings_dir), load_standard()
     started = utc_now()
     note("reading")
     feed = read_feed(path, adapter.mapping)

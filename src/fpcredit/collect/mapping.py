@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,6 +19,10 @@ from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
 __all__ = ["ColumnMap", "Derived", "KindFromColumn", "Mapping", "Target", "load_mapping", "sources"]
 
 PERSON_DATASET = "person"
+YAML: Final = ".yaml"
+# A source name is a mapping file's stem; it names files, CLI arguments and stored rows.
+SOURCE_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
+_PYDANTIC_PREFIX: Final = "Value error, "  # how pydantic introduces a validator's own message
 
 
 class _Strict(BaseModel):
@@ -118,26 +124,96 @@ class Mapping(_Strict):
         return self
 
 
-def parse_mapping(text: str, origin: str) -> Mapping:
-    """Validate a mapping file against the standard; StandardError names the problem."""
+def parse_mapping(content: str, origin: str, source: str | None = None) -> Mapping:
+    """Validate a mapping file against the standard; StandardError names the file and the
+    problem in one line. `source` (the file's stem) fills a missing `source:` and must equal a
+    given one."""
     try:
-        mapping = Mapping.model_validate(yaml.safe_load(text))
+        data = yaml.safe_load(content)
+        if source is not None and isinstance(data, dict):
+            data.setdefault("source", source)
+        mapping = Mapping.model_validate(data)
+        if source is not None and mapping.source != source:
+            raise ValueError(text("mapping.source_differs", named=mapping.source, source=source))
         mapping.check_against(load_standard())
-    except (yaml.YAMLError, ValidationError, ValueError) as e:
-        raise StandardError(f"{origin}: {e}") from e
+    except yaml.YAMLError as e:
+        raise StandardError(text("mapping.invalid", file=origin, why=_yaml_reason(e))) from e
+    except ValidationError as e:
+        raise StandardError(text("mapping.invalid", file=origin, why=_pydantic_reason(e))) from e
+    except ValueError as e:
+        raise StandardError(text("mapping.invalid", file=origin, why=e)) from e
     return mapping
 
 
+def _yaml_reason(error: yaml.YAMLError) -> str:
+    # PyYAML's own text spans several lines (it quotes the file); a clerk needs the line.
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        found = f"line {error.problem_mark.line + 1}: {error.problem}"
+        if error.context and error.context_mark is not None:
+            found += f" ({error.context} at line {error.context_mark.line + 1})"
+        return found
+    return str(error).splitlines()[0]
+
+
+def _pydantic_reason(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in problem["loc"])
+        why = str(problem["msg"]).removeprefix(_PYDANTIC_PREFIX)
+        parts.append(f"{where}: {why}" if where else why)
+    return "; ".join(parts)
+
+
 @functools.cache
-def load_mapping(source: str) -> Mapping:
-    """The mapping file shipped for a department source."""
-    path = resources.files("fpcredit.collect") / "mappings" / f"{source}.yaml"
-    if not path.is_file():
-        raise StandardError(text("unknown_source", source=source, known=", ".join(sources())))
-    return parse_mapping(path.read_text(encoding="utf-8"), f"mappings/{source}.yaml")
-
-
-def sources() -> list[str]:
-    """Department sources that have a mapping file."""
+def _packaged_files() -> dict[str, Traversable]:
     folder = resources.files("fpcredit.collect") / "mappings"
-    return sorted(Path(p.name).stem for p in folder.iterdir() if p.name.endswith(".yaml"))
+    files = [p for p in folder.iterdir() if p.name.endswith(YAML)]
+    return {p.name.removesuffix(YAML): p for p in sorted(files, key=lambda p: p.name)}
+
+
+def _operator_files(mappings_dir: Path | None) -> dict[str, Path]:
+    """The extra folder's mapping files by source; one that names a packaged department, or
+    whose name cannot be a source, is refused."""
+    if mappings_dir is None:
+        return {}
+    packaged = _packaged_files()
+    found = {}
+    for path in sorted(mappings_dir.glob(f"*{YAML}")):
+        if not SOURCE_NAME.fullmatch(path.stem):
+            raise StandardError(text("mapping.bad_name", file=str(path)))
+        if path.stem in packaged:
+            raise StandardError(text("mapping.packaged", file=str(path), source=path.stem))
+        found[path.stem] = path
+    return found
+
+
+def sources(mappings_dir: Path | None = None) -> list[str]:
+    """Department sources, one per mapping file, in ingestion order: the packaged ones by name,
+    then those of the operator's folder `mappings_dir` (Settings.mappings_dir) by name."""
+    return [*_packaged_files(), *_operator_files(mappings_dir)]
+
+
+def load_mapping(source: str, mappings_dir: Path | None = None) -> Mapping:
+    """The mapping file of a department source, packaged or in `mappings_dir`."""
+    extra = _operator_files(mappings_dir)  # refuses a misnamed or clashing file in any case
+    if source in _packaged_files():
+        return _packaged_mapping(source)
+    if source not in extra:
+        known = ", ".join(sorted(sources(mappings_dir)))
+        raise StandardError(text("unknown_source", source=source, known=known))
+    path = extra[source]
+    return parse_mapping(_read(path), str(path), source)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else text("mapping.not_utf8")
+        raise StandardError(text("mapping.invalid", file=str(path), why=why)) from e
+
+
+@functools.cache
+def _packaged_mapping(source: str) -> Mapping:
+    path = _packaged_files()[source]
+    return parse_mapping(path.read_text(encoding="utf-8"), f"mappings/{source}{YAML}", source)

@@ -1,38 +1,45 @@
-"""Department adapters, one per source system (R2)."""
+"""Department adapters (R2): the classes of the departments with cross-field rules, found by
+discovery; every other department is its mapping file alone."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
+
 from fpcredit.collect.adapters.base import Adapter
-from fpcredit.collect.adapters.cdc import CdcAdapter
-from fpcredit.collect.adapters.civil import CivilAdapter
-from fpcredit.collect.adapters.credit import CreditAdapter
-from fpcredit.collect.adapters.health import HealthAdapter
-from fpcredit.collect.adapters.hrss import HrssAdapter
-from fpcredit.collect.adapters.mch import MchAdapter
-from fpcredit.collect.adapters.police import PoliceAdapter
-from fpcredit.errors import StandardError
-from fpcredit.messages import text
+from fpcredit.collect.mapping import load_mapping
 
 __all__ = ["ADAPTERS", "Adapter", "get_adapter"]
 
-ADAPTERS: dict[str, Adapter] = {
-    a.source: a
-    for a in (
-        HealthAdapter(),
-        PoliceAdapter(),
-        CivilAdapter(),
-        HrssAdapter(),
-        CdcAdapter(),
-        MchAdapter(),
-        CreditAdapter(),
-    )
-}
+
+def _subclasses(cls: type[Adapter]) -> list[type[Adapter]]:
+    direct = cls.__subclasses__()
+    return [*direct, *(deeper for sub in direct for deeper in _subclasses(sub))]
 
 
-def get_adapter(source: str) -> Adapter:
-    """The adapter for a source name; StandardError lists the known ones."""
-    try:
-        return ADAPTERS[source]
-    except KeyError:
-        known = ", ".join(sorted(ADAPTERS))
-        raise StandardError(text("unknown_source", source=source, known=known)) from None
+def _discover() -> dict[str, type[Adapter]]:
+    """Import every module of this package, then map each source a subclass claims to it."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    found: dict[str, type[Adapter]] = {}
+    for cls in _subclasses(Adapter):
+        source = vars(cls).get("source")
+        if not isinstance(source, str):
+            continue  # an intermediate class that claims no department
+        if source in found:
+            raise TypeError(f"{found[source].__name__} and {cls.__name__} both claim {source!r}")
+        found[source] = cls
+    return dict(sorted(found.items()))
+
+
+# The adapter classes of this package, by the source each claims.
+ADAPTERS: dict[str, type[Adapter]] = _discover()
+
+
+def get_adapter(source: str, mappings_dir: Path | None = None) -> Adapter:
+    """The adapter of a department source (packaged, or in the operator's `mappings_dir`): its
+    class, or the base `Adapter` when its mapping file needs none, with its mapping;
+    StandardError lists the known sources."""
+    mapping = load_mapping(source, mappings_dir)
+    return ADAPTERS.get(source, Adapter)(mapping)

@@ -1,11 +1,10 @@
-"""The adapter seam: one subclass per department, each paired with a mapping file."""
+"""The adapter seam: a department's mapping file, and a subclass only for cross-field rules."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
 
-from fpcredit.collect.mapping import KindFromColumn, Mapping, load_mapping
+from fpcredit.collect.mapping import KindFromColumn, Mapping
 from fpcredit.collect.validate import Check
 from fpcredit.standard.elements import COMMON_FIELDS, Standard
 
@@ -13,13 +12,17 @@ __all__ = ["Adapter"]
 
 
 class Adapter:
-    """Maps one department's feed to the standard. Subclasses add department-specific checks."""
+    """Maps one department's feed to the standard through its mapping file.
 
-    source: ClassVar[str]
+    The base class serves a department whose mapping file says everything. A subclass in this
+    package that sets `source` at class level is that department's adapter and adds its
+    cross-field checks; `adapters.ADAPTERS` finds it, nothing lists it."""
 
-    @property
-    def mapping(self) -> Mapping:
-        return load_mapping(self.source)
+    source: str
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+        self.source = mapping.source
 
     def checks(self, today: dt.date) -> list[Check]:
         """Cross-field rules particular to this department (R5); none by default."""

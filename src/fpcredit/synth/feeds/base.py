@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
 import numpy as np
 import polars as pl
@@ -28,9 +28,11 @@ __all__ = [
     "Feed",
     "IdSlot",
     "Slots",
+    "Tuning",
     "clock_time",
     "late",
     "scramble",
+    "self_feed",
     "shown_id",
 ]
 
@@ -87,6 +89,44 @@ class Feed:
     slots: Slots
     rows: Callable[[World, int], pl.DataFrame]
     render: Callable[[pl.DataFrame, World], pl.DataFrame]
+
+
+class Tuning(TypedDict, total=False):
+    """A feed's departures from the seed's error rates (the defaults of `Slots`)."""
+
+    id_missing_weight: float
+    error_scale: float
+
+
+def self_feed(
+    file: str,
+    key: str,
+    rows: Callable[[World, int], pl.DataFrame],
+    render: Callable[[pl.DataFrame, World], pl.DataFrame],
+    *,
+    ids: tuple[str, bool | str],
+    name: str,
+    birth: tuple[str, str] | None,
+    event: tuple[str, str],
+    codes: tuple[str, tuple[str, ...]],
+    **tuning: Unpack[Tuning],
+) -> Feed:
+    """A UTF-8 feed whose every record is about one person, the subject `self`: one ID column
+    (`ids`: its name and `IdSlot.required`), one name column, at most one birth date and the
+    event date (each `(column, strftime format)`), and the code column with the codes that
+    stand for unknown ones; the source is the file's stem."""
+    role = "self"
+    slots = Slots(
+        ids=(IdSlot(ids[0], role, ids[1]),),
+        names=((name, role),),
+        births=() if birth is None else (DateSlot(birth[0], role, birth[1]),),
+        event=DateSlot(event[0], role, event[1]),
+        code=codes[0],
+        unknown_codes=codes[1],
+        **tuning,
+    )
+    source = file.partition(".")[0]
+    return Feed(source, file, "utf-8", key, role, (role,), slots, rows, render)
 
 
 def scramble(index: Ints, digits: int, seed: int) -> Ints:

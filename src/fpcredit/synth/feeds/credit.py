@@ -25,16 +25,7 @@ from fpcredit.synth.clock import (
     date_text,
     time_text,
 )
-from fpcredit.synth.feeds.base import (
-    DateSlot,
-    Feed,
-    IdSlot,
-    Slots,
-    clock_time,
-    late,
-    scramble,
-    shown_id,
-)
+from fpcredit.synth.feeds.base import clock_time, late, scramble, self_feed, shown_id
 from fpcredit.synth.population import Strs
 from fpcredit.synth.rng import Floats, Ints, lognormal, pick, stream, with_tail
 from fpcredit.synth.world import World, take
@@ -185,23 +176,10 @@ def _label(labels: Strs, index: pl.Series) -> pl.Series:
     return pl.Series(np.where(i >= 0, labels[np.maximum(i, 0)], ""), dtype=pl.Utf8)
 
 
-FEED = Feed(
-    source="credit",
-    file="credit.csv",
-    encoding="utf-8",
-    key="记录编号",
-    principal="self",
-    roles=("self",),
-    slots=Slots(
-        ids=(IdSlot("身份证号", "self", "_has_id"),),
-        names=(("姓名", "self"),),
-        births=(DateSlot("出生日期", "self", "%Y-%m-%d"),),
-        event=DateSlot("认定日期", "self", "%Y-%m-%d"),
-        code="类别",
-        unknown_codes=("其他", "9"),
-        # Formal decisions are keyed with care: a quarter of the seed's error rate.
-        error_scale=0.25,
-    ),
-    rows=rows,
-    render=render,
-)
+FEED = self_feed(
+    "credit.csv", "记录编号", rows, render,
+    ids=("身份证号", "_has_id"), name="姓名", birth=("出生日期", "%Y-%m-%d"),
+    event=("认定日期", "%Y-%m-%d"), codes=("类别", ("其他", "9")),
+    # Formal decisions are keyed with care: a quarter of the seed's error rate.
+    error_scale=0.25,
+)  # fmt: skip

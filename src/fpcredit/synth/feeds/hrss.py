@@ -15,16 +15,7 @@ import numpy as np
 import polars as pl
 
 from fpcredit.synth.clock import month_index, month_start, time_text
-from fpcredit.synth.feeds.base import (
-    DateSlot,
-    Feed,
-    IdSlot,
-    Slots,
-    clock_time,
-    late,
-    scramble,
-    shown_id,
-)
+from fpcredit.synth.feeds.base import clock_time, late, scramble, self_feed, shown_id
 from fpcredit.synth.rng import Ints, lognormal, stream
 from fpcredit.synth.world import World, take
 
@@ -143,22 +134,9 @@ def render(frame: pl.DataFrame, world: World) -> pl.DataFrame:
     )
 
 
-FEED = Feed(
-    source="hrss",
-    file="hrss.csv",
-    encoding="utf-8",
-    key="AAZ220",
-    principal="self",
-    roles=("self",),
-    slots=Slots(
-        ids=(IdSlot("AAC002", "self", True),),
-        names=(("AAC003", "self"),),
-        births=(),
-        event=DateSlot("AAE002", "self", "%Y%m"),
-        code="AAC013",
-        unknown_codes=("40", "90"),
-        id_missing_weight=0.25,
-    ),
-    rows=rows,
-    render=render,
-)
+FEED = self_feed(
+    "hrss.csv", "AAZ220", rows, render,
+    ids=("AAC002", True), name="AAC003", birth=None,
+    event=("AAE002", "%Y%m"), codes=("AAC013", ("40", "90")),
+    id_missing_weight=0.25,
+)  # fmt: skip

@@ -25,7 +25,7 @@ from fpcredit.synth.clock import (
     time_text,
     ymd,
 )
-from fpcredit.synth.feeds.base import DateSlot, Feed, IdSlot, Slots, clock_time, scramble
+from fpcredit.synth.feeds.base import clock_time, scramble, self_feed
 from fpcredit.synth.population import NEVER
 from fpcredit.synth.rng import Floats, Ints, lognormal, pick, stream, with_tail
 from fpcredit.synth.world import World, take
@@ -231,21 +231,8 @@ def render(frame: pl.DataFrame, world: World) -> pl.DataFrame:
     )
 
 
-FEED = Feed(
-    source="mch",
-    file="mch.parquet",
-    encoding="utf-8",
-    key="fwbh",
-    principal="self",
-    roles=("self",),
-    slots=Slots(
-        ids=(IdSlot("dxsfz", "self", "_adult"),),
-        names=(("dxxm", "self"),),
-        births=(DateSlot("dxcsrq", "self", "%Y%m%d"),),
-        event=DateSlot("fwrq", "self", "%Y-%m-%d"),
-        code="fwlx",
-        unknown_codes=("00", "09"),
-    ),
-    rows=rows,
-    render=render,
-)
+FEED = self_feed(
+    "mch.parquet", "fwbh", rows, render,
+    ids=("dxsfz", "_adult"), name="dxxm", birth=("dxcsrq", "%Y%m%d"),
+    event=("fwrq", "%Y-%m-%d"), codes=("fwlx", ("00", "09")),
+)  # fmt: skip

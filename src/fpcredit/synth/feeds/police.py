@@ -16,15 +16,7 @@ import polars as pl
 
 from fpcredit.synth.clock import HORIZON_DAY, WINDOW_START, YEAR_DAYS, Days, date_text, time_text
 from fpcredit.synth.feeds import civil, health
-from fpcredit.synth.feeds.base import (
-    DateSlot,
-    Feed,
-    IdSlot,
-    Slots,
-    clock_time,
-    late,
-    scramble,
-)
+from fpcredit.synth.feeds.base import clock_time, late, scramble, self_feed
 from fpcredit.synth.population import NEVER
 from fpcredit.synth.rng import Ints, lognormal, stream, with_tail
 from fpcredit.synth.world import World, take
@@ -177,21 +169,8 @@ def _code_text(codes: pl.Series, digits: int) -> pl.Series:
     return pl.select(pl.when(codes >= 0).then(written).otherwise(pl.lit(""))).to_series()
 
 
-FEED = Feed(
-    source="police",
-    file="police.jsonl",
-    encoding="utf-8",
-    key="rkbm",
-    principal="self",
-    roles=("self",),
-    slots=Slots(
-        ids=(IdSlot("gmsfhm", "self", True),),
-        names=(("xm", "self"),),
-        births=(DateSlot("csrq", "self", "%Y%m%d"),),
-        event=DateSlot("bdrq", "self", "%Y%m%d"),
-        code="yhzgx",
-        unknown_codes=("00", "X1"),
-    ),
-    rows=rows,
-    render=render,
-)
+FEED = self_feed(
+    "police.jsonl", "rkbm", rows, render,
+    ids=("gmsfhm", True), name="xm", birth=("csrq", "%Y%m%d"),
+    event=("bdrq", "%Y%m%d"), codes=("yhzgx", ("00", "X1")),
+)  # fmt: skip
