@@ -133,7 +133,7 @@ def load_mapping(source: str) -> Mapping:
     """The mapping file shipped for a department source."""
     path = resources.files("fpcredit.collect") / "mappings" / f"{source}.yaml"
     if not path.is_file():
-        raise StandardError(text("unknown_source", source=source, known=", ".join(sources())))
+        raise StandardError(text("feed.unknown_source", source=source, known=", ".join(sources())))
     return parse_mapping(path.read_text(encoding="utf-8"), f"mappings/{source}.yaml")
 
 

@@ -62,7 +62,7 @@ def _resolve(store: Store, person_id: int) -> int:
             sa.select(s.persons.c.id, s.persons.c.merged_into).where(s.persons.c.id == person_id)
         ).first()
     if row is None:
-        raise ExplainError(text("explain_no_person", person=person_id))
+        raise ExplainError(text("evaluation.explain_no_person", person=person_id))
     return int(row.merged_into) if row.merged_into else person_id
 
 
@@ -94,7 +94,7 @@ def explain(
     outcome = evaluate_frame(policy.policy, frame, score_date)
     result = person_rows(outcome.results, pid)
     if not result:
-        raise ExplainError(text("explain_not_evaluated", person=pid, day=score_date))
+        raise ExplainError(text("evaluation.explain_not_evaluated", person=pid, day=score_date))
     graded = result[0]
     if grade_date != score_date:
         gframe = load_frame(store, grade_date, policy.policy.attributes(), persons=family)

@@ -75,7 +75,7 @@ MAX_DENOMINATOR = 10**6  # keeps cross-multiplied thresholds inside 64-bit integ
 def _exact(value: object) -> Fraction:
     """An exact number from YAML: 0.15 is 15/100, not the nearest float; '1/3' is a third."""
     if isinstance(value, bool) or not isinstance(value, Fraction | int | float | str):
-        raise ValueError(messages.text("policy_not_number", value=value))
+        raise ValueError(messages.text("policy.not_number", value=value))
     if isinstance(value, Fraction | int):
         number = Fraction(value)
     else:
@@ -83,9 +83,9 @@ def _exact(value: object) -> Fraction:
         try:
             number = Fraction(text) if "/" in text else Fraction(Decimal(text))
         except (ValueError, ZeroDivisionError, InvalidOperation):
-            raise ValueError(messages.text("policy_not_number", value=text)) from None
+            raise ValueError(messages.text("policy.not_number", value=text)) from None
     if number.denominator > MAX_DENOMINATOR or abs(number) > MAX_DENOMINATOR:
-        raise ValueError(messages.text("policy_number_size", value=value))
+        raise ValueError(messages.text("policy.number_size", value=value))
     return number
 
 
@@ -111,7 +111,7 @@ class Band(_Model):
     @model_validator(mode="after")
     def _has_threshold(self) -> Band:
         if self.at_least is None and self.at_most is None:
-            raise ValueError(messages.text("policy_band"))
+            raise ValueError(messages.text("policy.band"))
         return self
 
 
@@ -345,7 +345,7 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     try:
         data = file.read_bytes()
     except OSError as e:
-        why = messages.text("policy_unreadable", why=e.strerror)
+        why = messages.text("policy.unreadable", why=e.strerror)
         raise PolicyError(str(file), [(None, why)]) from None
     return parse_policy(data, str(file))
 
@@ -357,13 +357,13 @@ def parse_policy(data: bytes, origin: str = "policy.yaml") -> LoadedPolicy:
         tree = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except UnicodeDecodeError:
-        raise PolicyError(origin, [(None, messages.text("policy_not_utf8"))]) from None
+        raise PolicyError(origin, [(None, messages.text("policy.not_utf8"))]) from None
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise PolicyError(origin, [(line, messages.text("policy_yaml", why=e.problem))]) from None
+        raise PolicyError(origin, [(line, messages.text("policy.yaml", why=e.problem))]) from None
     lines = dict(_lines(tree, ())) if tree is not None else {}
     if not isinstance(raw, dict):
-        raise PolicyError(origin, [(1, messages.text("policy_not_mapping"))])
+        raise PolicyError(origin, [(1, messages.text("policy.not_mapping"))])
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as e:
@@ -402,10 +402,10 @@ def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
 
 def _explain(err: Any) -> str:
     where = ".".join(str(p) for p in err["loc"])
-    known = f"policy_pydantic_{err['type']}"
+    known = f"policy.pydantic_{err['type']}"
     if messages.known(known):
         return messages.text(known, where=where, **{k: v for k, v in err.get("ctx", {}).items()})
-    return messages.text("policy_field", where=where, why=err["msg"])
+    return messages.text("policy.field", where=where, why=err["msg"])
 
 
 def check(policy: Policy) -> list[tuple[Loc, str]]:
@@ -422,17 +422,17 @@ def _check_ids(policy: Policy) -> Iterator[tuple[Loc, str]]:
     dims = [d.id for d in policy.dimensions]
     for i, d in enumerate(dims):
         if d in dims[:i]:
-            yield ("dimensions", i, "id"), messages.text("policy_duplicate", what=d)
+            yield ("dimensions", i, "id"), messages.text("policy.duplicate", what=d)
     seen: set[str] = set()
     for i, ind in enumerate(policy.indicators):
         if ind.id in seen:
-            yield ("indicators", i, "id"), messages.text("policy_duplicate", what=ind.id)
+            yield ("indicators", i, "id"), messages.text("policy.duplicate", what=ind.id)
         seen.add(ind.id)
         if ind.dimension not in dims:
             yield (
                 ("indicators", i, "dimension"),
                 messages.text(
-                    "policy_unknown_dimension", what=ind.dimension, known=", ".join(dims)
+                    "policy.unknown_dimension", what=ind.dimension, known=", ".join(dims)
                 ),
             )
     grades = set(policy.grade_order)
@@ -440,16 +440,16 @@ def _check_ids(policy: Policy) -> Iterator[tuple[Loc, str]]:
         if inc.min_grade not in grades:
             yield (
                 ("incentives", i, "min_grade"),
-                messages.text("policy_unknown_grade", what=inc.min_grade),
+                messages.text("policy.unknown_grade", what=inc.min_grade),
             )
 
 
 def _weight_problems(weights: list[Fraction], where: Loc) -> Iterator[tuple[Loc, str]]:
     for i, w in enumerate(weights):
         if w <= 0 or (w * WEIGHT_UNIT).denominator != 1:
-            yield (*where, i, "weight"), messages.text("policy_weight_unit", weight=float(w))
+            yield (*where, i, "weight"), messages.text("policy.weight_unit", weight=float(w))
     if weights and sum(weights) != 1:
-        yield where, messages.text("policy_weight_sum", total=float(sum(weights)))
+        yield where, messages.text("policy.weight_sum", total=float(sum(weights)))
 
 
 def _check_weights(policy: Policy) -> Iterator[tuple[Loc, str]]:
@@ -461,20 +461,20 @@ def _check_weights(policy: Policy) -> Iterator[tuple[Loc, str]]:
     for di, dim in enumerate(policy.dimensions):
         members = [(i, ind) for i, ind in enumerate(policy.indicators) if ind.dimension == dim.id]
         if not members:
-            yield ("dimensions", di, "id"), messages.text("policy_empty_dimension", what=dim.id)
+            yield ("dimensions", di, "id"), messages.text("policy.empty_dimension", what=dim.id)
             continue
         weights = [ind.weight for _, ind in members]
         for i, w in zip((i for i, _ in members), weights, strict=True):
             if w <= 0 or (w * WEIGHT_UNIT).denominator != 1:
                 yield (
                     ("indicators", i, "weight"),
-                    messages.text("policy_weight_unit", weight=float(w)),
+                    messages.text("policy.weight_unit", weight=float(w)),
                 )
         if sum(weights) != 1:
             yield (
                 ("dimensions", di, "id"),
                 messages.text(
-                    "policy_indicator_weight_sum", what=dim.id, total=float(sum(weights))
+                    "policy.indicator_weight_sum", what=dim.id, total=float(sum(weights))
                 ),
             )
         if dim.ahp:
@@ -500,13 +500,13 @@ def _ahp_agrees(
         yield where, str(e.problems[0][1])
         return
     if len(derived) != len(weights):
-        yield where, messages.text("policy_ahp_size", n=len(derived), m=len(weights))
+        yield where, messages.text("policy.ahp_size", n=len(derived), m=len(weights))
         return
     for member, w, d in zip(members, weights, derived, strict=True):
         if abs(float(w) - d) > 1.5 / WEIGHT_UNIT:
             yield (
                 where,
-                messages.text("policy_ahp_disagrees", member=member, stored=float(w), derived=d),
+                messages.text("policy.ahp_disagrees", member=member, stored=float(w), derived=d),
             )
 
 
@@ -533,27 +533,27 @@ def _kind_problems(
     datasets = load_standard().datasets
     for kind in kinds:
         if kind not in datasets:
-            yield where, messages.text("policy_unknown_kind", what=kind)
+            yield where, messages.text("policy.unknown_kind", what=kind)
             continue
         for attrs in wheres:
             for attr in attrs:
                 if attr not in datasets[kind].fields:
-                    yield where, messages.text("policy_unknown_attr", what=attr, kind=kind)
+                    yield where, messages.text("policy.unknown_attr", what=attr, kind=kind)
 
 
 def _check_grades(policy: Policy) -> Iterator[tuple[Loc, str]]:
     g = policy.grades
     if g.lowest in g.cutoffs:
-        yield ("grades", "lowest"), messages.text("policy_duplicate", what=g.lowest)
+        yield ("grades", "lowest"), messages.text("policy.duplicate", what=g.lowest)
     for value in g.cutoffs.values():
         if not 0 <= value <= 100 or (value * 100).denominator != 1:
-            yield ("grades", "cutoffs"), messages.text("policy_cutoff", value=float(value))
+            yield ("grades", "cutoffs"), messages.text("policy.cutoff", value=float(value))
     for severity, grade in g.caps.items():
         if grade not in policy.grade_order:
-            yield ("grades", "caps", severity), messages.text("policy_unknown_grade", what=grade)
+            yield ("grades", "caps", severity), messages.text("policy.unknown_grade", what=grade)
     for i, ind in enumerate(policy.indicators):
         if isinstance(ind.measure, EventsMeasure) and not policy.severities:
-            yield ("indicators", i, "measure"), messages.text("policy_no_severities")
+            yield ("indicators", i, "measure"), messages.text("policy.no_severities")
     for sev, rule in policy.severities.items():
         if rule.min_months > rule.max_months:
-            yield ("severities", sev), messages.text("policy_severity_order")
+            yield ("severities", sev), messages.text("policy.severity_order")

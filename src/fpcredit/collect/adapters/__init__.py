@@ -35,4 +35,4 @@ def get_adapter(source: str) -> Adapter:
         return ADAPTERS[source]
     except KeyError:
         known = ", ".join(sorted(ADAPTERS))
-        raise StandardError(text("unknown_source", source=source, known=known)) from None
+        raise StandardError(text("feed.unknown_source", source=source, known=known)) from None
