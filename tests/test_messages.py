@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import fpcredit
 from fpcredit import messages
 from fpcredit.collect.mapping import load_mapping, sources
-from fpcredit.evaluate.policy import Flag
+from fpcredit.evaluate.policy_model import Flag
 from fpcredit.messages import known, language, negotiate, text, using_language
 
 

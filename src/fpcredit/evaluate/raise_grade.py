@@ -17,7 +17,7 @@ from fpcredit.evaluate.compile.dates import add_months, birth_month_end
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
-from fpcredit.evaluate.policy import (
+from fpcredit.evaluate.policy_model import (
     CountMeasure,
     CoverageMeasure,
     EventsMeasure,
