@@ -43,7 +43,8 @@ import fpcredit.evaluate.engine as engine_module
 from fpcredit.compute.duckdb import DuckDBEngine
 from fpcredit.evaluate import reference
 from fpcredit.evaluate.frame import Frame
-from fpcredit.evaluate.policy import Policy, load_policy
+from fpcredit.evaluate.policy import load_policy
+from fpcredit.evaluate.policy_model import Policy
 
 TARGET_VS_BARE = 5.0
 TARGET_VS_REFERENCE = 10.0

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         if not raw:
             return None
         if raw not in ("duckdb", "spark"):
-            raise ValueError(text("link_backend_bad", backend=raw))
+            raise ValueError(text("link.backend_bad", backend=raw))
         return raw
 
     @field_validator("spark_memory", mode="before")

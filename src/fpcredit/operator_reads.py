@@ -56,7 +56,7 @@ def explain_read(
     """`fpcredit explain`: dates by month unless revealed (as `GET …/explanation`)."""
     found = locate(store, person_id)
     if found is None:
-        raise ExplainError(text("explain_no_person", person=person_id))
+        raise ExplainError(text("evaluation.explain_no_person", person=person_id))
     read.record([found.person_id])
     return explain_person(store, policy, person_id, day, Dates(exact=read.unmasked))
 

@@ -152,7 +152,7 @@ def test_parquet_column_without_a_text_form_is_named(
     pq.write_table(pa.table({"cert_no": ["3301060001"], "reg_type": [[1, 2]]}), path)
     with pytest.raises(FeedError) as caught:
         ingest_file(store, vault, "civil", path)
-    assert caught.value.reason == text("column_not_text", column="reg_type")
+    assert caught.value.reason == text("feed.column_not_text", column="reg_type")
     assert store.status()["records"] == 0
 
 

@@ -28,7 +28,7 @@ def test_an_engine_error_is_one_compute_error_with_its_step_and_sql() -> None:
     assert (error.engine, error.step, error.sql) == ("duckdb", "facts", sql)
     assert isinstance(error.__cause__, duckdb.Error)
     # The message is the catalogue's: the step and the engine, never the SQL or its values.
-    want = text("compute_failed", step="facts", engine="duckdb", error="BinderException")
+    want = text("compute.failed", step="facts", engine="duckdb", error="BinderException")
     assert str(error) == want and "no_such_column" not in str(error)
 
 

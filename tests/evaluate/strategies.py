@@ -20,7 +20,8 @@ import pyarrow as pa
 from hypothesis import strategies as st
 
 from fpcredit.evaluate.frame import Frame
-from fpcredit.evaluate.policy import (
+from fpcredit.evaluate.policy_checks import check
+from fpcredit.evaluate.policy_model import (
     FLAGS,
     GROUPS,
     SCOPES,
@@ -29,7 +30,6 @@ from fpcredit.evaluate.policy import (
     EventsMeasure,
     Policy,
     ScheduleMeasure,
-    check,
 )
 from fpcredit.evaluate.reference import add_months
 from fpcredit.standard.elements import load_standard

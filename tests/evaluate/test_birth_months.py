@@ -23,7 +23,7 @@ from fpcredit.evaluate import reference
 from fpcredit.evaluate.compile import facts as compile_facts
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
-from fpcredit.evaluate.policy import Policy
+from fpcredit.evaluate.policy_model import Policy
 from tests.evaluate.strategies import frames, moved_births, on_day, person_context, policies
 from tests.evaluate.test_reference import child, indicator, make_policy, person
 

@@ -27,7 +27,7 @@ from fpcredit.evaluate.frame import (
     Frame,
     Outcome,
 )
-from fpcredit.evaluate.policy import Policy
+from fpcredit.evaluate.policy_model import Policy
 from tests.evaluate.strategies import frames, person_context, policies
 
 Evaluator = Callable[[Policy, Frame, dt.date], Outcome]

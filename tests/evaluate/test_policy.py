@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from fpcredit.cli import app
 from fpcredit.errors import PolicyError
-from fpcredit.evaluate.policy import default_policy_path, derive, load_policy, parse_policy
+from fpcredit.evaluate.policy import default_policy_path, load_policy, parse_policy
+from fpcredit.evaluate.policy_checks import derive
 from fpcredit.messages import using_language
 
 DEFAULT = default_policy_path().read_text(encoding="utf-8")

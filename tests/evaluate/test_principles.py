@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from fpcredit.evaluate import reference
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import CHILDREN_SCHEMA, PERSON_SCHEMA, Frame, Outcome
-from fpcredit.evaluate.policy import FLAGS, CoverageMeasure, Policy, load_policy
+from fpcredit.evaluate.policy import load_policy
+from fpcredit.evaluate.policy_model import FLAGS, CoverageMeasure, Policy
 from tests.evaluate.strategies import HEALTH_KINDS, facts_about, frames, person_context
 
 # Hypothesis on both evaluators takes minutes: in CI, not in a quick local run.

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from fpcredit.evaluate.frame import Frame, Outcome
-from fpcredit.evaluate.policy import FLAGS, Policy, check
+from fpcredit.evaluate.policy_checks import check
+from fpcredit.evaluate.policy_model import FLAGS, Policy
 from fpcredit.evaluate.reference import (
     add_months,
     age,

@@ -178,7 +178,7 @@ def test_list_matches_the_right_people(
     assert right / len(rows) >= 0.99, (right, len(rows))
     # A flawed ID number is set aside with a note, and the row still matches on the rest.
     flawed = [got for i, got in enumerate(result.results) if i % 6 == 4]
-    note = text("match_note_id", reason=ID_REASONS["check_digit"][0])
+    note = text("match.note_id", reason=ID_REASONS["check_digit"][0])
     assert all(g.reason and note in g.reason for g in flawed)
     assert sum(g.status == "matched" for g in flawed) / len(flawed) >= 0.99
     logged = caplog.text
@@ -224,16 +224,16 @@ def test_rows_that_are_not_people_are_reported(linked: Linked, tmp_path: Path) -
     reasons = [r.reason for r in got]
     assert reasons[0] is None
     assert reasons[1:7] == [
-        text("match_row_empty"),
-        text("match_row_no_name"),
-        text("match_row_bad_birth_date"),
-        text("match_row_bad_birth_date"),
-        text("match_row_no_birth_date"),
-        text("match_row_fields", n=2, m=5),
+        text("match.row_empty"),
+        text("match.row_no_name"),
+        text("match.row_bad_birth_date"),
+        text("match.row_bad_birth_date"),
+        text("match.row_no_birth_date"),
+        text("match.row_fields", n=2, m=5),
     ]
-    assert reasons[7] and text("match_note_sex") in reasons[7]
-    assert text("match_note_region") in reasons[7]
-    assert reasons[8] == text("match_none")
+    assert reasons[7] and text("match.note_sex") in reasons[7]
+    assert text("match.note_region") in reasons[7]
+    assert reasons[8] == text("match.none")
 
 
 def test_review_band_names_no_person(linked: Linked, tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_review_band_names_no_person(linked: Linked, tmp_path: Path) -> None:
         assert got.probability is not None
         assert config.thresholds.review <= got.probability < 0.99999999
         assert got.candidate_id in linked.truth[row["key"]]
-        assert got.reason and text("match_review") in got.reason
+        assert got.reason and text("match.review") in got.reason
     # Rows with a valid ID number known to the index still match directly.
     assert result.matched and all(
         r.probability == 1.0 for r in result.results if r.status == "matched"
@@ -289,23 +289,23 @@ def test_missing_map_is_a_config_error(linked: Linked, tmp_path: Path) -> None:
     path = _csv(tmp_path / "list.csv", ["name,dob", "王芳,1990-01-01"])
     with pytest.raises(ConfigError) as caught:
         match_list(linked.store, linked.vault, path, tmp_path / "m.yaml")
-    assert text("file_not_found") in str(caught.value)
+    assert text("feed.file_not_found") in str(caught.value)
 
 
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
-        ("list.xlsx", b"PK\x03\x04", text("match_format", ext=".xlsx")),
-        ("list", b"name,dob\n", text("match_format", ext="list")),
-        ("list.csv", b"", text("file_empty")),
-        ("list.csv", b"name,dob\n", text("no_rows")),
-        ("list.csv", b"name,name,dob\n1,2,3\n", text("match_duplicate_column", column="name")),
+        ("list.xlsx", b"PK\x03\x04", text("match.format", ext=".xlsx")),
+        ("list", b"name,dob\n", text("match.format", ext="list")),
+        ("list.csv", b"", text("feed.file_empty")),
+        ("list.csv", b"name,dob\n", text("feed.no_rows")),
+        ("list.csv", b"name,name,dob\n1,2,3\n", text("match.duplicate_column", column="name")),
         (
             "list.csv",
             b"name,dob\n\xff\xfe\xff,1\n",
-            text("bad_encoding", encoding="UTF-8 / GB18030"),
+            text("feed.bad_encoding", encoding="UTF-8 / GB18030"),
         ),
-        ("list.parquet", b"PAR1 truncated", text("bad_parquet")),
+        ("list.parquet", b"PAR1 truncated", text("feed.bad_parquet")),
     ],
 )
 def test_unreadable_list_is_a_feed_error(
@@ -323,7 +323,7 @@ def test_missing_list_is_a_feed_error(linked: Linked, tmp_path: Path) -> None:
     map_path = _map(tmp_path / "m.yaml", "columns: {name: name, birth_date: dob}\n")
     with pytest.raises(FeedError) as caught:
         match_list(linked.store, linked.vault, tmp_path / "absent.csv", map_path)
-    assert caught.value.reason == text("file_not_found")
+    assert caught.value.reason == text("feed.file_not_found")
 
 
 def test_without_a_trained_model_it_says_to_link_first(tmp_path: Path) -> None:

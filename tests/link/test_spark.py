@@ -318,11 +318,11 @@ def test_spark_unavailable(
 
     with monkeypatch.context() as patch:
         patch.setitem(sys.modules, "pyspark", None)  # import pyspark now fails
-        with pytest.raises(ConfigError, match=re.escape(text("link_spark_missing"))):
+        with pytest.raises(ConfigError, match=re.escape(text("link.spark_missing"))):
             on_spark.dedupe(few, 0.3)
 
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
-    with pytest.raises(ConfigError, match=re.escape(text("link_java_missing"))):
+    with pytest.raises(ConfigError, match=re.escape(text("link.java_missing"))):
         on_spark.dedupe(few, 0.3)
 
     java = tmp_path / "jdk" / "bin" / "java"
@@ -332,7 +332,7 @@ def test_spark_unavailable(
     )
     java.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(java.parent.parent))
-    failed = text("link_spark_failed", reason="Error: UnsupportedClassVersionError (old Java)")
+    failed = text("link.spark_failed", reason="Error: UnsupportedClassVersionError (old Java)")
     with pytest.raises(ConfigError, match=re.escape(failed)):
         on_spark.dedupe(few, 0.3)
     assert set(scratch.glob("fpcredit-spark-*")) == before
@@ -361,7 +361,7 @@ def test_backend_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert resolve_backend(default) == "spark"
     assert LinkModel("v", {}).backend == "spark"
     monkeypatch.setenv(BACKEND_ENV, "hadoop")
-    with pytest.raises(ConfigError, match=re.escape(text("link_backend_bad", backend="hadoop"))):
+    with pytest.raises(ConfigError, match=re.escape(text("link.backend_bad", backend="hadoop"))):
         resolve_backend(default)
 
     bad_file = tmp_path / "bad.yaml"

@@ -49,7 +49,7 @@ def demo(
         out.print("3. ingested every department feed:")
         print_ingest({"files": [r.as_json() for r in loaded.ingested]})
         if loaded.without_feed:
-            out.print(text("departments.no_feed", sources=", ".join(loaded.without_feed)))
+            out.print(text("mapping.no_feed", sources=", ".join(loaded.without_feed)))
         store = open_ready_store(settings)
         try:
             counts = store.status()

@@ -71,7 +71,7 @@ def policy_activate(
         try:
             data = path.read_bytes()
         except OSError as e:
-            why = text("policy_unreadable", why=e.strerror)
+            why = text("policy.unreadable", why=e.strerror)
             raise PolicyError(str(path), [(None, why)]) from None
         made = admin.activate_policy(data, reason, str(path))
     emit(

@@ -80,7 +80,7 @@ def _prepare(feed: FeedTable, adapter: Adapter, std: Standard, path: Path) -> Va
     present = set(raw.columns)
     for column in adapter.required_columns(std):
         if column not in present:
-            raise FeedError(str(path), text("missing_column", column=column))
+            raise FeedError(str(path), text("feed.missing_column", column=column))
     mapping = adapter.mapping
     kept = [c for c in mapping.columns if c in present]
     raw = raw.select([ROW, *kept]).with_columns(
@@ -372,7 +372,7 @@ def ingest_file(
     except sa.exc.OperationalError as e:
         # Only the driver's own first line: SQLAlchemy's text would quote parameters.
         reason = str(e.orig).splitlines()[0] if e.orig else type(e).__name__
-        raise StoreError(text("store_write_failed", reason=reason)) from e
+        raise StoreError(text("store.write_failed", reason=reason)) from e
     log.info("ingested %s", {k: v for k, v in report.as_json().items() if k != "path"})
     return report
 

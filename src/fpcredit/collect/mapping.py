@@ -200,7 +200,7 @@ def load_mapping(source: str, mappings_dir: Path | None = None) -> Mapping:
         return _packaged_mapping(source)
     if source not in extra:
         known = ", ".join(sorted(sources(mappings_dir)))
-        raise StandardError(text("unknown_source", source=source, known=known))
+        raise StandardError(text("feed.unknown_source", source=source, known=known))
     path = extra[source]
     return parse_mapping(_read(path), str(path), source)
 

@@ -47,13 +47,13 @@ class FeedTable:
 def read_feed(path: Path, mapping: Mapping) -> FeedTable:
     """Read a feed in the mapping's format; FeedError with a one-line reason if unreadable."""
     if not path.is_file():
-        raise FeedError(str(path), text("file_not_found"))
+        raise FeedError(str(path), text("feed.file_not_found"))
     if path.stat().st_size == 0:
-        raise FeedError(str(path), text("file_empty"))
+        raise FeedError(str(path), text("feed.file_empty"))
     readers = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
     feed = readers[mapping.format](path, mapping)
     if feed.rows == 0:
-        raise FeedError(str(path), text("no_rows"))
+        raise FeedError(str(path), text("feed.no_rows"))
     return feed
 
 
@@ -61,7 +61,7 @@ def _decode(path: Path, encoding: str) -> str:
     try:
         return path.read_bytes().decode(encoding)
     except (UnicodeDecodeError, LookupError) as e:
-        raise FeedError(str(path), text("bad_encoding", encoding=encoding.upper())) from e
+        raise FeedError(str(path), text("feed.bad_encoding", encoding=encoding.upper())) from e
 
 
 def _number_rows(table: pa.Table, broken: list[BrokenRow]) -> pa.Table:
@@ -100,7 +100,7 @@ def _read_csv(path: Path, mapping: Mapping) -> FeedTable:
     except (pa.ArrowInvalid, ValueError) as e:
         # Keep only the parser's reason: what follows it can quote row content (identifiers).
         reason = ":".join(str(e).splitlines()[0].split(":")[:2])
-        raise FeedError(str(path), text("bad_csv", detail=reason)) from e
+        raise FeedError(str(path), text("feed.bad_csv", detail=reason)) from e
     return FeedTable(_number_rows(table, broken), broken)
 
 
@@ -149,13 +149,13 @@ def parquet_as_text(path: Path) -> pa.Table:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:
-        raise FeedError(str(path), text("bad_parquet")) from e
+        raise FeedError(str(path), text("feed.bad_parquet")) from e
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         try:
             columns.append(column.cast(pa.string()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise FeedError(str(path), text("column_not_text", column=name)) from e
+            raise FeedError(str(path), text("feed.column_not_text", column=name)) from e
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 

@@ -58,7 +58,7 @@ def wrapped(engine: str, errors: EngineErrors, step: str, sql: str = "") -> Iter
         cause = _engine_error(e, errors)
         if cause is None:
             raise
-        message = text("compute_failed", step=step, engine=engine, error=type(cause).__name__)
+        message = text("compute.failed", step=step, engine=engine, error=type(cause).__name__)
         raise ComputeError(message, engine=engine, step=step, sql=sql) from e
 
 

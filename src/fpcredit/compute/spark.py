@@ -85,12 +85,12 @@ def _start_spark(memory: str) -> _LocalSpark:
         from pyspark.sql import SparkSession
         from splink.backends.spark import similarity_jar_location
     except ImportError as e:
-        raise ConfigError(text("link_spark_missing")) from e
+        raise ConfigError(text("link.spark_missing")) from e
     # Splink hands Arrow tables to Spark; only Spark 4 accepts them (3.x would need pandas).
     if int(pyspark.__version__.split(".")[0]) < 4:
-        raise ConfigError(text("link_spark_missing"))
+        raise ConfigError(text("link.spark_missing"))
     if not _java_found():
-        raise ConfigError(text("link_java_missing"))
+        raise ConfigError(text("link.java_missing"))
     root = Path(tempfile.mkdtemp(prefix="fpcredit-spark-"))
     conf = SparkConf().setAll(
         [
@@ -141,7 +141,7 @@ def _start_spark(memory: str) -> _LocalSpark:
     except Exception as e:
         reason = _start_failure(log_path, e)
         shutil.rmtree(root, ignore_errors=True)
-        raise ConfigError(text("link_spark_failed", reason=reason)) from e
+        raise ConfigError(text("link.spark_failed", reason=reason)) from e
     context.setLogLevel("ERROR")
     return _LocalSpark(SparkSession(context), root)
 

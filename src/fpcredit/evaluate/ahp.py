@@ -71,7 +71,7 @@ def priorities(matrix: Sequence[Sequence[Number]]) -> tuple[tuple[float, ...], f
     """The weights (summing to 1) and consistency ratio of a judgement matrix with CR < 0.10."""
     result = consistency(matrix)
     if not result.acceptable:
-        raise InconsistentMatrix(text("ahp_inconsistent", cr=result.cr), result.cr)
+        raise InconsistentMatrix(text("ahp.inconsistent", cr=result.cr), result.cr)
     return result.weights, result.cr
 
 
@@ -93,10 +93,10 @@ def blend(
 ) -> tuple[float, ...]:
     """Experts' and the public survey's weights combined `expert_share` : rest, summing to 1."""
     if len(expert) != len(public):
-        raise InconsistentMatrix(text("ahp_blend_length", expert=len(expert), public=len(public)))
+        raise InconsistentMatrix(text("ahp.blend_length", expert=len(expert), public=len(public)))
     share = float(expert_share)
     if not 0.0 <= share <= 1.0:
-        raise InconsistentMatrix(text("ahp_blend_share", share=expert_share))
+        raise InconsistentMatrix(text("ahp.blend_share", share=expert_share))
     # Each side is normalised first so that 0.6/0.4 means 60%/40% of the weight even when a
     # survey reports raw scores rather than shares.
     combined = share * _normalised(expert) + (1.0 - share) * _normalised(public)
@@ -113,7 +113,7 @@ def from_upper(upper: Sequence[Sequence[Number | str]]) -> list[list[float]]:
     for i, row in enumerate(upper):
         if _length(row) != n - 1 - i:
             raise InconsistentMatrix(
-                text("ahp_upper_shape", row=i + 1, expected=n - 1 - i, count=_length(row))
+                text("ahp.upper_shape", row=i + 1, expected=n - 1 - i, count=_length(row))
             )
         for j, entry in enumerate(row, start=i + 1):
             full[i][j] = _judgement(entry, i + 1, j + 1)
@@ -125,12 +125,12 @@ def _checked(matrix: Sequence[Sequence[Number]]) -> _Array:
     """The matrix as floats once square, positive, unit-diagonal and reciprocal."""
     n = len(matrix)
     if n == 0:
-        raise InconsistentMatrix(text("ahp_empty"))
+        raise InconsistentMatrix(text("ahp.empty"))
     if n > len(RANDOM_INDEX):
-        raise InconsistentMatrix(text("ahp_too_large", n=n, limit=len(RANDOM_INDEX)))
+        raise InconsistentMatrix(text("ahp.too_large", n=n, limit=len(RANDOM_INDEX)))
     for i, row in enumerate(matrix, start=1):
         if _length(row) != n:
-            raise InconsistentMatrix(text("ahp_not_square", row=i, n=n))
+            raise InconsistentMatrix(text("ahp.not_square", row=i, n=n))
     a = np.array(
         [[_entry(x, i, j) for j, x in enumerate(row, 1)] for i, row in enumerate(matrix, 1)],
         dtype=np.float64,
@@ -149,13 +149,13 @@ def _entry(value: object, row: int, col: int) -> float:
             number = math.inf
         if math.isfinite(number) and number > 0:
             return number
-    raise InconsistentMatrix(text("ahp_entry", row=row, col=col, value=value))
+    raise InconsistentMatrix(text("ahp.entry", row=row, col=col, value=value))
 
 
 def _check_diagonal(a: _Array) -> None:
     for i, value in enumerate(np.diag(a), start=1):
         if not math.isclose(value, 1.0, rel_tol=1e-9):
-            raise InconsistentMatrix(text("ahp_diagonal", row=i, value=_shown(value)))
+            raise InconsistentMatrix(text("ahp.diagonal", row=i, value=_shown(value)))
 
 
 def _reciprocal(a: _Array) -> _Array:
@@ -164,7 +164,7 @@ def _reciprocal(a: _Array) -> _Array:
     if len(bad):
         i, j = (int(k) for k in bad[0])  # row-major order: the first hit has i < j
         raise InconsistentMatrix(
-            text("ahp_not_reciprocal", row=i + 1, col=j + 1, a=_shown(a[i, j]), b=_shown(a[j, i]))
+            text("ahp.not_reciprocal", row=i + 1, col=j + 1, a=_shown(a[i, j]), b=_shown(a[j, i]))
         )
     # The geometric mean sqrt(a_ij / a_ji) treats both written entries alike and restores the
     # exact reciprocity the theory (λmax ≥ n, CI ≥ 0) relies on; it leaves exact input unchanged.
@@ -192,7 +192,7 @@ def _judgement(entry: Number | str, row: int, col: int) -> float:
     try:
         return _entry(value, row, col)
     except InconsistentMatrix:
-        raise InconsistentMatrix(text("ahp_upper_entry", row=row, col=col, value=entry)) from None
+        raise InconsistentMatrix(text("ahp.upper_entry", row=row, col=col, value=entry)) from None
 
 
 def _normalised(weights: Sequence[Number]) -> _Array:
@@ -201,7 +201,7 @@ def _normalised(weights: Sequence[Number]) -> _Array:
     vector = np.array([float(w) for w in weights] if real else [math.nan], dtype=np.float64)
     total = float(vector.sum())
     if not (np.isfinite(vector).all() and (vector >= 0).all() and total > 0):
-        raise InconsistentMatrix(text("ahp_blend_weights"))
+        raise InconsistentMatrix(text("ahp.blend_weights"))
     return vector / total
 
 

@@ -20,7 +20,7 @@ from fpcredit.evaluate.frame import (
     Frame,
     Outcome,
 )
-from fpcredit.evaluate.policy import Policy
+from fpcredit.evaluate.policy_model import Policy
 
 __all__ = ["evaluate_frame", "evaluate_wide"]
 

@@ -19,21 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
+from fpcredit.evaluate import policy_model as model
 from fpcredit.evaluate.compile.dates import add_months, birth_month_end
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
-from fpcredit.evaluate.policy import (
-    CountMeasure,
-    CoverageMeasure,
-    EventsMeasure,
-    Indicator,
-    LoadedPolicy,
-    Policy,
-    ScheduleMeasure,
-    Text,
-)
+from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.evaluate.raise_grade import to_raise_grade
 from fpcredit.evaluate.run import cut_dates
 from fpcredit.guard.masking import Dates, mask_date
@@ -52,7 +44,7 @@ class MonthNotOverError(ExplainError):
     """A masked explanation was asked as of a month that is not over yet."""
 
 
-def _t(name: Text) -> str:
+def _t(name: model.Text) -> str:
     return name.zh if language() == "zh" else name.en
 
 
@@ -62,7 +54,7 @@ def _resolve(store: Store, person_id: int) -> int:
             sa.select(s.persons.c.id, s.persons.c.merged_into).where(s.persons.c.id == person_id)
         ).first()
     if row is None:
-        raise ExplainError(text("explain_no_person", person=person_id))
+        raise ExplainError(text("evaluation.explain_no_person", person=person_id))
     return int(row.merged_into) if row.merged_into else person_id
 
 
@@ -94,7 +86,7 @@ def explain(
     outcome = evaluate_frame(policy.policy, frame, score_date)
     result = person_rows(outcome.results, pid)
     if not result:
-        raise ExplainError(text("explain_not_evaluated", person=pid, day=score_date))
+        raise ExplainError(text("evaluation.explain_not_evaluated", person=pid, day=score_date))
     graded = result[0]
     if grade_date != score_date:
         gframe = load_frame(store, grade_date, policy.policy.attributes(), persons=family)
@@ -122,7 +114,7 @@ def explain(
     }  # fmt: skip
 
 
-def _dimensions(policy: Policy, outcome: Outcome, pid: int) -> list[dict[str, Any]]:
+def _dimensions(policy: model.Policy, outcome: Outcome, pid: int) -> list[dict[str, Any]]:
     weights = {d.id: d.weight for d in policy.dimensions}
     rows = person_rows(outcome.dimensions, pid)
     total_w = sum((weights[r["dimension"]] for r in rows if r["included"]), Fraction(0))
@@ -143,7 +135,7 @@ def _dimensions(policy: Policy, outcome: Outcome, pid: int) -> list[dict[str, An
 
 
 def _lines(
-    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date, dates: Dates
+    policy: model.Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date, dates: Dates
 ) -> list[dict[str, Any]]:
     inds = {r["indicator"]: r for r in person_rows(outcome.indicators, pid)}
     dims = {r["dimension"]: r for r in _dimensions(policy, outcome, pid)}
@@ -181,7 +173,7 @@ def _lines(
 
 
 def _evidence(
-    ind: Indicator,
+    ind: model.Indicator,
     facts: list[dict[str, Any]],
     kids: list[dict[str, Any]],
     pid: int,
@@ -191,15 +183,15 @@ def _evidence(
     """The facts an indicator read (for display; the score itself comes from the engine)."""
     m = ind.measure
     kid_ids = {k["child_id"] for k in kids if birth_month_end(k["birth_date"]) <= cut}
-    if isinstance(m, CountMeasure):
+    if isinstance(m, model.CountMeasure):
         owners, kinds, where = ({pid} if m.of == "self" else kid_ids), m.kinds, m.where
         start = add_months(cut, -m.window_months) if m.window_months else dt.date.min
-    elif isinstance(m, ScheduleMeasure):
+    elif isinstance(m, model.ScheduleMeasure):
         owners, kinds, where, start = kid_ids, [m.kind], {}, dt.date.min
-    elif isinstance(m, CoverageMeasure):
+    elif isinstance(m, model.CoverageMeasure):
         owners, kinds, where = {pid}, [m.kind], m.where
         start = add_months(cut, -m.window_months)
-    elif isinstance(m, EventsMeasure):
+    elif isinstance(m, model.EventsMeasure):
         owners, kinds, where, start = {pid}, ["credit_event"], {}, dt.date.min
     else:
         for k in sorted(kids, key=birth_order):
@@ -218,17 +210,17 @@ def _evidence(
 
 
 def _shown(measure: Any) -> tuple[str, ...]:
-    if isinstance(measure, ScheduleMeasure):
+    if isinstance(measure, model.ScheduleMeasure):
         return tuple(sorted({a for item in measure.items for a in item.where}))
-    if isinstance(measure, CoverageMeasure):
+    if isinstance(measure, model.CoverageMeasure):
         return ("period",) if measure.month_from == "period" else (measure.duration_attr or "",)
-    if isinstance(measure, EventsMeasure):
+    if isinstance(measure, model.EventsMeasure):
         return ("credit_event_type", "severity")
     return ()
 
 
 def _exemptions(
-    ind: Indicator, facts: list[dict[str, Any]], pid: int, cut: dt.date, dates: Dates
+    ind: model.Indicator, facts: list[dict[str, Any]], pid: int, cut: dt.date, dates: Dates
 ) -> Iterator[dict[str, Any]]:
     for f in facts:
         scope = f.get("difficulty_scope")

@@ -17,7 +17,7 @@ from fpcredit.evaluate.compile.dates import add_months, birth_month_end
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
-from fpcredit.evaluate.policy import (
+from fpcredit.evaluate.policy_model import (
     CountMeasure,
     CoverageMeasure,
     EventsMeasure,
@@ -125,7 +125,7 @@ def _moves(
         for n in range(1, 11):
             fact = {"person_id": owner, "kind": m.kinds[0],
                     **{a: v[0] for a, v in m.where.items()}}  # fmt: skip
-            label = text("action_count", kind=_kind(m.kinds[0]), n=n)
+            label = text("evaluation.action_count", kind=_kind(m.kinds[0]), n=n)
             yield Move(ind.id, [Action(label, tuple([fact] * n))])
     elif isinstance(m, CoverageMeasure) and m.month_from == "period":
         months = _uncovered_months(m, facts, pid, cut)
@@ -135,9 +135,9 @@ def _moves(
         code = max(m.durations, key=lambda c: (m.durations[c] == 0, m.durations[c]))
         fact = {"person_id": pid, "kind": m.kind, m.duration_attr or "": code,
                 **{a: v[0] for a, v in m.where.items()}}  # fmt: skip
-        yield Move(ind.id, [Action(text("action_measure", code=code), (fact,))])
+        yield Move(ind.id, [Action(text("evaluation.action_measure", code=code), (fact,))])
     elif isinstance(m, FlagMeasure):
-        yield Move(ind.id, [Action(text(f"action_flag_{m.field}"), flags=(m.field,))])
+        yield Move(ind.id, [Action(text(f"evaluation.action_flag_{m.field}"), flags=(m.field,))])
     elif isinstance(m, EventsMeasure):
         yield from _repairs(policy, ind, facts, pid, cut, dates)
 
@@ -164,7 +164,7 @@ def _missing_items(
                 fact = {"person_id": kid["child_id"], "kind": m.kind, **values}
                 what = " ".join(values.values()) or _kind(m.kind)
                 label = text(
-                    "action_schedule", birth=dates.text(kid["birth_date"]), what=what,
+                    "evaluation.action_schedule", birth=dates.text(kid["birth_date"]), what=what,
                     n=rank[key], months=item.due_months,
                 )  # fmt: skip
                 yield Action(label, (fact,))
@@ -193,7 +193,7 @@ def _payment(m: CoverageMeasure, pid: int, month: int) -> Action:
     period = f"{year:04d}-{mon + 1:02d}"
     fact = {"person_id": pid, "kind": m.kind, "period": period,
             **{a: v[0] for a, v in m.where.items()}}  # fmt: skip
-    return Action(text("action_payment", period=period), (fact,))
+    return Action(text("evaluation.action_payment", period=period), (fact,))
 
 
 def _repairs(
@@ -218,7 +218,7 @@ def _repairs(
             <= cut
             < add_months(f["event_date"], rule.max_months)
         ):
-            label = text("action_repair", day=dates.text(f["event_date"]))
+            label = text("evaluation.action_repair", day=dates.text(f["event_date"]))
             yield Move(ind.id, [Action(label, drop_fact=f["fact_id"])])
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import duckdb
 
 from fpcredit.evaluate import ahp
-from fpcredit.evaluate.policy import Comparisons, LoadedPolicy, derive
+from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.evaluate.policy_checks import derive
+from fpcredit.evaluate.policy_model import Comparisons
 from fpcredit.evaluate.run import Run
 from fpcredit.files import private_output
 

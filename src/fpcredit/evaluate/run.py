@@ -240,10 +240,10 @@ def results_refused(conn: sa.Connection, row: Any, path: Path) -> str | None:
     SHA-256 its row records, or the row no longer matches its entry on the trail."""
     if row["results_sha256"] is None or file_sha256(path) != row["results_sha256"]:
         log.critical("evaluation %s: its results file was changed; refused", row["id"])
-        return text("evaluation_file_altered", id=row["id"])
+        return text("evaluation.file_altered", id=row["id"])
     if not vouched(conn, "evaluations", int(row["id"])):
         log.critical("evaluation %s: its row was changed; refused", row["id"])
-        return text("evaluation_row_altered", id=row["id"])
+        return text("evaluation.row_altered", id=row["id"])
     return None
 
 
@@ -286,10 +286,10 @@ def latest(
     with store.engine.connect() as conn:
         row = conn.execute(query.order_by(e.c.id.desc()).limit(1)).mappings().first()
     if row is None:
-        raise EvaluationError(text("evaluation_missing", as_of=as_of.isoformat()))
+        raise EvaluationError(text("evaluation.missing", as_of=as_of.isoformat()))
     path = home / row["path"]
     if not path.exists():
-        raise EvaluationError(text("evaluation_file_missing", path=row["path"]))
+        raise EvaluationError(text("evaluation.file_missing", path=row["path"]))
     with store.engine.connect() as conn:
         refused = results_refused(conn, row, path)
     if refused:

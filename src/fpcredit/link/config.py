@@ -159,13 +159,13 @@ def load_config(path: Path | None = None) -> LinkConfig:
         return LinkConfig.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()})
     except FileNotFoundError as e:
         raise ConfigError(
-            text("linkage_config_bad", path=path, reason=text("file_not_found"))
+            text("link.config_bad", path=path, reason=text("feed.file_not_found"))
         ) from e
     except (yaml.YAMLError, TypeError) as e:
-        raise ConfigError(text("linkage_config_bad", path=path, reason=str(e))) from e
+        raise ConfigError(text("link.config_bad", path=path, reason=str(e))) from e
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(
-            text("linkage_config_bad", path=path, reason=f"{where}: {first['msg']}")
+            text("link.config_bad", path=path, reason=f"{where}: {first['msg']}")
         ) from e

@@ -234,7 +234,7 @@ def crosswalk_pass(
         adopted_mentions = by_id.join(adopted, on="cluster", how="semi").height
         progress(
             text(
-                "link_stage_crosswalk",
+                "link.stage_crosswalk",
                 pairs=pairs.height,
                 linked=applied.placed.height + adopted_mentions,
                 conflicts=applied.conflicts,

@@ -129,7 +129,7 @@ class _Run:
             return pl.DataFrame(
                 schema={"cluster": pl.Int64, "person_id": pl.Int64, "probability": pl.Float64}
             )
-        self.progress(text("link_stage_adopt", n=fresh["cluster"].n_unique()))
+        self.progress(text("link.stage_adopt", n=fresh["cluster"].n_unique()))
         rows = person_rows(
             men.filter(pl.col("cluster").is_in(pl.concat([fresh["cluster"], idless]).implode())),
             self.vault,
@@ -152,7 +152,7 @@ class _Run:
 
     def _persons(self, men: pl.DataFrame) -> pa.Table:
         """Every cluster's best values as the linker compares them."""
-        self.progress(text("link_stage_persons"))
+        self.progress(text("link.stage_persons"))
         return features(person_rows(men, self.vault), self.vault)
 
     def _round(
@@ -160,7 +160,7 @@ class _Run:
     ) -> tuple[pl.DataFrame, pl.DataFrame, pa.Table]:
         th = self.config.thresholds
         mentions = features(mention_rows(men, pending["id"]), self.vault)
-        self.progress(text("link_stage_splink", n=pending.height, persons=persons.num_rows))
+        self.progress(text("link.stage_splink", n=pending.height, persons=persons.num_rows))
         pairs = pl.from_arrow(self.model.link(persons, mentions, th.review))
         assert isinstance(pairs, pl.DataFrame)
         best = pairs.sort(["mention_id", "probability"], descending=[False, True]).unique(
@@ -179,7 +179,7 @@ class _Run:
         if not ids:
             return pl.DataFrame(schema=_ASSIGN_SCHEMA)
         subset = mentions.filter(pc.is_in(mentions["unique_id"], value_set=pa.array(ids)))
-        self.progress(text("link_stage_dedupe", n=len(ids)))
+        self.progress(text("link.stage_dedupe", n=len(ids)))
         pairs = self.model.dedupe(subset, self.config.thresholds.link)
         comp = _components(pairs, ids)
         roots = sorted(set(comp.values()))
@@ -229,22 +229,22 @@ def link(
     writes the result (by default a `Writer()`)."""
     vault.refuse_during_move()  # mixed blind indexes would split one person in two
     note = progress or (lambda _m: None)
-    note(text("link_stage_read"))
+    note(text("link.stage_read"))
     men = load_mentions(store.engine.url)
     if men.is_empty():
-        raise StoreError(text("link_nothing"))
+        raise StoreError(text("link.nothing"))
     with store.engine.connect() as conn:
         last_run = conn.scalar(sa.select(sa.func.max(s.link_runs.c.id)))
     full = full or men["person_id"].is_null().all()
     model = None if train else current_model(store, config)
     if model is None:
-        note(text("link_stage_train"))
+        note(text("link.stage_train"))
         model = train_model(store, vault, config, men)
     run = _Run(vault, config, model, note)
     base = aligned(men.with_columns(pl.lit(None, pl.Int64).alias("cluster")))
     if not full:
         base = base.with_columns(pl.col("person_id").alias("cluster"))
-    note(text("link_stage_id", n=base["cluster"].null_count()))
+    note(text("link.stage_id", n=base["cluster"].null_count()))
     by_id = _id_pass(base, run.labels)
     by_id = crosswalk_pass(store, config, base, by_id, note)
     if not full:

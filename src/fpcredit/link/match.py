@@ -161,12 +161,12 @@ def match_list(
     header, raw = _read_list(Path(path))
     for key, column in columns.model_dump(exclude_none=True).items():
         if column not in header:
-            reason = text("match_map_no_column", item=f"columns.{key}", column=column)
-            raise ConfigError(text("match_map_bad", path=map_path, reason=reason))
+            reason = text("match.map_no_column", item=f"columns.{key}", column=column)
+            raise ConfigError(text("match.map_bad", path=map_path, reason=reason))
     config = config or load_config()
     model = current_model(store, config)
     if model is None:
-        raise StoreError(text("link_no_model"))
+        raise StoreError(text("link.no_model"))
     people = [_normalise(i, row, columns, vault) for i, row in enumerate(raw)]
     persons = _persons(store)
     owners = _id_owners(persons)
@@ -204,11 +204,11 @@ def _scored(p: _Person, best: tuple[int, float] | None, link: float) -> MatchRow
     """A model-scored row: a match at or above the link threshold; otherwise a clerk decides
     (the model only returns candidates at or above the review threshold) or nobody fits."""
     if best is None:
-        return MatchRow(p.row, "unmatched", reason=_join(*p.notes, text("match_none")))
+        return MatchRow(p.row, "unmatched", reason=_join(*p.notes, text("match.none")))
     person_id, probability = best
     if probability >= link:
         return MatchRow(p.row, "matched", person_id, probability, _join(*p.notes))
-    reason = _join(*p.notes, text("match_review"))
+    reason = _join(*p.notes, text("match.review"))
     return MatchRow(p.row, "review", person_id, probability, reason)
 
 
@@ -216,43 +216,43 @@ def load_map(map_path: Path) -> ListColumns:
     """Read and validate a column map (`columns: {name: COL, birth_date: COL, ...}`)."""
 
     def bad(reason: str) -> ConfigError:
-        return ConfigError(text("match_map_bad", path=map_path, reason=reason))
+        return ConfigError(text("match.map_bad", path=map_path, reason=reason))
 
     try:
         data: Any = yaml.safe_load(Path(map_path).read_text(encoding="utf-8"))
         return _MapFile.model_validate(data).columns
     except FileNotFoundError as e:
-        raise bad(text("file_not_found")) from e
+        raise bad(text("feed.file_not_found")) from e
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise bad(str(e).splitlines()[0]) from e
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         if first["type"] == "missing":
-            raise bad(text("match_map_missing", item=where)) from e
+            raise bad(text("match.map_missing", item=where)) from e
         if first["type"] == "extra_forbidden":
             model = ListColumns if len(first["loc"]) > 1 else _MapFile
             known = ", ".join(model.model_fields)
-            raise bad(text("match_map_unknown", item=where, known=known)) from e
+            raise bad(text("match.map_unknown", item=where, known=known)) from e
         raise bad(f"{where}: {first['msg']}" if where else first["msg"]) from e
 
 
 def _read_list(path: Path) -> tuple[list[str], _Rows]:
     ext = path.suffix.lower()
     if ext not in FORMATS:
-        raise FeedError(str(path), text("match_format", ext=ext or path.name))
+        raise FeedError(str(path), text("match.format", ext=ext or path.name))
     if not path.is_file():
-        raise FeedError(str(path), text("file_not_found"))
+        raise FeedError(str(path), text("feed.file_not_found"))
     if path.stat().st_size == 0:
-        raise FeedError(str(path), text("file_empty"))
+        raise FeedError(str(path), text("feed.file_empty"))
     header, rows = _read_csv(path) if ext == ".csv" else _read_parquet(path)
     seen: set[str] = set()
     for column in header:
         if column in seen:
-            raise FeedError(str(path), text("match_duplicate_column", column=column))
+            raise FeedError(str(path), text("match.duplicate_column", column=column))
         seen.add(column)
     if not rows:
-        raise FeedError(str(path), text("no_rows"))
+        raise FeedError(str(path), text("feed.no_rows"))
     return header, rows
 
 
@@ -264,23 +264,23 @@ def _decode(path: Path) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise FeedError(str(path), text("bad_encoding", encoding="UTF-8 / GB18030"))
+    raise FeedError(str(path), text("feed.bad_encoding", encoding="UTF-8 / GB18030"))
 
 
 def _read_csv(path: Path) -> tuple[list[str], _Rows]:
     try:
         lines = list(csv.reader(io.StringIO(_decode(path), newline="")))
     except csv.Error as e:
-        raise FeedError(str(path), text("bad_csv", detail=str(e).splitlines()[0])) from e
+        raise FeedError(str(path), text("feed.bad_csv", detail=str(e).splitlines()[0])) from e
     # A wholly blank line is layout, not a data row.
     lines = [line for line in lines if line]
     if not lines:
-        raise FeedError(str(path), text("file_empty"))
+        raise FeedError(str(path), text("feed.file_empty"))
     header = [c.strip() for c in lines[0]]
     rows: _Rows = []
     for line in lines[1:]:
         if len(line) != len(header):
-            rows.append(text("match_row_fields", n=len(line), m=len(header)))
+            rows.append(text("match.row_fields", n=len(line), m=len(header)))
         else:
             rows.append(dict(zip(header, line, strict=True)))
     return header, rows
@@ -310,32 +310,32 @@ def _normalise(
     sex, id_number = _value(raw, columns.sex), _value(raw, columns.id_number)
     region = _value(raw, columns.region)
     if not any((name, born, sex, id_number, region)):
-        return _Person(index, rejected=text("match_row_empty"))
+        return _Person(index, rejected=text("match.row_empty"))
     if name is None:
-        return _Person(index, rejected=text("match_row_no_name"))
+        return _Person(index, rejected=text("match.row_no_name"))
     if born is None:
-        return _Person(index, rejected=text("match_row_no_birth_date"))
+        return _Person(index, rejected=text("match.row_no_birth_date"))
     birth_date = _birth_date(born)
     if birth_date is None:
-        return _Person(index, rejected=text("match_row_bad_birth_date"))
+        return _Person(index, rejected=text("match.row_bad_birth_date"))
     person = _Person(index, name=name, birth_date=birth_date)
     notes: list[str] = []
     if sex is not None:
         person.sex = _SEX.get(sex.lower())
         if person.sex is None:
-            notes.append(text("match_note_sex"))
+            notes.append(text("match.note_sex"))
     if id_number is not None:
         try:
             normalised = idcard.parse(id_number).text
             person.id_bidx = vault.blind_index(normalised, "id_number")
         except InvalidIdNumber as e:
             zh, en = ID_REASONS[e.reason]
-            notes.append(text("match_note_id", reason=zh if language() == "zh" else en))
+            notes.append(text("match.note_id", reason=zh if language() == "zh" else en))
     if region is not None:
         if _REGION.fullmatch(region):
             person.region = region
         else:
-            notes.append(text("match_note_region"))
+            notes.append(text("match.note_region"))
     person.notes = tuple(notes)
     return person
 

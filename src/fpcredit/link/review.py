@@ -107,7 +107,7 @@ def list_reviews(
 def _get(conn: sa.Connection, review_id: int) -> Any:
     row = conn.execute(_review_query().where(s.link_reviews.c.id == review_id)).first()
     if row is None:
-        raise ReviewError(text("review_unknown", id=review_id))
+        raise ReviewError(text("link.review_unknown", id=review_id))
     return row
 
 
@@ -168,7 +168,7 @@ def _mentions_of(conn: sa.Connection, person_id: int) -> list[int]:
 def _require_person(conn: sa.Connection, person_id: int) -> None:
     # Unknown, merged and emptied persons alike have no mentions.
     if not _mentions_of(conn, person_id):
-        raise ReviewError(text("person_unknown", id=person_id))
+        raise ReviewError(text("link.person_unknown", id=person_id))
 
 
 def _decision(conn: sa.Connection, keys_dir: Path, **values: Any) -> None:
@@ -255,7 +255,7 @@ def _decide(
         lock_tables(conn, ["links", "persons"])  # before the trail's lock (the decision's entry)
         row = _get(conn, review_id)
         if row.status != "pending":
-            raise ReviewError(text("review_decided", id=review_id, status=row.status))
+            raise ReviewError(text("link.review_decided", id=review_id, status=row.status))
         candidate = row.candidate_person_id
         _require_person(conn, candidate)
         own = row.person_id
@@ -324,7 +324,7 @@ def merge(
 ) -> dict[str, Any]:
     """Two files are one person: `other`'s mentions join `keep`, and `other` points to it."""
     if keep == other:
-        raise ReviewError(text("merge_same"))
+        raise ReviewError(text("link.merge_same"))
     keys = keys_of(store)
     with store.engine.begin() as conn:
         lock_tables(conn, ["links", "persons"])  # before the trail's lock (the decision's entry)
@@ -375,10 +375,10 @@ def unmerge(
             )
         )
         if not moving:
-            raise ReviewError(text("unmerge_nothing", id=person_id))
+            raise ReviewError(text("link.unmerge_nothing", id=person_id))
         staying = [i for i in _mentions_of(conn, person_id) if i not in set(moving)]
         if not staying:
-            raise ReviewError(text("unmerge_everything", id=person_id))
+            raise ReviewError(text("link.unmerge_everything", id=person_id))
         new_id = next_id(conn, s.persons)
         with _sealed(conn, keys_dir, moving, [person_id, new_id]):
             conn.execute(s.persons.insert().values(id=new_id, created_at=utc_now()))

@@ -106,7 +106,7 @@ class Stage:
             )
         )
         if missing:
-            raise StoreError(text("link_write_orphans", n=missing))
+            raise StoreError(text("link.write_orphans", n=missing))
 
     def _remove(self) -> None:
         if self.path is not None:

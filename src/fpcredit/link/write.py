@@ -230,7 +230,7 @@ def write_run(
     ).to_series()
     # A first link changes every link: no need for a copy of them all.
     changed = final if differs.all() else final.filter(differs)
-    progress(text("link_stage_write", n=changed.height))
+    progress(text("link.stage_write", n=changed.height))
     now = utc_now()
     touched = None if mode == "full" else changed["cluster"].unique()
     best = _person_best(after, touched, vault)
@@ -251,9 +251,9 @@ def write_run(
     with stage.writing(store) as conn:
         lock_for_ingestion(conn)
         if conn.scalar(sa.select(sa.func.max(s.link_runs.c.id))) != last_run:
-            raise StoreError(text("link_concurrent"))
+            raise StoreError(text("link.concurrent"))
         if next_id(conn, s.persons) != first_new:
-            raise StoreError(text("link_concurrent"))
+            raise StoreError(text("link.concurrent"))
         # The run's row comes first: its links name it. Its report is written last.
         run_id = conn.execute(
             s.link_runs.insert()

@@ -56,7 +56,7 @@ def read_arrow(url: sa.URL, sql: str, schema: pa.Schema) -> pa.Table:
             cur.execute(sql)
             table: pa.Table = cur.fetch_arrow_table()
     except Exception as exc:  # the driver raises its own DB-API error tree
-        raise StoreError(text("store_read_failed", reason=str(exc).splitlines()[0])) from exc
+        raise StoreError(text("store.read_failed", reason=str(exc).splitlines()[0])) from exc
     return conform(table, schema)
 
 
@@ -89,7 +89,7 @@ def _read_in_child(database: str, sql: str, schema: pa.Schema) -> pa.Table:
         code = proc.wait()
     if code != 0 or table is None:
         first = reason.splitlines()[-1] if reason else f"exit status {code}"
-        raise StoreError(text("store_read_failed", reason=first))
+        raise StoreError(text("store.read_failed", reason=first))
     return table
 
 
@@ -100,7 +100,7 @@ def fetch_arrow(conn: sa.Connection, sql: str, schema: pa.Schema) -> pa.Table:
         rows: Sequence[Any] = conn.exec_driver_sql(sql).fetchall()
     except sa.exc.SQLAlchemyError as exc:
         reason = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).splitlines()[0]
-        raise StoreError(text("store_read_failed", reason=reason)) from exc
+        raise StoreError(text("store.read_failed", reason=reason)) from exc
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     arrays = [_array(col, field) for col, field in zip(columns, schema, strict=True)]
     return pa.Table.from_arrays(arrays, schema=schema)

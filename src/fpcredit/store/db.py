@@ -94,7 +94,7 @@ class Store:
                 self.dialect == "sqlite"
                 and conn.exec_driver_sql("PRAGMA foreign_key_check").first()
             ):
-                raise StoreError(text("store_migration_broke_keys"))
+                raise StoreError(text("store.migration_broke_keys"))
 
     def revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -132,9 +132,9 @@ class Store:
                 current = MigrationContext.configure(conn).get_current_revision()
         except sa.exc.OperationalError as e:
             url = self.engine.url.render_as_string(hide_password=True)
-            raise StoreError(text("store_unreachable", url=url)) from e
+            raise StoreError(text("store.unreachable", url=url)) from e
         if current != head:
-            raise StoreError(text("store_not_ready"))
+            raise StoreError(text("store.not_ready"))
 
     def status(self) -> dict[str, Any]:
         """Counts of persons, records, facts and quarantined rows, overall and by source."""
@@ -182,7 +182,7 @@ def _private(database: str | None) -> None:
         except FileExistsError:
             pass  # another process created it meanwhile: tightened below like any other
         except OSError as e:
-            raise StoreError(text("store_unreachable", url=str(path))) from e
+            raise StoreError(text("store.unreachable", url=str(path))) from e
     tighten(path, FILE_MODE)
 
 
@@ -233,5 +233,5 @@ def open_store(settings: Settings | None = None) -> Store:
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as e:
-        raise StoreError(text("bad_database_url")) from e
+        raise StoreError(text("store.bad_database_url")) from e
     return Store(engine, settings.keys_dir)

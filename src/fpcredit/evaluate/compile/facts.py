@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fpcredit.evaluate.compile import sql
 from fpcredit.evaluate.compile.dates import add_months
-from fpcredit.evaluate.policy import (
+from fpcredit.evaluate.policy_model import (
     CountMeasure,
     CoverageMeasure,
     EventsMeasure,

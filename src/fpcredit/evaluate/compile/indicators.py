@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from fpcredit.evaluate.compile import sql
 from fpcredit.evaluate.compile.facts import FactsCompiler
-from fpcredit.evaluate.policy import (
+from fpcredit.evaluate.policy_model import (
     CountMeasure,
     CoverageMeasure,
     EventsMeasure,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fpcredit.evaluate.compile import sql
 from fpcredit.evaluate.compile.indicators import Compiler
 from fpcredit.evaluate.compile.wide import wide_statement
-from fpcredit.evaluate.policy import Policy
+from fpcredit.evaluate.policy_model import Policy
 
 __all__ = ["STATUS", "Plan", "compile_policy"]
 

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable
 from fractions import Fraction
 
-from fpcredit.evaluate.policy import Where
+from fpcredit.evaluate.policy_model import Where
 
 __all__ = [
     "and_",

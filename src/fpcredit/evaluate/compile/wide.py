@@ -7,7 +7,7 @@ from __future__ import annotations
 from fpcredit.evaluate.compile import sql
 from fpcredit.evaluate.compile.bonus import Member, bonus_rule
 from fpcredit.evaluate.compile.indicators import Compiler
-from fpcredit.evaluate.policy import WEIGHT_UNIT, Policy
+from fpcredit.evaluate.policy_model import WEIGHT_UNIT, Policy
 
 __all__ = ["wide_statement"]
 

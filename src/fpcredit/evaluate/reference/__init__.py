@@ -21,7 +21,7 @@ from fpcredit.evaluate.frame import (
     Frame,
     Outcome,
 )
-from fpcredit.evaluate.policy import Policy
+from fpcredit.evaluate.policy_model import Policy
 from fpcredit.evaluate.reference.dates import (
     add_months,
     age,

@@ -8,17 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
-from fpcredit.evaluate.policy import (
-    CountMeasure,
-    CoverageMeasure,
-    EventsMeasure,
-    FlagMeasure,
-    Indicator,
-    Policy,
-    ScheduleMeasure,
-    SpacingMeasure,
-    TimelinessMeasure,
-)
+from fpcredit.evaluate import policy_model as model
 from fpcredit.evaluate.reference.dates import (
     in_window,
     month_number,
@@ -32,28 +22,30 @@ __all__ = ["Span", "Value", "measure"]
 Value = tuple[int, int]  # num, den: the measure's value as it naturally comes out
 
 
-def measure(policy: Policy, ind: Indicator, person: Person, cut: dt.date) -> Value | None:
+def measure(
+    policy: model.Policy, ind: model.Indicator, person: Person, cut: dt.date
+) -> Value | None:
     """The indicator's value num/den, or None when the measure is not applicable."""
     m = ind.measure
-    if isinstance(m, FlagMeasure):
+    if isinstance(m, model.FlagMeasure):
         return (1 if person.row[m.field] is True else 0), 1
-    if isinstance(m, CountMeasure):
+    if isinstance(m, model.CountMeasure):
         return _count(m, person, cut), 1
-    if isinstance(m, ScheduleMeasure):
+    if isinstance(m, model.ScheduleMeasure):
         return _schedule(m, person, cut)
-    if isinstance(m, TimelinessMeasure):
+    if isinstance(m, model.TimelinessMeasure):
         return _timeliness(m, person)
-    if isinstance(m, SpacingMeasure):
+    if isinstance(m, model.SpacingMeasure):
         return _spacing(person, m)
-    if isinstance(m, CoverageMeasure):
+    if isinstance(m, model.CoverageMeasure):
         return _coverage(policy, m, person, cut)
-    if isinstance(m, EventsMeasure):
+    if isinstance(m, model.EventsMeasure):
         active = active_events(policy, person, cut)
         return sum(1 for f in active if f.get("credit_event_type") in m.event_types), 1
     raise TypeError(f"unknown measure {m!r}")
 
 
-def _count(m: CountMeasure, person: Person, cut: dt.date) -> int:
+def _count(m: model.CountMeasure, person: Person, cut: dt.date) -> int:
     n = 0
     for fact in person.facts_of(m.of):
         if not matches(fact, m.kinds, m.where):
@@ -68,7 +60,7 @@ def _where_key(where: Mapping[str, list[str]]) -> frozenset[tuple[str, frozenset
     return frozenset((a, frozenset(v)) for a, v in where.items())
 
 
-def _schedule(m: ScheduleMeasure, person: Person, cut: dt.date) -> Value | None:
+def _schedule(m: model.ScheduleMeasure, person: Person, cut: dt.date) -> Value | None:
     # The k-th item (by due_months, ties by file order) among items with the same `where`.
     rank: dict[int, int] = {}
     by_where: dict[frozenset[tuple[str, frozenset[str]]], list[int]] = {}
@@ -92,7 +84,7 @@ def _schedule(m: ScheduleMeasure, person: Person, cut: dt.date) -> Value | None:
     return None if due == 0 else (done, due)
 
 
-def _timeliness(m: TimelinessMeasure, person: Person) -> Value | None:
+def _timeliness(m: model.TimelinessMeasure, person: Person) -> Value | None:
     if not person.children:
         return None
     timely = 0
@@ -105,7 +97,7 @@ def _timeliness(m: TimelinessMeasure, person: Person) -> Value | None:
     return timely, len(person.children)
 
 
-def _spacing(person: Person, m: SpacingMeasure) -> Value | None:
+def _spacing(person: Person, m: model.SpacingMeasure) -> Value | None:
     # 1.5: consecutive distinct birth months (twins count once), m(b) − m(a) months apart.
     months = sorted({month_number(c.birth_date) for c in person.children})
     if len(months) < 2:
@@ -124,7 +116,7 @@ class Span:
         return self.first <= month and (self.last is None or month <= self.last)
 
 
-def _span(m: CoverageMeasure, fact: Row) -> Span | None:
+def _span(m: model.CoverageMeasure, fact: Row) -> Span | None:
     if m.month_from == "period":
         month = parse_period(fact.get("period"))
         return None if month is None else Span(month, month)
@@ -136,7 +128,9 @@ def _span(m: CoverageMeasure, fact: Row) -> Span | None:
     return Span(start, start + months - 1) if months > 0 else None
 
 
-def _coverage(policy: Policy, m: CoverageMeasure, person: Person, cut: dt.date) -> Value | None:
+def _coverage(
+    policy: model.Policy, m: model.CoverageMeasure, person: Person, cut: dt.date
+) -> Value | None:
     spans = [
         s for f in person.facts if matches(f, [m.kind], m.where) and (s := _span(m, f)) is not None
     ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fpcredit.evaluate.frame import Frame
-from fpcredit.evaluate.policy import Applies, Indicator, Policy
+from fpcredit.evaluate.policy_model import Applies, Indicator, Policy
 from fpcredit.evaluate.reference.dates import add_months, age, birth_month_end, months_between
 
 __all__ = [

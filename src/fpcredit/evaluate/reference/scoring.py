@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
-from fpcredit.evaluate.policy import Band, Indicator, Policy
+from fpcredit.evaluate.policy_model import Band, Indicator, Policy
 from fpcredit.evaluate.reference.dates import round_half_up
 from fpcredit.evaluate.reference.measures import Value, measure
 from fpcredit.evaluate.reference.person import (

@@ -34,9 +34,9 @@ def load_token_key(keys_dir: Path) -> bytes:
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError as e:
-        raise ConfigError(text("keys_damaged", folder=keys_dir)) from e
+        raise ConfigError(text("keys.damaged", folder=keys_dir)) from e
     if len(key) != _KEY_BYTES:
-        raise ConfigError(text("keys_damaged", folder=keys_dir))
+        raise ConfigError(text("keys.damaged", folder=keys_dir))
     return key
 
 

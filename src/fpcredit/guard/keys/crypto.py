@@ -150,7 +150,7 @@ class Keyring:
 
 
 def _parse_ring(raw: bytes, keys_dir: Path) -> Keyring:
-    damaged = ConfigError(text("keys_damaged", folder=keys_dir))
+    damaged = ConfigError(text("keys.damaged", folder=keys_dir))
     try:
         data = json.loads(raw)
         keys = {kid: base64.b64decode(b64, validate=True) for kid, b64 in data["keys"].items()}
@@ -178,7 +178,7 @@ def read_keyring(keys_dir: Path) -> Keyring:
     try:
         raw = (keys_dir / DATA_KEYS_FILE).read_bytes()
     except FileNotFoundError as e:
-        raise ConfigError(text("key_missing", name=e.filename)) from e
+        raise ConfigError(text("keys.missing", name=e.filename)) from e
     return _parse_ring(raw, keys_dir)
 
 
@@ -199,11 +199,11 @@ def read_index_key(keys_dir: Path, algorithm: str) -> bytes:
     try:
         key = base64.b64decode(path.read_bytes().strip(), validate=True)
     except FileNotFoundError as e:
-        raise ConfigError(text("key_missing", name=e.filename)) from e
+        raise ConfigError(text("keys.missing", name=e.filename)) from e
     except ValueError as e:
-        raise ConfigError(text("keys_damaged", folder=keys_dir)) from e
+        raise ConfigError(text("keys.damaged", folder=keys_dir)) from e
     if len(key) != 32:
-        raise ConfigError(text("keys_damaged", folder=keys_dir))
+        raise ConfigError(text("keys.damaged", folder=keys_dir))
     return key
 
 
@@ -409,7 +409,7 @@ class Vault:
         try:
             return ring.aead(kid).decrypt(nonce, sealed, field.encode()).decode()
         except (KeyError, InvalidTag) as e:
-            raise CryptoError(text("cannot_decrypt", field=field, kid=kid)) from e
+            raise CryptoError(text("keys.cannot_decrypt", field=field, kid=kid)) from e
 
     def decrypt_many(self, blobs: Iterable[bytes | None], field: str) -> list[str | None]:
         """Decrypt a column (batch linkage reads); one AEAD object per key."""
@@ -427,7 +427,7 @@ class Vault:
                     boxes[kid] = ring.aead(kid)
                 out.append(boxes[kid].decrypt(nonce, sealed, aad).decode())
             except (KeyError, InvalidTag) as e:
-                raise CryptoError(text("cannot_decrypt", field=field, kid=kid)) from e
+                raise CryptoError(text("keys.cannot_decrypt", field=field, kid=kid)) from e
         return out
 
     def key_id(self, blob: bytes) -> str:
@@ -457,7 +457,7 @@ class Vault:
     @staticmethod
     def _split(blob: bytes) -> tuple[str, bytes, bytes]:
         if len(blob) < 2 or blob[0] != _FORMAT:
-            raise CryptoError(text("not_ciphertext"))
+            raise CryptoError(text("keys.not_ciphertext"))
         end = 2 + blob[1]
         return blob[2:end].decode(), blob[end : end + 12], blob[end + 12 :]
 

@@ -312,7 +312,7 @@ def verify_results(store: Store, home: Path, size: int) -> list[Drift]:
             with path.open("rb") as handle:
                 found = hashlib.file_digest(handle, "sha256").hexdigest()
             if found != digest:
-                reason = text("evaluation_file_altered", id=row_id)
+                reason = text("evaluation.file_altered", id=row_id)
                 drifts.append(Drift(size, "evaluations", reason))
     return drifts
 

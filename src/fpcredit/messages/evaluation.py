@@ -1,0 +1,67 @@
+"""Evaluations, explanations, what would raise a grade (evaluate/; docs/policy.md)."""
+
+from typing import Final
+
+TEXTS: Final[dict[str, tuple[str, str]]] = {
+    "evaluation.file_altered": (
+        "评价 {id} 的结果文件已被改动（与留痕中记录的 SHA-256 不符），拒绝使用",
+        "the results file of evaluation {id} was changed (its SHA-256 is not the one on the "
+        "trail); refused",
+    ),
+    "evaluation.row_altered": (
+        "评价 {id} 的记录与留痕不符（在平台之外被修改），拒绝使用",
+        "the record of evaluation {id} no longer matches the trail (changed outside fpcredit); "
+        "refused",
+    ),
+    "evaluation.missing": (
+        "没有 {as_of} 的评价结果，请先运行 `fpcredit evaluate --as-of {as_of}`",
+        "no evaluation as of {as_of}; run `fpcredit evaluate --as-of {as_of}` first",
+    ),
+    "evaluation.file_missing": (
+        "评价结果文件 {path} 不存在（FPCREDIT_HOME 是否正确？）",
+        "the evaluation's result file {path} is missing (is FPCREDIT_HOME right?)",
+    ),
+    "evaluation.explain_no_person": (
+        "人员索引中没有人员 {person}",
+        "no person {person} in the person index",
+    ),
+    "evaluation.explain_not_evaluated": (
+        "人员 {person} 在 {day} 不参加评价（未满评价年龄，或当时尚无其记录）",
+        "person {person} is not evaluated on {day} (under the evaluation age, or not yet known)",
+    ),
+    "evaluation.action_count": ("再完成 {n} 次{kind}", "take up {kind} {n} more time(s)"),
+    "evaluation.action_measure": (
+        "落实避孕节育措施（{code}）",
+        "take up a contraception measure ({code})",
+    ),
+    "evaluation.action_schedule": (
+        "为 {birth} 出生的子女完成 {what} 第 {n} 次（{months} 月龄应完成）",
+        "complete {what} no. {n} for the child born {birth} (due at {months} months)",
+    ),
+    "evaluation.action_payment": (
+        "补缴 {period} 的生育保险",
+        "pay the maternity insurance for {period}",
+    ),
+    "evaluation.action_repair": (
+        "就 {day} 的信用事件申请信用修复（已过最短公示期）",
+        "apply for credit repair of the event of {day} (its minimum disclosure period has passed)",
+    ),
+    "evaluation.action_flag_id_valid": (
+        "到户籍所在地派出所核验身份证号",
+        "have the ID number verified at the local police station",
+    ),
+    "evaluation.action_flag_name_consistent": (
+        "申请核对并更正各部门登记的姓名",
+        "ask for the name held by the departments to be checked and corrected",
+    ),
+    "evaluation.action_flag_birth_date_consistent": (
+        "申请核对并更正各部门登记的出生日期",
+        "ask for the birth date held by the departments to be checked and corrected",
+    ),
+    "evaluation.action_flag_hukou_known": (
+        "补充户籍地信息",
+        "complete the hukou registration details",
+    ),
+    "evaluation.action_flag_residence_known": ("办理居住登记", "register the place of residence"),
+    "evaluation.action_flag_phone_known": ("登记联系电话", "register a contact phone number"),
+}

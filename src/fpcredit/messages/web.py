@@ -1,0 +1,48 @@
+"""The HTTP service's answers (web/; docs/security.md)."""
+
+from typing import Final
+
+TEXTS: Final[dict[str, tuple[str, str]]] = {
+    "web.too_large": (
+        "请求体过大（上限 {limit} 字节）",
+        "the request body is too large (limit {limit} bytes)",
+    ),
+    "web.rate_limited": ("请求过于频繁，请稍后再试", "too many requests; try again shortly"),
+    "web.internal": (
+        "服务内部错误，已记录（事件号 {incident}），请联系运维",
+        "internal error, logged as incident {incident}; please contact the operators",
+    ),
+    "web.route_without_rule": (
+        "路由 {route} 未在访问规则表（web/rules.py）中声明，服务拒绝启动",
+        "route {route} has no access rule in web/rules.py; the service refuses to start",
+    ),
+    "web.token_missing": (
+        "缺少访问令牌（Authorization: Bearer …）",
+        "missing access token (Authorization: Bearer …)",
+    ),
+    "web.purpose_unknown": (
+        "缺少或不认可的用途（purpose）；可用用途见 docs/security.md",
+        "missing or unknown purpose; see docs/security.md for the purposes",
+    ),
+    "web.purpose_refused": (
+        "您的角色不能以用途 {purpose} 查询个人信息",
+        "your role may not read personal data for purpose {purpose}",
+    ),
+    "web.role_refused": ("角色 {role} 无权访问此功能", "role {role} may not use this route"),
+    "web.region_refused": ("该人员不在您的辖区内", "this person is outside your region"),
+    "web.person_unknown": ("没有这个人员", "no such person"),
+    "web.not_evaluated": ("该人员尚无信用评价结果", "this person has no credit evaluation yet"),
+    "web.explainer_down": (
+        "评价说明暂时无法生成，请稍后再试",
+        "explanations cannot be produced right now; try again later",
+    ),
+    "web.search_one_key": (
+        "请只提供身份证号或姓名之一",
+        "give either an ID number or a name, not both or neither",
+    ),
+    "web.id_invalid": ("身份证号无效：{reason}", "invalid ID number: {reason}"),
+    "web.as_of_range": (
+        "评价日期须在 {earliest} 至 {latest} 之间",
+        "the evaluation date must lie between {earliest} and {latest}",
+    ),
+}
