@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from fpcredit.config import Settings
 from fpcredit.guard.access import ROLE_PURPOSES, Role
-from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.service import load_province
 from fpcredit.store.db import open_store, utc_now
@@ -149,10 +149,10 @@ def department_client(home: Path, source: str = "health") -> tuple[str, str]:
     settings = Settings(home=home)
     store = open_store(settings)
     try:
-        for client in accounts.list_clients(store):
+        for client in clients.list_clients(store):
             if client.source == source and client.disabled_at is None:
-                accounts.disable_client(store, client.client_id)
-        return accounts.add_client(store, source, ROLE_PURPOSES[Role.DEPARTMENT], settings=settings)
+                clients.disable_client(store, client.client_id)
+        return clients.add_client(store, source, ROLE_PURPOSES[Role.DEPARTMENT], settings=settings)
     finally:
         store.engine.dispose()
 

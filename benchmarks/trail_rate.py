@@ -25,7 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
-from fpcredit.guard.trail.log import Event, Trail, verify
+from fpcredit.guard.trail.log import Event, Trail
+from fpcredit.guard.trail.verify import verify
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
 from fpcredit.store.db import Store, open_store, utc_now

@@ -18,7 +18,7 @@ from fpcredit.config import Settings
 from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.policy import default_policy_path
 from fpcredit.guard.auth.operator import operator_actor
-from fpcredit.guard.trail.log import verify
+from fpcredit.guard.trail.verify import verify
 from fpcredit.service import initialise
 from fpcredit.store import schema as s
 from fpcredit.store.db import open_store

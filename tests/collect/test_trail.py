@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fpcredit.collect.ingest import ingest_file
 from fpcredit.config import Settings
 from fpcredit.guard.keys.crypto import Vault
-from fpcredit.guard.trail.log import verify
+from fpcredit.guard.trail.verify import verify
 from fpcredit.service import feed_path
 from fpcredit.store.db import Store
 from fpcredit.synth import generate

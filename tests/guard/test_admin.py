@@ -17,7 +17,8 @@ from fpcredit.guard.auth import accounts
 from fpcredit.guard.auth.admin import DUTIES, Actor, Administration, appending_to
 from fpcredit.guard.auth.operator import operator_actor
 from fpcredit.guard.keys.crypto import Vault
-from fpcredit.guard.trail.log import Event, Trail, verify
+from fpcredit.guard.trail.log import Event, Trail
+from fpcredit.guard.trail.verify import verify
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 

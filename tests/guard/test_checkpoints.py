@@ -21,8 +21,10 @@ from fpcredit.cli import app as cli
 from fpcredit.config import Settings
 from fpcredit.errors import TrailError
 from fpcredit.guard.trail import tlog
-from fpcredit.guard.trail.checkpoints import Checkpointer, CheckpointFile, Line, stamp
-from fpcredit.guard.trail.log import Event, Trail, verify
+from fpcredit.guard.trail.checkpointer import Checkpointer
+from fpcredit.guard.trail.checkpoints import CheckpointFile, Line, stamp
+from fpcredit.guard.trail.log import Event, Trail
+from fpcredit.guard.trail.verify import verify
 from fpcredit.service import feed_path, initialise
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store

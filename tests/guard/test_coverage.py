@@ -20,7 +20,7 @@ from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.evaluate.results import Results
 from fpcredit.evaluate.run import EvaluationError, latest
-from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.guard.keys.crypto import load_vault
@@ -88,8 +88,8 @@ def test_the_platforms_own_writes_keep_every_covered_table_verified(
     accounts.disable_user(store, "countyclerk")
     accounts.reset_user(store, "countyclerk", settings=settings)
     accounts.enable_user(store, "countyclerk")
-    client_id, _secret = accounts.add_client(store, "health", ["data_quality"], settings=settings)
-    accounts.disable_client(store, client_id)
+    client_id, _secret = clients.add_client(store, "health", ["data_quality"], settings=settings)
+    clients.disable_client(store, client_id)
     with store.engine.connect() as conn:
         ids = list(conn.scalars(sa.select(s.links.c.person_id).distinct().limit(3)))
     review.merge(store, vault, ids[0], ids[1], "clerk", "one family")
@@ -153,7 +153,7 @@ def test_a_change_behind_the_platforms_back_fails_verification(
 ) -> None:
     store, settings = province, home_settings
     _staff(store, settings)
-    accounts.add_client(store, "health", ["data_quality"], settings=settings)
+    clients.add_client(store, "health", ["data_quality"], settings=settings)
     vault = load_vault(settings.keys_dir)
     with store.engine.connect() as conn:
         ids = list(conn.scalars(sa.select(s.links.c.person_id).distinct().limit(2)))

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
 from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Role
-from fpcredit.guard.auth import identity as ident
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth.citizens import CodeQueue
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.auth.tokens import TOKEN_KEY_FILE, load_token_key
 from fpcredit.guard.keys.crypto import Vault
+from fpcredit.notify.sms import list_outbox
 from fpcredit.service import initialise, open_ready_store
 from fpcredit.standard.idcard import check_digit
 from fpcredit.store import schema as s
@@ -79,7 +80,7 @@ def test_none_of_the_last_five_passwords_comes_back_one_time_ones_included(
 
     reused(first_otp, first_otp)
     change(first_otp, "Lk4#pWz8Rt")
-    reset = ident.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
+    reset = accounts.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
     assert reset.password is not None
     secret = reset.totp_secret
     # The probe of issue 21: the previous one-time password was accepted as the new one.
@@ -173,7 +174,7 @@ def test_role_and_region_come_from_the_session_never_from_the_token(
 def test_sessions_hold_what_each_kind_of_caller_may_do(
     store: Store, fast: Settings, vault: Vault, clock: Clock, auth: Authenticator
 ) -> None:
-    client_id, secret = ident.add_client(store, "health", ["data_quality"], settings=fast)
+    client_id, secret = clients.add_client(store, "health", ["data_quality"], settings=fast)
     auth.login_client(client_id, secret)
     file_person(store, vault, ID_NUMBER, PHONE)
     auth.request_citizen_code(ID_NUMBER)
@@ -246,9 +247,9 @@ def test_a_code_request_is_answered_before_any_lookup_and_the_same_for_everyone(
     with auth.codes.held():  # the sender does nothing until the block ends
         for number in (ID_NUMBER, UNFILED, no_phone):
             assert auth.queue_citizen_code(number) is None
-        assert ident.list_outbox(store, vault) == []
+        assert list_outbox(store, vault) == []
     auth.codes.drain()
-    [message] = ident.list_outbox(store, vault)
+    [message] = list_outbox(store, vault)
     assert message["recipient"] == "138****5678"
 
 

@@ -25,7 +25,7 @@ from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.guard.keys.ciphers import HMAC_SM3, SM4_GCM
 from fpcredit.guard.keys.crypto import load_vault, read_keyring
 from fpcredit.guard.keys.rotate import encrypted_tables, rotate_keys
-from fpcredit.guard.trail.log import verify
+from fpcredit.guard.trail.verify import verify
 from fpcredit.notify.sms import list_outbox
 from fpcredit.service import load_province
 from fpcredit.store import schema as s

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import TrailError
 from fpcredit.guard.trail.groupcommit import GroupCommit
-from fpcredit.guard.trail.log import Event, Trail, verify
+from fpcredit.guard.trail.log import Event, Trail
+from fpcredit.guard.trail.verify import verify
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 from tests.guard.killed import acknowledged_before_kill

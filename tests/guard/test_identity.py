@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError, InvalidIdNumber
 from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Purpose, Role
-from fpcredit.guard.auth import identity as ident
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth import passwords as pw
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.auth.tokens import TOKEN_KEY_FILE
 from fpcredit.guard.keys.crypto import Vault
+from fpcredit.notify.sms import list_outbox
 from fpcredit.standard.idcard import check_digit
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
@@ -67,10 +68,10 @@ def auth(store: Store, fast: Settings, vault: Vault, clock: Clock) -> Iterator[A
 
 def enrol(
     store: Store, fast: Settings, vault: Vault, clock: Clock, **kw: object
-) -> ident.Enrolment:
+) -> accounts.Enrolment:
     args: dict[str, object] = {"role": Role.COUNTY, "region": "330106", "username": "wangfang"}
     args.update(kw)
-    return ident.add_user(
+    return accounts.add_user(
         store,
         args["role"],  # type: ignore[arg-type]
         str(args["region"]),
@@ -128,7 +129,7 @@ def test_usernames_are_unique_personal_and_well_formed(
     refused(
         "weak_password", enrol, store, fast, vault, clock, username="lina", password="password1"
     )
-    assert [u.username for u in ident.list_users(store)] == ["wangfang"]
+    assert [u.username for u in accounts.list_users(store)] == ["wangfang"]
 
 
 REGION_CASES: list[tuple[Role | str, str, bool]] = [
@@ -198,7 +199,7 @@ def test_a_one_time_password_must_be_changed_at_the_first_login(
     refused("weak_password", auth.login_staff, "wangfang", made.password, totp, made.password)
     # Neither refusal used up the TOTP code.
     auth.login_staff("wangfang", made.password, totp, new_password=PASSWORD)
-    assert not ident.get_user(store, "wangfang").must_change
+    assert not accounts.get_user(store, "wangfang").must_change
     clock.advance(seconds=30)
     refused(
         "bad_credentials",
@@ -248,7 +249,7 @@ def test_five_failures_lock_for_fifteen_minutes_even_against_the_right_password(
     # Success clears the count: four more failures do not lock.
     for _ in range(4):
         refused("bad_credentials", auth.login_staff, "wangfang", "Wrong#pass1", "000000")
-    assert ident.get_user(store, "wangfang").locked_until is None
+    assert accounts.get_user(store, "wangfang").locked_until is None
 
 
 def test_wrong_totp_counts_as_a_failure_and_unknown_users_look_the_same(
@@ -270,14 +271,14 @@ def test_accounts_unused_for_ninety_days_are_disabled_at_login(
     clock.advance(days=89, hours=23)
     auth.login_staff("wangfang", PASSWORD, code(made.totp_secret, clock))
     clock.advance(hours=1)  # lina: 90 days; wangfang logged in an hour ago
-    assert ident.disable_dormant_users(store, settings=fast, now=clock()) == ["lina"]
+    assert accounts.disable_dormant_users(store, settings=fast, now=clock()) == ["lina"]
     clock.advance(days=90)
     refused("dormant", auth.login_staff, "wangfang", PASSWORD, code(made.totp_secret, clock))
-    user = ident.get_user(store, "wangfang")
+    user = accounts.get_user(store, "wangfang")
     assert user.disabled_reason == "dormant" and user.disabled_at == clock()
-    reset = ident.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
+    reset = accounts.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
     assert reset.password is not None and reset.totp_secret != made.totp_secret
-    assert ident.get_user(store, "wangfang").disabled_at is None
+    assert accounts.get_user(store, "wangfang").disabled_at is None
     auth.login_staff(
         "wangfang", reset.password, code(reset.totp_secret, clock), new_password=PASSWORD2
     )
@@ -288,23 +289,24 @@ def test_disable_ends_sessions_and_reset_unlocks_with_new_secrets(
 ) -> None:
     made = enrol(store, fast, vault, clock)
     token = auth.login_staff("wangfang", PASSWORD, code(made.totp_secret, clock)).token
-    ident.disable_user(store, "wangfang", now=clock())
+    accounts.disable_user(store, "wangfang", now=clock())
     refused("session_closed", auth.authenticate, token)
     clock.advance(seconds=30)
     refused("disabled", auth.login_staff, "wangfang", PASSWORD, code(made.totp_secret, clock))
-    ident.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
-    assert ident.get_user(store, "wangfang").disabled_reason == "admin"  # reset does not re-enable
-    ident.enable_user(store, "wangfang", now=clock())
+    accounts.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
+    # A reset does not re-enable.
+    assert accounts.get_user(store, "wangfang").disabled_reason == "admin"
+    accounts.enable_user(store, "wangfang", now=clock())
     for _ in range(5):
         refused_code = "bad_credentials" if _ < 4 else "locked"
         refused(refused_code, auth.login_staff, "wangfang", "Wrong#pass1", "000000")
-    reset = ident.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
-    assert reset.password is not None and ident.get_user(store, "wangfang").locked_until is None
+    reset = accounts.reset_user(store, "wangfang", settings=fast, vault=vault, now=clock())
+    assert reset.password is not None and accounts.get_user(store, "wangfang").locked_until is None
     refused(
         "bad_credentials", auth.login_staff, "wangfang", PASSWORD, code(made.totp_secret, clock)
     )
     auth.login_staff("wangfang", reset.password, code(reset.totp_secret, clock), PASSWORD2)
-    refused("unknown_user", ident.disable_user, store, "nobody")
+    refused("unknown_user", accounts.disable_user, store, "nobody")
 
 
 def test_a_password_hashed_with_old_parameters_is_rehashed_at_login(
@@ -402,7 +404,7 @@ def test_logout_closes_the_session_and_forged_tokens_are_refused(
 def test_department_clients_log_in_with_their_registered_purposes(
     store: Store, fast: Settings, clock: Clock, auth: Authenticator
 ) -> None:
-    client_id, secret = ident.add_client(
+    client_id, secret = clients.add_client(
         store,
         "health",
         [Purpose.INCENTIVE_VERIFICATION, "data_quality"],
@@ -410,11 +412,12 @@ def test_department_clients_log_in_with_their_registered_purposes(
         now=clock(),
     )
     assert client_id.startswith("health-") and len(secret) >= 40
-    refused("client_exists", ident.add_client, store, "health", ["data_quality"], settings=fast)
-    refused("bad_source", ident.add_client, store, "insurer", ["data_quality"], settings=fast)
-    refused("bad_purpose", ident.add_client, store, "police", ["credit_evaluation"], settings=fast)
-    refused("bad_purpose", ident.add_client, store, "police", ["marketing"], settings=fast)
-    refused("bad_purpose", ident.add_client, store, "police", [], settings=fast)
+    add = clients.add_client
+    refused("client_exists", add, store, "health", ["data_quality"], settings=fast)
+    refused("bad_source", add, store, "insurer", ["data_quality"], settings=fast)
+    refused("bad_purpose", add, store, "police", ["credit_evaluation"], settings=fast)
+    refused("bad_purpose", add, store, "police", ["marketing"], settings=fast)
+    refused("bad_purpose", add, store, "police", [], settings=fast)
     principal = auth.authenticate(auth.login_client(client_id, secret).token)
     assert (principal.role, principal.subject, principal.source) == (
         Role.DEPARTMENT,
@@ -425,10 +428,10 @@ def test_department_clients_log_in_with_their_registered_purposes(
     assert not principal.may(Purpose.SERVICE_DELIVERY)
     refused("bad_credentials", auth.login_client, client_id, secret + "x")
     refused("bad_credentials", auth.login_client, "health-00000000", secret)
-    ident.disable_client(store, client_id, now=clock())
+    clients.disable_client(store, client_id, now=clock())
     refused("disabled", auth.login_client, client_id, secret)
-    assert ident.list_clients(store)[0].disabled_at == clock()
-    ident.add_client(store, "health", ["data_quality"], settings=fast)  # the replacement
+    assert clients.list_clients(store)[0].disabled_at == clock()
+    clients.add_client(store, "health", ["data_quality"], settings=fast)  # the replacement
 
 
 # --- citizens ------------------------------------------------------------------------------
@@ -499,7 +502,7 @@ def file_person(store: Store, vault: Vault, id_number: str, phone: str | None) -
 
 
 def sent_code(auth: Authenticator, vault: Vault) -> str:
-    text = str(ident.list_outbox(auth.store, vault)[-1]["text"])
+    text = str(list_outbox(auth.store, vault)[-1]["text"])
     return next(w for w in text.replace("，", " ").split() if w.isdigit() and len(w) == 6)
 
 
@@ -508,7 +511,7 @@ def test_citizen_logs_in_with_a_one_time_code_sent_to_the_phone_on_file(
 ) -> None:
     person = file_person(store, vault, ID_NUMBER, PHONE)
     auth.request_citizen_code(ID_NUMBER[:-1] + ID_NUMBER[-1].lower())  # 'x' is accepted too
-    [message] = ident.list_outbox(store, vault)
+    [message] = list_outbox(store, vault)
     assert message["recipient"] == "138****5678" and message["channel"] == "sms"
     code_ = sent_code(auth, vault)
     assert f"{code_}" in message["text"] and "5" in message["text"]
@@ -526,7 +529,7 @@ def test_citizen_codes_expire_burn_after_five_wrong_tries_and_are_throttled(
     first = sent_code(auth, vault)
     clock.advance(seconds=30)
     auth.request_citizen_code(ID_NUMBER)  # too soon: no second message
-    assert len(ident.list_outbox(store, vault)) == 1
+    assert len(list_outbox(store, vault)) == 1
     clock.advance(minutes=4, seconds=30)
     refused("bad_code", auth.login_citizen, ID_NUMBER, first)  # 5 minutes old
     auth.request_citizen_code(ID_NUMBER)
@@ -550,7 +553,7 @@ def test_unknown_numbers_get_the_same_answer_but_no_code_and_invalid_ones_are_re
     no_phone = "33010619900101130" + check_digit("33010619900101130")
     file_person(store, vault, no_phone, None)
     auth.request_citizen_code(no_phone)
-    assert ident.list_outbox(store, vault) == []
+    assert list_outbox(store, vault) == []
     refused("bad_code", auth.login_citizen, other, "123456")
     with pytest.raises(InvalidIdNumber) as caught:
         auth.request_citizen_code(ID_NUMBER[:-1] + ("0" if ID_NUMBER[-1] != "0" else "1"))
@@ -588,7 +591,7 @@ def test_no_identity_table_holds_a_password_secret_id_number_or_phone(
     made = enrol(store, fast, vault, clock, password=None)
     assert made.password is not None
     auth.login_staff("wangfang", made.password, code(made.totp_secret, clock), PASSWORD)
-    client_id, client_secret = ident.add_client(store, "police", ["data_quality"], settings=fast)
+    client_id, client_secret = clients.add_client(store, "police", ["data_quality"], settings=fast)
     client_token = auth.login_client(client_id, client_secret).token
     file_person(store, vault, ID_NUMBER, PHONE)
     auth.request_citizen_code(ID_NUMBER)

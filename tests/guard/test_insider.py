@@ -23,7 +23,7 @@ from fpcredit.cli import app as cli
 from fpcredit.config import Settings, WitnessSetting
 from fpcredit.files import write_private
 from fpcredit.guard.trail import tlog
-from fpcredit.guard.trail.checkpoints import Checkpointer
+from fpcredit.guard.trail.checkpointer import Checkpointer
 from fpcredit.guard.trail.cosignature import CosignatureSigner, CosignatureVerifier
 from fpcredit.guard.trail.log import Event, Trail
 from fpcredit.guard.trail.witness_client import (

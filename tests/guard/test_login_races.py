@@ -10,7 +10,7 @@ import pytest
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard.auth import identity as ident
+from fpcredit.guard.auth import clients
 from fpcredit.guard.auth import passwords as pw
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.keys.crypto import Vault
@@ -95,7 +95,7 @@ def test_one_totp_code_lets_in_one_of_many_logins_at_once(
 def test_a_client_logging_in_many_times_at_once_is_never_taken_for_tampering(
     store: Store, slow_enough: Settings, vault: Vault, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client_id, secret = ident.add_client(store, "health", ["data_quality"], settings=slow_enough)
+    client_id, secret = clients.add_client(store, "health", ["data_quality"], settings=slow_enough)
     auth = Authenticator(store, slow_enough, vault=vault, clock=Clock())
     for _ in range(3):
         answers = _together([lambda: auth.login_client(client_id, secret)] * _AT_ONCE)

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import TrailError
 from fpcredit.guard.trail import tlog
-from fpcredit.guard.trail.log import Event, Trail, leaf_data, record_rows, verify
+from fpcredit.guard.trail.log import Event, Trail, leaf_data, record_rows
+from fpcredit.guard.trail.verify import verify
 from fpcredit.store import schema as s
 from fpcredit.store.bulk import bulk_insert
 from fpcredit.store.db import Store

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from fpcredit.config import Settings
 from fpcredit.errors import TrailError
 from fpcredit.guard.trail import tlog
-from fpcredit.guard.trail.log import Event, Trail, leaf_data, verify
-from fpcredit.guard.trail.verify import seal
+from fpcredit.guard.trail.log import Event, Trail, leaf_data
+from fpcredit.guard.trail.verify import seal, verify
 from fpcredit.service import _note_adoption, initialise
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store

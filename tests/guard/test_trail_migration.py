@@ -16,7 +16,8 @@ from alembic.runtime.migration import MigrationContext
 
 from fpcredit.config import Settings
 from fpcredit.guard.trail import tlog
-from fpcredit.guard.trail.log import Event, Trail, leaf_data, verify
+from fpcredit.guard.trail.log import Event, Trail, leaf_data
+from fpcredit.guard.trail.verify import verify
 from fpcredit.service import _note_adoption, initialise
 from fpcredit.store.db import _alembic_config, open_store
 from fpcredit.store.schema import metadata

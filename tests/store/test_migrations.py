@@ -14,8 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from fpcredit.config import Settings
 from fpcredit.errors import StoreError
 from fpcredit.guard.trail import tlog
-from fpcredit.guard.trail.log import Trail, leaf_data, verify
-from fpcredit.guard.trail.verify import seal
+from fpcredit.guard.trail.log import Trail, leaf_data
+from fpcredit.guard.trail.verify import seal, verify
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, _alembic_config, open_store
 from fpcredit.store.schema import metadata

@@ -19,7 +19,7 @@ from fpcredit.config import Settings
 from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.explain import explain
 from fpcredit.guard.access import ROLE_PURPOSES, Role
-from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.guard.keys.crypto import load_vault
 from fpcredit.guard.masking import Dates
@@ -148,7 +148,7 @@ def _login_staff(
 
 
 def _login_client(web: Web) -> None:
-    client_id, secret = accounts.add_client(
+    client_id, secret = clients.add_client(
         web.store, "health", ROLE_PURPOSES[Role.DEPARTMENT], settings=web.settings
     )
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from fpcredit.config import Settings
 from fpcredit.evaluate.policy import default_policy_path
 from fpcredit.guard.access import Role
-from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth.passwords import totp_code
 from fpcredit.guard.trail.log import Trail
 from fpcredit.service import initialise
@@ -52,10 +52,10 @@ def _since(web: Web, start: int) -> list[Any]:
 
 
 def _client_of(web: Web, source: str) -> str:
-    for c in accounts.list_clients(web.store):
+    for c in clients.list_clients(web.store):
         if c.source == source and c.disabled_at is None:
-            accounts.disable_client(web.store, c.client_id)
-    return accounts.add_client(web.store, source, ["data_quality"], settings=web.settings)[0]
+            clients.disable_client(web.store, c.client_id)
+    return clients.add_client(web.store, source, ["data_quality"], settings=web.settings)[0]
 
 
 def _duties(web: Web, label: str) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -179,9 +179,9 @@ def test_clients_are_the_system_administrators_their_purposes_the_security_one(
     web: Web,
 ) -> None:
     sysadmin, secadmin = web.auth("sysadmin"), web.auth("secadmin")
-    for c in accounts.list_clients(web.store):
+    for c in clients.list_clients(web.store):
         if c.source == "police" and c.disabled_at is None:
-            accounts.disable_client(web.store, c.client_id)
+            clients.disable_client(web.store, c.client_id)
     body = {"source": "police", "purposes": ["service_delivery"]}
     made = web.client.post("/v1/admin/clients", json=body, headers=sysadmin)
     assert made.status_code == 201, made.text

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fpcredit.errors import ConfigError
 from fpcredit.evaluate.policy import default_policy_path
 from fpcredit.guard.access import ROLE_PURPOSES, Purpose, Role
-from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.web.app import check_rules, create_app
 from fpcredit.web.rules import RULES, Rule
 from tests.web.conftest import ADMIN_CALLERS, STAFF_CALLERS, Web
@@ -53,15 +53,15 @@ def _target(w: Web, route: str) -> str:
 
 def _retire(w: Web, source: str) -> None:
     """No active client of `source` (one per department), so that one may be registered."""
-    for c in accounts.list_clients(w.store):
+    for c in clients.list_clients(w.store):
         if c.source == source and c.disabled_at is None:
-            accounts.disable_client(w.store, c.client_id)
+            clients.disable_client(w.store, c.client_id)
 
 
 def _client(w: Web, source: str) -> str:
     def make() -> str:
         _retire(w, source)
-        return accounts.add_client(w.store, source, ["data_quality"], settings=w.settings)[0]
+        return clients.add_client(w.store, source, ["data_quality"], settings=w.settings)[0]
 
     return _once(w, f"client:{source}", make)
 

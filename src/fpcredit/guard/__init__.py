@@ -1,1 +1,1 @@
-"""Guarding personal data: encryption at rest and blind indexes (more controls come later)."""
+"""The security model: who is calling (auth/), the trail (trail/), keys (keys/), access, masking."""

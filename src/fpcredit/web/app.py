@@ -17,7 +17,7 @@ from fpcredit.errors import ComputeError, ConfigError, FpcreditError
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.keys.crypto import load_vault
-from fpcredit.guard.trail.checkpoints import background
+from fpcredit.guard.trail.checkpointer import background
 from fpcredit.guard.trail.groupcommit import GroupCommit
 from fpcredit.guard.trail.log import Trail
 from fpcredit.link.file import Locator

@@ -1,17 +1,15 @@
-"""Staff and administrator accounts and department clients: creating, resetting, disabling them.
+"""Staff and administrator accounts: creating, resetting, disabling them.
 
 An account holds one role, fixed when it is created: nothing here or anywhere else changes it
 (三员分立 needs that no account ever holds two). Who may call which of these is decided by
-`guard/auth/admin.py`; these functions are the store's side.
+`guard/auth/admin.py`; these functions are the store's side. Department clients are
+`guard/auth/clients.py`; the refusals and sealed writes both use are here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import secrets
-from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
@@ -23,9 +21,7 @@ from fpcredit.errors import AuthError
 from fpcredit.guard.access import (
     ADMIN_ROLES,
     NATIONAL_REGION,
-    ROLE_PURPOSES,
     STAFF_ROLES,
-    Purpose,
     Role,
 )
 from fpcredit.guard.auth import passwords as pw
@@ -33,7 +29,6 @@ from fpcredit.guard.keys.crypto import Vault, load_vault
 from fpcredit.guard.trail.sealing import keys_of, sealing
 from fpcredit.messages import text
 from fpcredit.standard import regions
-from fpcredit.standard.elements import load_standard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 
@@ -41,28 +36,21 @@ __all__ = [
     "ACCOUNT_ROLES",
     "RESERVED_WORDS",
     "TOTP_FIELD",
-    "Client",
     "Enrolment",
     "User",
-    "add_client",
     "add_user",
-    "client_of",
     "close_sessions",
-    "department_purposes",
-    "disable_client",
     "disable_dormant_users",
     "disable_user",
     "enable_user",
-    "get_client",
     "get_user",
-    "list_clients",
     "list_users",
     "locked",
     "recent_passwords",
     "refuse",
     "remember_password",
     "reset_user",
-    "set_client_purposes",
+    "sealed",
     "valid_username",
 ]
 
@@ -83,7 +71,7 @@ _NATION_ONLY: Final = frozenset({Role.NATIONAL, Role.SYSADMIN, Role.SECADMIN})
 _LEVEL: Final = {Role.PROVINCE: "province", Role.CITY: "prefecture", Role.COUNTY: "county"}
 
 
-def _sealed(
+def sealed(
     conn: sa.Connection, store: Store, table: str, column: str, value: str
 ) -> AbstractContextManager[None]:
     """Keep the row's seal and the table's digest on the trail with this write (the row is
@@ -245,7 +233,7 @@ def add_user(
     row = {"username": name, "role": account_role.value, "region": bound, **values}
     stamps = {"created_at": now, "last_used_at": now, "password_changed_at": now}
     try:
-        with store.engine.begin() as conn, _sealed(conn, store, "users", "username", name):
+        with store.engine.begin() as conn, sealed(conn, store, "users", "username", name):
             made = conn.execute(s.users.insert().returning(s.users.c.id).values(**row, **stamps))
             remember_password(conn, made.scalar_one(), row["password_hash"], now)
     except sa.exc.IntegrityError as e:
@@ -290,6 +278,7 @@ def recent_passwords(conn: sa.Connection, user_id: int) -> list[str]:
 def close_sessions(
     conn: sa.Connection, role: str, subject: str, now: dt.datetime, why: str
 ) -> None:
+    """Close the open sessions of one caller (an account or a client), with reason `why`."""
     t = s.sessions
     conn.execute(
         t.update()
@@ -304,7 +293,7 @@ def _update_user(
     """Apply `values` to the account; close its open sessions with reason `why`."""
     user = get_user(store, username)
     u = s.users
-    with store.engine.begin() as conn, _sealed(conn, store, "users", "username", user.username):
+    with store.engine.begin() as conn, sealed(conn, store, "users", "username", user.username):
         conn.execute(u.update().where(u.c.username == user.username).values(**values))
         if "password_hash" in values:  # a one-time password counts among the last five
             uid = conn.execute(sa.select(u.c.id).where(u.c.username == user.username)).scalar_one()
@@ -382,137 +371,3 @@ def disable_dormant_users(
                 done = {"disabled_at": now, "disabled_reason": "dormant"}
                 conn.execute(u.update().where(u.c.id.in_(ids)).values(**done))
     return [name for _id, name in found]
-
-
-# --- department clients --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Client:
-    """A department system's client-credentials account, without its secret."""
-
-    client_id: str
-    source: str
-    purposes: frozenset[Purpose]
-    created_at: dt.datetime
-    last_login_at: dt.datetime | None
-    disabled_at: dt.datetime | None
-
-
-def client_of(row: sa.Row[Any]) -> Client:
-    purposes = frozenset(Purpose(p) for p in json.loads(row.purposes))
-    return Client(
-        row.client_id, row.source, purposes, row.created_at, row.last_login_at, row.disabled_at
-    )
-
-
-def add_client(
-    store: Store,
-    source: str,
-    purposes: Iterable[Purpose | str],
-    *,
-    settings: Settings | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[str, str]:
-    """Register the client of a department source: (client_id, client_secret), secret once.
-
-    One active client per department; purposes must be among the department role's.
-    """
-    settings = settings or Settings()
-    now = now or utc_now()
-    if source not in load_standard().departments:
-        raise refuse("bad_source", "users.bad_source", source=source)
-    allowed = ROLE_PURPOSES[Role.DEPARTMENT]
-    wanted: set[Purpose] = set()
-    for p in purposes:
-        if p not in {a.value for a in allowed}:
-            permitted = ", ".join(sorted(allowed))
-            raise refuse("bad_purpose", "users.bad_purpose", purpose=p, allowed=permitted)
-        wanted.add(Purpose(p))
-    if not wanted:
-        raise refuse("bad_purpose", "users.no_purpose", allowed=", ".join(sorted(allowed)))
-    c = s.clients
-    client_id = f"{source}-{secrets.token_hex(4)}"
-    secret = secrets.token_urlsafe(32)
-    with store.engine.begin() as conn, _sealed(conn, store, "clients", "client_id", client_id):
-        active = sa.select(c.c.client_id).where(c.c.source == source, c.c.disabled_at.is_(None))
-        if conn.execute(active).first() is not None:
-            raise refuse("client_exists", "users.client_exists", source=source)
-        conn.execute(
-            c.insert().values(
-                client_id=client_id,
-                source=source,
-                purposes=json.dumps(sorted(p.value for p in wanted)),
-                secret_hash=pw.hash_password(pw.make_hasher(settings), secret),
-                created_at=now,
-            )
-        )
-    return client_id, secret
-
-
-def list_clients(store: Store) -> list[Client]:
-    """Every department client, by id."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.clients).order_by(s.clients.c.client_id)).all()
-    return [client_of(r) for r in rows]
-
-
-def disable_client(store: Store, client_id: str, *, now: dt.datetime | None = None) -> None:
-    """Retire a client (e.g. to rotate its secret: disable, then add a new one)."""
-    now = now or utc_now()
-    c = s.clients
-    with store.engine.begin() as conn, _sealed(conn, store, "clients", "client_id", client_id):
-        done = conn.execute(
-            c.update().where(c.c.client_id == client_id).values(disabled_at=now)
-        ).rowcount
-        if not done:
-            raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
-        close_sessions(conn, Role.DEPARTMENT.value, client_id, now, "disabled")
-
-
-def get_client(store: Store, client_id: str) -> Client:
-    """The client; AuthError `unknown_client` when there is none."""
-    with store.engine.connect() as conn:
-        row = conn.execute(sa.select(s.clients).where(s.clients.c.client_id == client_id)).first()
-    if row is None:
-        raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
-    return client_of(row)
-
-
-def department_purposes(purposes: Iterable[Purpose | str]) -> frozenset[Purpose]:
-    """The purposes a department client may be registered with, checked: at least one, each
-    among the department role's; AuthError `bad_purpose` naming the allowed ones otherwise."""
-    allowed = ROLE_PURPOSES[Role.DEPARTMENT]
-    permitted = ", ".join(sorted(allowed))
-    wanted: set[Purpose] = set()
-    for p in purposes:
-        if p not in {a.value for a in allowed}:
-            raise refuse("bad_purpose", "users.bad_purpose", purpose=p, allowed=permitted)
-        wanted.add(Purpose(p))
-    if not wanted:
-        raise refuse("bad_purpose", "users.no_purpose", allowed=permitted)
-    return frozenset(wanted)
-
-
-def set_client_purposes(
-    store: Store,
-    client_id: str,
-    purposes: Iterable[Purpose | str],
-    *,
-    now: dt.datetime | None = None,
-) -> Client:
-    """Change which purposes a department client may name (an access setting, the security
-    administrator's). Its open sessions close: a session keeps the purposes of its login."""
-    wanted = department_purposes(purposes)
-    now = now or utc_now()
-    c = s.clients
-    with store.engine.begin() as conn, _sealed(conn, store, "clients", "client_id", client_id):
-        done = conn.execute(
-            c.update()
-            .where(c.c.client_id == client_id)
-            .values(purposes=json.dumps(sorted(p.value for p in wanted)))
-        ).rowcount
-        if not done:
-            raise refuse("unknown_client", "users.unknown_client", client_id=client_id)
-        close_sessions(conn, Role.DEPARTMENT.value, client_id, now, "purposes")
-    return get_client(store, client_id)

@@ -28,6 +28,7 @@ from fpcredit.errors import AuthError, PolicyError
 from fpcredit.evaluate import active
 from fpcredit.guard.access import ADMIN_ROLES, Principal, Purpose, Role
 from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import clients as client_accounts
 from fpcredit.guard.auth.operator import operator_actor
 from fpcredit.guard.keys.ciphers import ProfileName
 from fpcredit.guard.keys.crypto import Vault, load_vault
@@ -211,15 +212,15 @@ class Administration:
 
     # -- department clients (system administrator; their purposes: security administrator) --
 
-    def clients(self) -> list[accounts.Client]:
+    def clients(self) -> list[client_accounts.Client]:
         self.check("client_list")
-        return accounts.list_clients(self.store)
+        return client_accounts.list_clients(self.store)
 
     def add_client(self, source: str, purposes: Iterable[Purpose | str]) -> tuple[str, str]:
         """(client_id, client_secret): the secret is in the answer only."""
         self.check("client_add")
         try:
-            made = accounts.add_client(self.store, source, purposes, settings=self.settings)
+            made = client_accounts.add_client(self.store, source, purposes, settings=self.settings)
         except AuthError as e:
             self.record("client_add", e.code)
             raise
@@ -230,19 +231,19 @@ class Administration:
         subject = f"client:{client_id}"
         self.check("client_disable", subject)
         self._done(
-            "client_disable", subject, lambda: accounts.disable_client(self.store, client_id)
+            "client_disable", subject, lambda: client_accounts.disable_client(self.store, client_id)
         )
 
     def set_client_purposes(
         self, client_id: str, purposes: Iterable[Purpose | str]
-    ) -> accounts.Client:
+    ) -> client_accounts.Client:
         subject = f"client:{client_id}"
         self.check("client_purposes", subject)
         wanted = list(purposes)
         return self._done(
             "client_purposes",
             subject,
-            lambda: accounts.set_client_purposes(self.store, client_id, wanted),
+            lambda: client_accounts.set_client_purposes(self.store, client_id, wanted),
         )
 
     # -- keys and policies (the security administrator) --

@@ -1,84 +1,43 @@
-"""Who is calling: logins of staff, department clients and citizens; tokens and sessions.
+"""Who is calling: logins of staff, department clients and citizens, and holder checks (R38).
 
-Account administration (users, clients) lives in `guard.auth.accounts` and is re-exported here.
+A login opens a session (`guard.auth.sessions`), whose token then stands for the caller.
+Accounts are made and changed in `guard.auth.accounts` and `guard.auth.clients`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
 import re
 import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from fpcredit.config import Settings
 from fpcredit.errors import AuthError
-from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Principal, Purpose, Role
+from fpcredit.guard.access import NATIONAL_REGION, ROLE_PURPOSES, Principal, Role
 from fpcredit.guard.auth import passwords as pw
 from fpcredit.guard.auth.accounts import (
     TOTP_FIELD,
-    Client,
-    Enrolment,
-    User,
-    add_client,
-    add_user,
-    client_of,
-    disable_client,
-    disable_dormant_users,
-    disable_user,
-    enable_user,
-    get_user,
-    list_clients,
-    list_users,
     locked,
     recent_passwords,
     refuse,
     remember_password,
-    reset_user,
 )
 from fpcredit.guard.auth.citizens import CitizenCodes, CodeQueue
-from fpcredit.guard.auth.tokens import Claims, load_token_key, read_token, sign_token
+from fpcredit.guard.auth.clients import client_of
+from fpcredit.guard.auth.sessions import IssuedToken, Sessions, intact
+from fpcredit.guard.auth.tokens import Claims
 from fpcredit.guard.keys.crypto import Vault, load_vault
-from fpcredit.guard.trail.sealing import lock_tables, row_intact, sealing
-from fpcredit.notify.sms import SmsChannel, list_outbox, sms_channel
+from fpcredit.guard.trail.sealing import lock_tables, sealing
+from fpcredit.notify.sms import SmsChannel, sms_channel
 from fpcredit.standard import idcard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 
-__all__ = [
-    "Authenticator",
-    "BiometricVerifier",
-    "Client",
-    "Enrolment",
-    "IssuedToken",
-    "UnconfiguredVerifier",
-    "User",
-    "add_client",
-    "add_user",
-    "disable_client",
-    "disable_dormant_users",
-    "disable_user",
-    "enable_user",
-    "get_user",
-    "list_clients",
-    "list_outbox",
-    "list_users",
-    "reset_user",
-]
-log = logging.getLogger(__name__)
-
-# How often a session's last activity is written (see `Authenticator._session`).
-SEEN_EVERY_S: Final = 30
-# How long a session found open is trusted without asking the store again (this process only;
-# a logout here takes effect at once, a disable or logout elsewhere within this time).
-RECHECK_S: Final = 1.0
+__all__ = ["Authenticator", "BiometricVerifier", "UnconfiguredVerifier"]
 
 
 # --- identity verification (R38) -----------------------------------------------------------
@@ -100,23 +59,14 @@ class UnconfiguredVerifier:
         raise refuse("biometric_not_configured")
 
 
-# --- logins, tokens and sessions -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    """A bearer token and what it stands for; `token` stays out of repr (and so of logs)."""
-
-    token: str = field(repr=False)
-    expires_at: dt.datetime
-    principal: Principal
+# --- logins --------------------------------------------------------------------------------
 
 
 class Authenticator:
     """Logs staff, department clients and citizens in, and checks their tokens.
 
-    One per process: it holds the vault and the token key. `clock` (naive UTC) is injectable so
-    lock-outs, expiry and idle time can be tested without waiting.
+    One per process: it holds the vault, and its `sessions` the token key. `clock` (naive UTC)
+    is injectable so lock-outs, expiry and idle time can be tested without waiting.
     """
 
     def __init__(
@@ -137,11 +87,7 @@ class Authenticator:
         self.verifier = verifier or UnconfiguredVerifier()
         self.citizens = CitizenCodes(store, self.settings, self.vault, clock, self.sms)
         self.codes = CodeQueue(self.citizens.send, self.settings.code_queue_size)
-        self._key = load_token_key(self.settings.keys_dir)
-        # session id → when it was last found open (monotonic seconds, clock time) and its caller
-        self._open_seen: dict[str, tuple[float, dt.datetime, Principal]] = {}
-        self._rechecking: dict[str, float] = {}  # session → when a caller began to recheck it
-        self._verified: dict[str, Claims] = {}  # token → its claims, signature checked
+        self.sessions = Sessions(store, self.settings, clock)
         self._hasher = pw.make_hasher(self.settings)
 
     def __repr__(self) -> str:  # the token key must never reach a log through repr()
@@ -186,7 +132,7 @@ class Authenticator:
             )
         if isinstance(outcome, AuthError):
             raise outcome
-        return self._issue(*outcome)
+        return self.sessions.issue(*outcome)
 
     def _staff_attempt(
         self,
@@ -209,7 +155,7 @@ class Authenticator:
             if early is None:  # not yet made to take a password's time
                 self._spend_time(password)
             return refuse("bad_credentials")
-        if not self._intact(conn, "users", row.id):
+        if not intact(conn, "users", row.id, self.settings):
             return refuse("altered", "seal.row_refused")
         if row.locked_until is not None and now < row.locked_until:
             return locked(row.locked_until)  # even with the right password; not counted
@@ -268,7 +214,9 @@ class Authenticator:
                 elif rehashed is not None:
                     changes.update(password_hash=rehashed)
                 role = Role(row.role)
-                outcome = self._open(conn, role, name, row.region, ROLE_PURPOSES[role], None, now)
+                outcome = self.sessions.open(
+                    conn, role, name, row.region, ROLE_PURPOSES[role], None, now
+                )
         if changes:
             with sealing(conn, "users", "WHERE id = :v", {"v": row.id}, cfg.keys_dir):
                 conn.execute(u.update().where(u.c.id == row.id).values(**changes))
@@ -305,14 +253,6 @@ class Authenticator:
             return early[1]
         return pw.verify_password(self._hasher, stored, secret)
 
-    def _intact(self, conn: sa.Connection, table: str, key: object) -> bool:
-        """Whether a row still matches its seal; a row changed behind the platform's back is
-        refused (and said so at CRITICAL: somebody with database access is at work)."""
-        if row_intact(conn, table, key, self.settings.keys_dir):
-            return True
-        log.critical("a %s row does not match its seal: refused", table)
-        return False
-
     # department clients
 
     def login_client(self, client_id: str, client_secret: str) -> IssuedToken:
@@ -327,7 +267,7 @@ class Authenticator:
                 if early is None:
                     self._spend_time(client_secret)
                 raise refuse("bad_credentials")
-            if not self._intact(conn, "clients", row.id):
+            if not intact(conn, "clients", row.id, self.settings):
                 raise refuse("altered", "seal.row_refused")
             ok, rehashed = self._secret_matches(early, row.secret_hash, client_secret)
             if not ok:
@@ -340,7 +280,7 @@ class Authenticator:
             with sealing(conn, "clients", "WHERE id = :v", {"v": row.id}, self.settings.keys_dir):
                 conn.execute(c.update().where(c.c.id == row.id).values(**changes))
             client = client_of(row)
-            opened = self._open(
+            opened = self.sessions.open(
                 conn,
                 Role.DEPARTMENT,
                 client.client_id,
@@ -349,7 +289,7 @@ class Authenticator:
                 client.source,
                 now,
             )
-        return self._issue(*opened)
+        return self.sessions.issue(*opened)
 
     # citizens
 
@@ -384,10 +324,12 @@ class Authenticator:
             else:
                 person_id, region = person
                 purposes = ROLE_PURPOSES[Role.CITIZEN]
-                opened = self._open(conn, Role.CITIZEN, str(person_id), region, purposes, None, now)
+                opened = self.sessions.open(
+                    conn, Role.CITIZEN, str(person_id), region, purposes, None, now
+                )
         if opened is None:
             raise refuse("bad_code")
-        return self._issue(*opened)
+        return self.sessions.issue(*opened)
 
     def verify_holder(self, id_number: str, evidence: bytes) -> bool:
         """R38: the number passes the standard's checks and the biometric verifier accepts the
@@ -395,162 +337,20 @@ class Authenticator:
         person = self.citizens.person(self._number(id_number))
         return person is not None and self.verifier.verify(person[0], evidence)
 
-    # tokens and sessions
-
-    def _open(
-        self,
-        conn: sa.Connection,
-        role: Role,
-        subject: str,
-        region: str,
-        purposes: frozenset[Purpose],
-        source: str | None,
-        now: dt.datetime,
-    ) -> tuple[Claims, Principal]:
-        """Open a session holding what its caller may do; the token will name it only."""
-        sid = secrets.token_hex(16)
-        with sealing(conn, "sessions", "WHERE id = :v", {"v": sid}, self.settings.keys_dir):
-            self._insert_session(conn, sid, role, subject, region, purposes, source, now)
-        issued = now.replace(microsecond=0)
-        expires = issued + dt.timedelta(seconds=self.settings.token_lifetime_s)
-        principal = Principal(role, subject, region, purposes, source)
-        return Claims(subject, sid, issued, expires), principal
-
-    @staticmethod
-    def _insert_session(
-        conn: sa.Connection,
-        sid: str,
-        role: Role,
-        subject: str,
-        region: str,
-        purposes: frozenset[Purpose],
-        source: str | None,
-        now: dt.datetime,
-    ) -> None:
-        conn.execute(
-            s.sessions.insert().values(
-                id=sid,
-                role=role.value,
-                subject=subject,
-                region=region,
-                purposes=json.dumps(sorted(p.value for p in purposes)),
-                source=source,
-                created_at=now,
-                last_seen_at=now,
-            )
-        )
-
-    def _issue(self, claims: Claims, principal: Principal) -> IssuedToken:
-        return IssuedToken(sign_token(self._key, claims), claims.expires_at, principal)
-
-    def _claims_of(self, token: str) -> Claims:
-        """The token's verified claims; a token once verified is not decoded again (its
-        claims cannot change; expiry and the session are still checked at every use)."""
-        claims = self._verified.get(token)
-        if claims is None:
-            claims = read_token(self._key, token)
-            if len(self._verified) > 10_000:  # bounded: forget the lot rather than grow
-                self._verified.clear()
-            self._verified[token] = claims
-        return claims
-
-    def _recently_open(self, claims: Claims, now: dt.datetime) -> Principal | None:
-        """The session's caller if it was found open less than RECHECK_S ago."""
-        seen = self._open_seen.get(claims.session_id)
-        # Both clocks: the process's (real time) and the injected one (tests move it by hand).
-        if seen is None:
-            return None
-        age = max(time.monotonic() - seen[0], (now - seen[1]).total_seconds())
-        return seen[2] if age < RECHECK_S else None
-
-    def _check_session(self, claims: Claims, now: dt.datetime) -> AuthError | Principal:
-        """Ask the store whether the claims' session is open and in use (this use counts as
-        activity); its caller, as the session row says, or why not."""
-        t = s.sessions
-        idle = dt.timedelta(seconds=self.settings.session_idle_s)
-        with self.store.engine.begin() as conn:
-            row = conn.execute(sa.select(t).where(t.c.id == claims.session_id)).first()
-            if row is None or row.subject != claims.subject:
-                return refuse("invalid_token")
-            if not self._intact(conn, "sessions", row.id):
-                return refuse("invalid_token")
-            if row.closed_at is not None or row.region is None or row.purposes is None:
-                return refuse("session_closed")
-            if now - row.last_seen_at >= idle:
-                closed = {"closed_at": now, "closed_reason": "idle"}
-                conn.execute(t.update().where(t.c.id == row.id).values(**closed))
-                return refuse("session_idle", minutes=self.settings.session_idle_s // 60)
-            # Activity is written at most every SEEN_EVERY_S: one write per request would make
-            # every read a write (the idle limit is then at most that much early).
-            if now - row.last_seen_at >= dt.timedelta(seconds=SEEN_EVERY_S):
-                seen = max(now, row.last_seen_at)
-                conn.execute(t.update().where(t.c.id == row.id).values(last_seen_at=seen))
-        purposes = frozenset(Purpose(p) for p in json.loads(row.purposes))
-        return Principal(Role(row.role), row.subject, row.region, purposes, row.source)
-
-    def _session(self, token: str, *, allow_expired: bool) -> tuple[Claims, Principal]:
-        """The token's claims and caller if its session is open and in use."""
-        claims = self._claims_of(token)
-        now = self.clock()
-        if not allow_expired and now >= claims.expires_at:
-            raise refuse("expired")
-        known = self._recently_open(claims, now)
-        if known is not None:
-            return claims, known
-        outcome = self._check_session(claims, now)
-        self._rechecking.pop(claims.session_id, None)
-        if isinstance(outcome, AuthError):
-            self._open_seen.pop(claims.session_id, None)
-            raise outcome
-        if len(self._open_seen) > 100_000:  # bounded: forget the lot rather than grow
-            self._open_seen.clear()
-            self._rechecking.clear()
-        self._open_seen[claims.session_id] = (time.monotonic(), now, outcome)
-        return claims, outcome
+    # sessions
 
     def authenticate(self, token: str) -> Principal:
-        """The caller a token stands for, as its session says; AuthError (`invalid_token`,
-        `expired`, `session_closed`, `session_idle`) when it stands for nobody."""
-        return self._session(token, allow_expired=False)[1]
+        """The caller a token stands for (`Sessions.authenticate`)."""
+        return self.sessions.authenticate(token)
 
     def authenticate_known(self, token: str) -> Principal | None:
-        """`authenticate` without the store: the caller when its token was verified before and
-        its session found open within the last second; None when only `authenticate` can tell
-        (it then also gives the reason for a refusal). Safe on the event loop."""
-        claims = self._verified.get(token)
-        if claims is None:
-            return None
-        now = self.clock()
-        seen = self._open_seen.get(claims.session_id)
-        if now >= claims.expires_at or seen is None:
-            return None
-        if self._recently_open(claims, now) is None:
-            # One caller looks at the session again; the others go on meanwhile with what was
-            # found a second ago, instead of all asking the store at once (64 connections on
-            # one token did). A closed session is refused once that one caller has looked.
-            started = self._rechecking.get(claims.session_id)
-            if started is None or time.monotonic() - started >= RECHECK_S:
-                self._rechecking[claims.session_id] = time.monotonic()
-                return None
-        return seen[2]
+        """The caller without asking the store, when known (`Sessions.authenticate_known`)."""
+        return self.sessions.authenticate_known(token)
 
     def refresh(self, token: str) -> IssuedToken:
-        """A new token for the same session. An expired token may be refreshed while its
-        session is open and not idle, so the session's idle limit, not the token's short
-        lifetime, decides when a user has to log in again."""
-        claims, principal = self._session(token, allow_expired=True)
-        issued = self.clock().replace(microsecond=0)
-        expires = issued + dt.timedelta(seconds=self.settings.token_lifetime_s)
-        return self._issue(Claims(claims.subject, claims.session_id, issued, expires), principal)
+        """A new token for the same session (`Sessions.refresh`)."""
+        return self.sessions.refresh(token)
 
     def logout(self, token: str) -> None:
-        """Close the token's session; its tokens stop working. Closing twice is harmless."""
-        claims = read_token(self._key, token)
-        self._open_seen.pop(claims.session_id, None)
-        t = s.sessions
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                t.update()
-                .where(t.c.id == claims.session_id, t.c.closed_at.is_(None))
-                .values(closed_at=self.clock(), closed_reason="logout")
-            )
+        """Close the token's session (`Sessions.logout`)."""
+        self.sessions.logout(token)

@@ -26,6 +26,7 @@ __all__ = [
     "load_mac",
     "load_signer",
     "load_subject_hasher",
+    "secret_key",
 ]
 
 SIGNING_KEY: Final = "ledger-signing.key"
@@ -49,15 +50,24 @@ def load_signer(keys_dir: Path, origin: str | None) -> tlog.NoteSigner | None:
         raise TrailError(text("trail.key_damaged", name=path.name)) from e
 
 
+def secret_key(path: Path) -> bytes:
+    """The 32-byte key stored as base64 at `path`, created on first use."""
+    return _decoded(path, read_or_create(path, lambda: base64.b64encode(secrets.token_bytes(32))))
+
+
 def _secret(path: Path, create: bool) -> bytes | None:
     """A 32-byte key stored as base64; None when absent and not to be created."""
     if create:
-        raw = read_or_create(path, lambda: base64.b64encode(secrets.token_bytes(32)))
-    else:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
+        return secret_key(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return _decoded(path, raw)
+
+
+def _decoded(path: Path, raw: bytes) -> bytes:
+    """The key the file `path` holds as `raw`; TrailError when it is not a 32-byte key."""
     try:
         key = base64.b64decode(raw, validate=True)
     except ValueError as e:

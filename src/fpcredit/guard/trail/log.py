@@ -69,7 +69,6 @@ __all__ = [
     "leaf_data",
     "record_rows",
     "rows_digest",
-    "verify",
 ]
 
 DEFAULT_ORIGIN: Final = "fpcredit/trail"
@@ -417,17 +416,3 @@ class Trail:
         from fpcredit.guard.trail.checkpoints import sign
 
         return sign(self)
-
-
-def verify(
-    store: Store,
-    settings: Settings | None = None,
-    *,
-    verifier_key: str | None = None,
-    witness: str | None = None,
-    witness_key: str | None = None,
-) -> dict[str, Any]:
-    """Recompute the trail from the rows (guard/trail/verify.py `verify`)."""
-    from fpcredit.guard.trail.verify import verify as run
-
-    return run(store, settings, verifier_key=verifier_key, witness=witness, witness_key=witness_key)

@@ -20,10 +20,8 @@ a driver's nor a library's way of printing a time can change a digest.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import secrets
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,9 +34,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from fpcredit.errors import TrailError
-from fpcredit.files import read_or_create
-from fpcredit.messages import text
+from fpcredit.guard.trail.keys import secret_key
 from fpcredit.store import schema as s
 
 __all__ = [
@@ -108,21 +104,19 @@ class Canon:
         return pa.schema([(c, types[k]) for c, k in zip(self.columns, self.kinds, strict=True)])
 
 
+# A column's kind by its SQL type, the first that matches; any other type is text.
+_KINDS: Final[tuple[tuple[type[sa.types.TypeEngine[Any]], Kind], ...]] = (
+    (sa.DateTime, "time"),
+    (sa.Date, "date"),
+    (sa.Boolean, "bool"),
+    (sa.LargeBinary, "bytes"),
+    (sa.Float, "float"),
+    (sa.Integer, "int"),
+)
+
+
 def _kind(column: sa.Column[Any]) -> Kind:
-    t = column.type
-    if isinstance(t, sa.DateTime):
-        return "time"
-    if isinstance(t, sa.Date):
-        return "date"
-    if isinstance(t, sa.Boolean):
-        return "bool"
-    if isinstance(t, sa.LargeBinary):
-        return "bytes"
-    if isinstance(t, sa.Float):
-        return "float"
-    if isinstance(t, sa.Integer):
-        return "int"
-    return "text"
+    return next((kind for sql, kind in _KINDS if isinstance(column.type, sql)), "text")
 
 
 @cache
@@ -171,15 +165,7 @@ def canonical_select(
 
 def load_seal_key(keys_dir: Path) -> bytes:
     """The row-seal key, created on first use; it never enters the database."""
-    path = keys_dir / SEAL_KEY_FILE
-    raw = read_or_create(path, lambda: base64.b64encode(secrets.token_bytes(32)))
-    try:
-        key = base64.b64decode(raw, validate=True)
-    except ValueError as e:
-        raise TrailError(text("trail.key_damaged", name=path.name)) from e
-    if len(key) != 32:
-        raise TrailError(text("trail.key_damaged", name=path.name))
-    return key
+    return secret_key(keys_dir / SEAL_KEY_FILE)
 
 
 def _text_value(value: Any, kind: Kind) -> str:

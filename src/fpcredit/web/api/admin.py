@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from fpcredit.errors import AuthError, PolicyError
 from fpcredit.evaluate.active import Activation
 from fpcredit.guard.access import Purpose, Role
-from fpcredit.guard.auth import accounts
+from fpcredit.guard.auth import accounts, clients
 from fpcredit.guard.auth.admin import Actor, Administration
 from fpcredit.web.api.views import UtcTime
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, Problem, ServicesDep, invalid
@@ -203,7 +203,7 @@ class ClientPurposes(BaseModel):
     purposes: list[Purpose] = Field(max_length=16)
 
 
-def _client(c: accounts.Client) -> ClientView:
+def _client(c: clients.Client) -> ClientView:
     return ClientView(
         client_id=c.client_id,
         source=c.source,
@@ -236,7 +236,7 @@ def disable_client(client_id: ClientId, admin: AdminDep) -> ClientView:
     """Retire a client; its sessions end at once."""
     with _answered():
         admin.disable_client(client_id)
-        return _client(accounts.get_client(admin.store, client_id))
+        return _client(clients.get_client(admin.store, client_id))
 
 
 @router.put("/clients/{client_id}/purposes", response_model=ClientView)

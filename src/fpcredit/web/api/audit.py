@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from fpcredit.errors import TrailError
-from fpcredit.guard.trail.log import verify
 from fpcredit.guard.trail.tlog import Checkpoint
+from fpcredit.guard.trail.verify import verify
 from fpcredit.web.api.views import UtcTime
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, PurposeQuery, Services, ServicesDep, invalid
 

@@ -26,7 +26,7 @@ from fpcredit.standard.idcard import normalize
 from fpcredit.web.deps import PROBLEMS, CurrentCaller, Services, ServicesDep, invalid, limit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=PROBLEMS)
-_CLIENT_ID: Final = re.compile(r"[a-z]{2,16}-[0-9a-f]{8}")  # as accounts.add_client makes them
+_CLIENT_ID: Final = re.compile(r"[a-z]{2,16}-[0-9a-f]{8}")  # as clients.add_client makes them
 
 
 class StaffLogin(BaseModel):
