@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
 
@@ -41,12 +41,26 @@ from fpcredit.guard.trail.entries import (
 from fpcredit.guard.trail.keys import EntryMac
 from fpcredit.messages import text
 from fpcredit.store import schema as s
-from fpcredit.store.db import utc_now
+from fpcredit.store.db import Store, utc_now
 
-if TYPE_CHECKING:
-    from fpcredit.guard.trail.log import Trail
+__all__ = ["CheckpointFile", "Line", "Log", "latest", "record_cosignature", "sign", "stamp"]
 
-__all__ = ["CheckpointFile", "Line", "latest", "record_cosignature", "sign", "stamp"]
+
+class Log(Protocol):
+    """What signing needs of the trail (`log.Trail`, which calls in here: named by what it
+    offers, not imported, so the two modules do not depend on each other)."""
+
+    store: Store
+    trail_dir: Path
+
+    def signer(self) -> tlog.NoteSigner: ...
+
+    def signers(self) -> list[tlog.Signer]: ...
+
+    def entry_mac(self) -> EntryMac: ...
+
+    def vouches(self, start: int, end: int, root: bytes) -> bool: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +281,7 @@ def _refuse(size: int, known: Sequence[Line], cause: Exception) -> TrailError:
     return error
 
 
-def sign(trail: Trail) -> str:
+def sign(trail: Log) -> str:
     """Sign the current tree head with every signer of `trail`, append it to the database and
     the checkpoint file (fsynced), and return the note; with nothing new since the last
     checkpoint, return that one. Refuses (TrailError, logged at CRITICAL) unless the stored
@@ -306,7 +320,7 @@ def sign(trail: Trail) -> str:
 
 
 def _extends(
-    trail: Trail,
+    trail: Log,
     conn: sa.Connection,
     known: Sequence[Line],
     size: int,
@@ -328,7 +342,7 @@ def _extends(
         raise TrailError(text("trail.sizes_invalid", old=start[0], new=size))
 
 
-def latest(trail: Trail) -> str | None:
+def latest(trail: Log) -> str | None:
     """The newest signed checkpoint: the file's last, or the database's when that is newer
     (a store whose checkpoints predate the file)."""
     in_file = CheckpointFile(trail.trail_dir).last_checkpoint()
@@ -338,7 +352,7 @@ def latest(trail: Trail) -> str | None:
     return max(known, key=lambda k: k.size).note if known else None
 
 
-def record_cosignature(trail: Trail, witness: str, note: str) -> None:
+def record_cosignature(trail: Log, witness: str, note: str) -> None:
     """Append a checkpoint as a witness cosigned it (`note`: ours plus its lines)."""
     head = tlog.Checkpoint.parse(tlog.split_note(note)[0])
     with CheckpointFile(trail.trail_dir).open() as handle:
