@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from fpcredit.errors import ConfigError
 from fpcredit.messages import text
 
-__all__ = ["Settings", "WitnessSetting", "debug_requested"]
+__all__ = ["Settings", "WitnessSetting", "debug_requested", "validation_problems"]
 
 _PYDANTIC_PREFIX = "Value error, "  # how pydantic introduces a validator's own message
 _CONFIG = SettingsConfigDict(env_prefix="FPCREDIT_", extra="ignore")
@@ -301,11 +301,19 @@ def debug_requested() -> bool:
         return False
 
 
+def validation_problems(error: ValidationError) -> list[tuple[tuple[int | str, ...], str]]:
+    """Each problem of a pydantic validation as (where, why): never the refused value (it may
+    be a secret), and a validator's own words without pydantic's "Value error, " before them."""
+    return [
+        (tuple(problem["loc"]), str(problem["msg"]).removeprefix(_PYDANTIC_PREFIX))
+        for problem in error.errors(include_input=False, include_url=False)
+    ]
+
+
 def _invalid(error: ValidationError) -> str:
     """Each refused setting as its environment variable and why, without its value."""
     parts = []
-    for problem in error.errors(include_input=False, include_url=False):
-        field = str(problem["loc"][0]) if problem["loc"] else "?"
-        why = str(problem["msg"]).removeprefix(_PYDANTIC_PREFIX)
+    for where, why in validation_problems(error):
+        field = str(where[0]) if where else "?"
         parts.append(text("config.invalid", variable=f"FPCREDIT_{field.upper()}", why=why))
     return "; ".join(parts)

@@ -12,6 +12,7 @@ from typing import Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fpcredit.config import validation_problems
 from fpcredit.errors import StandardError
 from fpcredit.messages import text
 from fpcredit.standard.elements import COMMON_FIELDS, Standard, load_standard
@@ -22,7 +23,6 @@ PERSON_DATASET = "person"
 YAML: Final = ".yaml"
 # A source name is a mapping file's stem; it names files, CLI arguments and stored rows.
 SOURCE_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
-_PYDANTIC_PREFIX: Final = "Value error, "  # how pydantic introduces a validator's own message
 
 
 class _Strict(BaseModel):
@@ -157,10 +157,9 @@ def _yaml_reason(error: yaml.YAMLError) -> str:
 
 def _pydantic_reason(error: ValidationError) -> str:
     parts = []
-    for problem in error.errors(include_input=False, include_url=False):
-        where = ".".join(str(part) for part in problem["loc"])
-        why = str(problem["msg"]).removeprefix(_PYDANTIC_PREFIX)
-        parts.append(f"{where}: {why}" if where else why)
+    for where, why in validation_problems(error):
+        at = ".".join(str(part) for part in where)
+        parts.append(f"{at}: {why}" if at else why)
     return "; ".join(parts)
 
 
