@@ -1,1 +1,1 @@
-"""Messages to people: the outbox of texts (citizen codes) and, later, notifications."""
+"""Messages to people: the outbox of texts (citizen codes) and the notifications outbox."""

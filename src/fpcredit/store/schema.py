@@ -42,6 +42,7 @@ __all__ = [
     "links",
     "mentions",
     "metadata",
+    "notifications",
     "outbox",
     "password_history",
     "persons",
@@ -422,6 +423,28 @@ outbox = Table(
     Column("message_enc", LargeBinary, nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+)
+
+# Notifications (R24, notify/): written in the transaction of the change they announce,
+# delivered by the worker. `params` fill the message's placeholders in the receiver's language
+# at delivery: codes, ids and dates, never a name, an ID number or a phone.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("message_id", String(36), nullable=False, unique=True),  # receivers de-duplicate on it
+    Column("kind", String(32), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), index=True),  # whom it is about
+    Column("audience", String(64), nullable=False),  # "person", or a department's source
+    Column("params", Text, nullable=False),  # JSON object
+    Column("created_at", DateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("lease_until", DateTime),  # a worker's claim on the row while it delivers
+    Column("delivered_at", DateTime),
+    Column("last_error", String(200)),
+    Index("ix_notifications_due", "state", "next_attempt_at"),
 )
 
 # The audit trail (SPEC R30, guard/trail/log.py, docs/trail.md): a Merkle-tree log. Entries hold
