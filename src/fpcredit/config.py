@@ -241,6 +241,42 @@ class Settings(BaseSettings):
         description="Citizen-code requests waiting for the sender; beyond it they are dropped.",
     )
 
+    # Notifications (docs/services.md, notify/worker.py).
+    notify_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Delivery attempts of one notification before it is moved to the dead letters.",
+    )
+    notify_backoff_base_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "First retry delay of a failed delivery in seconds; each retry doubles it, plus a "
+            "random jitter of up to this much."
+        ),
+    )
+    notify_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two delivery attempts, seconds."
+    )
+    notify_lease_s: float = Field(
+        default=120.0,
+        ge=1,
+        description=(
+            "How long a worker holds the notifications it claimed; a worker killed meanwhile "
+            "leaves them to another run once the lease has expired."
+        ),
+    )
+    notify_poll_s: float = Field(
+        default=5.0, gt=0, description="Seconds the notification worker waits when nothing is due."
+    )
+    notify_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Timeout of one webhook post to a department."
+    )
+    notify_in_serve: _Switch = Field(
+        default=True, description="Whether `fpcredit serve` also runs the notification worker."
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:

@@ -115,6 +115,7 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("GET", "/v1/me/credit"): lambda w: Call("GET", "/v1/me/credit", {}),
     ("GET", "/v1/me/explanation"): lambda w: Call("GET", "/v1/me/explanation", {}),
     ("GET", "/v1/me/access-log"): lambda w: Call("GET", "/v1/me/access-log", {}),
+    ("GET", "/v1/me/notifications"): lambda w: Call("GET", "/v1/me/notifications", {"limit": 5}),
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(
         "GET", "/v1/audit/proof/inclusion", {"index": 0, "tree_size": 1}

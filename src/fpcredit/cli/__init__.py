@@ -14,6 +14,7 @@ from fpcredit.cli.audit import audit_app, witness_app
 from fpcredit.cli.common import app, err
 from fpcredit.cli.export import export_app
 from fpcredit.cli.keys import keys_app
+from fpcredit.cli.notify import notify_app
 from fpcredit.cli.outbox import outbox_app
 from fpcredit.cli.policy import policy_app
 from fpcredit.cli.quality import quality_app
@@ -34,6 +35,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(notify_app, name="notify")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 

@@ -9,9 +9,10 @@ never sent for a change that rolled back, and never lost for one that committed.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import sqlalchemy as sa
@@ -19,7 +20,15 @@ import sqlalchemy as sa
 from fpcredit.store import schema as s
 from fpcredit.store.db import utc_now
 
-__all__ = ["AUDIENCE_PERSON", "FORBIDDEN_PARAMS", "KINDS", "NotificationError", "Param", "enqueue"]
+__all__ = [
+    "AUDIENCE_PERSON",
+    "FORBIDDEN_PARAMS",
+    "KINDS",
+    "NotificationError",
+    "Param",
+    "enqueue",
+    "enqueue_many",
+]
 
 # What a notification can announce. A kind is also the message key `notify.<kind>` the worker
 # renders in the receiver's language.
@@ -60,6 +69,41 @@ def enqueue(
     `audience` is "person" (the citizen `person_id`, by SMS) or a department's source (its
     webhook). `params` fill the message's placeholders and must not name an identifier.
     """
+    values = _checked(kind, audience, person_id, params)
+    now = at or utc_now()
+    message_id = str(uuid.uuid4())
+    conn.execute(sa.insert(s.notifications).values(_row(message_id, kind, person_id, audience,
+                                                        values, now)))  # fmt: skip
+    return message_id
+
+
+def enqueue_many(
+    conn: sa.Connection,
+    kind: str,
+    rows: Iterable[tuple[int, Mapping[str, Param]]],
+    *,
+    at: dt.datetime | None = None,
+    chunk: int = 10_000,
+) -> int:
+    """Add one message of `kind` to each person of `rows` ((person_id, params) pairs) inside
+    `conn`'s transaction, in bulk inserts of `chunk` rows; how many were added."""
+    now = at or utc_now()
+    added = 0
+    it = iter(rows)
+    while batch := list(itertools.islice(it, chunk)):
+        values = [
+            _row(str(uuid.uuid4()), kind, pid, AUDIENCE_PERSON,
+                 _checked(kind, AUDIENCE_PERSON, pid, params), now)
+            for pid, params in batch
+        ]  # fmt: skip
+        conn.execute(sa.insert(s.notifications), values)
+        added += len(values)
+    return added
+
+
+def _checked(
+    kind: str, audience: str, person_id: int | None, params: Mapping[str, Param] | None
+) -> dict[str, Param]:
     if kind not in KINDS:
         raise NotificationError(f"unknown notification kind {kind!r}")
     values = dict(params or {})
@@ -68,19 +112,25 @@ def enqueue(
         raise NotificationError(f"identifying placeholders {sorted(bad)} in a notification")
     if audience == AUDIENCE_PERSON and person_id is None:
         raise NotificationError("a notification to a person needs its person_id")
-    now = at or utc_now()
-    message_id = str(uuid.uuid4())
-    conn.execute(
-        sa.insert(s.notifications).values(
-            message_id=message_id,
-            kind=kind,
-            person_id=person_id,
-            audience=audience,
-            params=json.dumps(values, ensure_ascii=False, sort_keys=True),
-            created_at=now,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
-    )
-    return message_id
+    return values
+
+
+def _row(
+    message_id: str,
+    kind: str,
+    person_id: int | None,
+    audience: str,
+    values: Mapping[str, Param],
+    now: dt.datetime,
+) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "kind": kind,
+        "person_id": person_id,
+        "audience": audience,
+        "params": json.dumps(values, ensure_ascii=False, sort_keys=True),
+        "created_at": now,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+    }

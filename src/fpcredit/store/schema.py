@@ -43,6 +43,7 @@ __all__ = [
     "mentions",
     "metadata",
     "notifications",
+    "notify_webhooks",
     "outbox",
     "password_history",
     "persons",
@@ -445,6 +446,17 @@ notifications = Table(
     Column("delivered_at", DateTime),
     Column("last_error", String(200)),
     Index("ix_notifications_due", "state", "next_attempt_at"),
+)
+
+# Department systems that receive notifications (notify/webhooks.py): one URL per source, and
+# the secret its posts are signed with, encrypted by the vault.
+notify_webhooks = Table(
+    "notify_webhooks",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
 
 # The audit trail (SPEC R30, guard/trail/log.py, docs/trail.md): a Merkle-tree log. Entries hold

@@ -22,6 +22,7 @@ from fpcredit.guard.trail.groupcommit import GroupCommit
 from fpcredit.guard.trail.log import Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import Language, negotiate, reset_language, set_language, text
+from fpcredit.notify.worker import background as notifying
 from fpcredit.service import open_ready_store
 from fpcredit.web.api import admin, audit, auth, me, persons, system
 from fpcredit.web.deps import Caller, Services, internal_error
@@ -178,7 +179,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services.commits.start()
         # The trail's checkpoints: signed within 1 s or 1,000 entries, handed to the witnesses.
         checkpointer = background(app.state.services.trail, settings)
+        # The notifications' worker (R24), unless another process runs `fpcredit notify run`.
+        services = app.state.services
+        notifier = notifying(settings, services.store, services.vault) if settings.notify_in_serve else None
         yield
+        if notifier is not None:
+            notifier.stop()
         app.state.services.identity.codes.close()
         app.state.services.explainer.close()
         app.state.services.commits.close()

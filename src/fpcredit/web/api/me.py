@@ -14,6 +14,8 @@ from fpcredit.web.api.views import (
     PersonView,
     UtcTime,
 )
+from fpcredit.messages import language
+from fpcredit.notify.inbox import for_person
 from fpcredit.web.deps import PROBLEMS, AsOf, CurrentCaller, ServicesDep
 from fpcredit.web.reads import credit_of, explanation, file_of
 
@@ -38,6 +40,23 @@ class AccessLog(BaseModel):
     root_hash: str
     checkpoint: str
     entries: list[Access]
+
+
+class Notification(BaseModel):
+    """One notification to the citizen, in the language of the request."""
+
+    message_id: str
+    kind: str
+    created_at: UtcTime
+    delivered: bool
+    text: str
+
+
+class Notifications(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    notifications: list[Notification]
 
 
 @router.get("", response_model=PersonView)
@@ -93,4 +112,22 @@ def access_log(
             )
             for p in newest
         ],
+    )
+
+
+@router.get("/notifications", response_model=Notifications)
+def my_notifications(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Notifications:
+    """What I was told (grade changes, eligibility, my cases), newest first, a page at a time."""
+    assert caller.person_id is not None
+    total, page = for_person(services.store, caller.person_id, language(), limit, offset)
+    return Notifications(
+        total=total,
+        limit=limit,
+        offset=offset,
+        notifications=[Notification(**item) for item in page],
     )

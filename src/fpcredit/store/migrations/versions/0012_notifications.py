@@ -1,4 +1,4 @@
-"""notifications: the outbox of grade changes, eligibility and case steps (R24)
+"""notifications: the outbox of R24 and the departments' webhooks
 
 Revision ID: 0012
 Revises: 0011
@@ -40,9 +40,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_notifications_person_id", "notifications", ["person_id"])
     op.create_index("ix_notifications_due", "notifications", ["state", "next_attempt_at"])
+    op.create_table(
+        "notify_webhooks",
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("source", name="pk_notify_webhooks"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notify_webhooks")
     op.drop_index("ix_notifications_due", table_name="notifications")
     op.drop_index("ix_notifications_person_id", table_name="notifications")
     op.drop_table("notifications")

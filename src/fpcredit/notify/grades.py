@@ -1,0 +1,66 @@
+"""Grade changes: who is told after an official evaluation, computed over the two result files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import sqlalchemy as sa
+
+from fpcredit.notify.outbox import Param, enqueue_many
+from fpcredit.store import schema as s
+
+__all__ = ["enqueue_grade_changes"]
+log = logging.getLogger(__name__)
+
+# Persons graded now whose grade differs from the previous official evaluation's (a person new
+# since then has no previous grade: told too). Set-based, over the Parquet files.
+_CHANGED: Final = """
+SELECT a.person_id, b.grade AS old_grade, a.grade AS new_grade
+FROM read_parquet(?) a LEFT JOIN read_parquet(?) b USING (person_id)
+WHERE a.grade IS NOT NULL AND a.grade IS DISTINCT FROM b.grade
+ORDER BY a.person_id
+"""
+_CHUNK: Final = 50_000
+
+
+def _changed(before: Path, after: Path) -> Iterator[tuple[int, dict[str, Param]]]:
+    con = duckdb.connect(":memory:")
+    try:
+        reader = con.execute(_CHANGED, [str(after), str(before)]).fetch_record_batch(_CHUNK)
+        for batch in reader:
+            columns = batch.to_pydict()
+            for pid, old, new in zip(
+                columns["person_id"], columns["old_grade"], columns["new_grade"], strict=True
+            ):
+                yield int(pid), {"old_grade": old, "new_grade": new}
+    finally:
+        con.close()
+
+
+def enqueue_grade_changes(conn: sa.Connection, home: Path, evaluation_id: int) -> int:
+    """In the transaction recording official evaluation `evaluation_id`: a `grade_changed`
+    notification to each person whose grade differs from the previous official evaluation's.
+    The first official evaluation tells nobody (no grade changed). Returns how many."""
+    e = s.evaluations
+    now = conn.execute(sa.select(e.c.path, e.c.as_of).where(e.c.id == evaluation_id)).one()
+    before = conn.execute(
+        sa.select(e.c.path)
+        .where(e.c.kind == "official", e.c.id < evaluation_id)
+        .order_by(e.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if before is None:
+        return 0
+    if not (home / before).exists():
+        log.warning("grade changes not notified: the previous results file is missing")
+        return 0
+    as_of = now.as_of.isoformat()
+    rows = (
+        (pid, {**params, "as_of": as_of, "evaluation_id": evaluation_id})
+        for pid, params in _changed(home / before, home / now.path)
+    )
+    return enqueue_many(conn, "grade_changed", rows)
