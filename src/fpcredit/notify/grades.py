@@ -30,12 +30,9 @@ _CHUNK: Final = 50_000
 def _changed(before: Path, after: Path) -> Iterator[tuple[int, dict[str, Param]]]:
     con = duckdb.connect(":memory:")
     try:
-        reader = con.execute(_CHANGED, [str(after), str(before)]).fetch_record_batch(_CHUNK)
-        for batch in reader:
-            columns = batch.to_pydict()
-            for pid, old, new in zip(
-                columns["person_id"], columns["old_grade"], columns["new_grade"], strict=True
-            ):
+        con.execute(_CHANGED, [str(after), str(before)])
+        while rows := con.fetchmany(_CHUNK):
+            for pid, old, new in rows:
                 yield int(pid), {"old_grade": old, "new_grade": new}
     finally:
         con.close()

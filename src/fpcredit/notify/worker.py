@@ -40,7 +40,7 @@ class Backoff:
     to base, at most `max_s` — tenacity's `wait_exponential_jitter`, not a loop of our own."""
 
     def __init__(self, base_s: float, max_s: float) -> None:
-        self._wait = tenacity.wait_exponential_jitter(initial=base_s, max=max_s, jitter=base_s)
+        self._wait = tenacity.wait_exponential_jitter(multiplier=base_s, max=max_s, jitter=base_s)
         self._retrying = tenacity.Retrying()
 
     def delay(self, failed: int) -> float:
