@@ -27,10 +27,19 @@ def _evaluation(conn: sa.Connection, home: Path, as_of: str, grades: dict[int, s
     day = dt.date.fromisoformat(as_of)
     key = conn.execute(
         s.evaluations.insert().values(
-            kind="official", as_of=day, score_date=day, grade_date=day, known_at=utc_now(),
-            policy_id="p", policy_version="1", policy_sha256="0" * 64, persons=len(grades),
-            path=path, summary="{}", created_at=utc_now(),
-        )  # fmt: skip
+            kind="official",
+            as_of=day,
+            score_date=day,
+            grade_date=day,
+            known_at=utc_now(),
+            policy_id="p",
+            policy_version="1",
+            policy_sha256="0" * 64,
+            persons=len(grades),
+            path=path,
+            summary="{}",
+            created_at=utc_now(),
+        )
     ).inserted_primary_key
     assert key is not None
     return int(key[0])
@@ -43,11 +52,11 @@ def test_grade_changed_for_exactly_the_persons_whose_grade_moved(
     now = utc_now()
     with store.engine.begin() as conn:
         conn.execute(s.persons.insert(), [{"id": i, "created_at": now} for i in range(1, 2001)])
-        first = {i: "ABCD"[i % 4] for i in range(1, 1901)}
+        first: dict[int, str | None] = {i: "ABCD"[i % 4] for i in range(1, 1901)}
         first_id = _evaluation(conn, home, "2026-03-31", first)
         assert enqueue_grade_changes(conn, home, first_id) == 0  # nobody had a grade before
     second = dict(first)
-    moved = {i: ("A" if first[i] != "A" else "B") for i in range(3, 1900, 7)}
+    moved: dict[int, str | None] = {i: ("A" if first[i] != "A" else "B") for i in range(3, 1900, 7)}
     second.update(moved)
     second.update({i: "C" for i in range(1901, 1911)})  # new since: their first grade
     second[1900] = None  # not graded this time: nothing to tell
@@ -76,10 +85,11 @@ def test_a_rolled_back_evaluation_tells_nobody(settings: Settings, store: Store)
     home = settings.home
     with store.engine.begin() as conn:
         conn.execute(s.persons.insert(), [{"id": i, "created_at": utc_now()} for i in (1, 2)])
-        enqueue_grade_changes(conn, home, _evaluation(conn, home, "2026-03-31", {1: "A", 2: "B"}))
+        first: dict[int, str | None] = {1: "A", 2: "B"}
+        enqueue_grade_changes(conn, home, _evaluation(conn, home, "2026-03-31", first))
     try:
         with store.engine.begin() as conn:
-            second = _evaluation(conn, home, "2026-06-30", {1: "B", 2: "B"})
+            second = _evaluation(conn, home, "2026-06-30", {**first, 1: "B"})
             assert enqueue_grade_changes(conn, home, second) == 1
             raise RuntimeError("the evaluation failed after")
     except RuntimeError:

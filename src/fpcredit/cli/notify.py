@@ -49,7 +49,7 @@ def notify_run(
 def _print_drained(report: dict[str, int]) -> None:
     from fpcredit.messages import text
 
-    out.print(text("notify.drained", **report), highlight=False)
+    out.print(text("notify.drained", None, **report), highlight=False)
 
 
 @notify_app.command("list")
@@ -130,7 +130,7 @@ def webhook_set(
 def _print_set(data: dict[str, str]) -> None:
     from fpcredit.messages import text
 
-    out.print(text("notify.webhook_set", **data), highlight=False, soft_wrap=True)
+    out.print(text("notify.webhook_set", None, **data), highlight=False, soft_wrap=True)
 
 
 @webhook_app.command("list")

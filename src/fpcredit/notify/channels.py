@@ -23,7 +23,7 @@ from fpcredit.store.db import Store
 __all__ = [
     "Channel",
     "Delivery",
-    "DeliveryFailed",
+    "DeliveryError",
     "Router",
     "SmsNotifier",
     "phone_of",
@@ -56,7 +56,7 @@ class Delivery:
         )  # fmt: skip
 
 
-class DeliveryFailed(Exception):
+class DeliveryError(Exception):
     """A delivery that did not go through. `reason` is a short code (never personal data);
     `permanent` ones are not retried (a person without a phone, a department without a URL)."""
 
@@ -67,7 +67,7 @@ class DeliveryFailed(Exception):
 
 
 class Channel(Protocol):
-    """Delivers one notification, or raises DeliveryFailed."""
+    """Delivers one notification, or raises DeliveryError."""
 
     def deliver(self, delivery: Delivery) -> None: ...
 
@@ -108,15 +108,15 @@ class SmsNotifier:
 
     def deliver(self, delivery: Delivery) -> None:
         if delivery.person_id is None:
-            raise DeliveryFailed("no_person", permanent=True)
+            raise DeliveryError("no_person", permanent=True)
         with self.store.engine.connect() as conn:
             phone = phone_of(conn, self.vault, delivery.person_id)
         if phone is None:
-            raise DeliveryFailed("no_phone", permanent=True)
+            raise DeliveryError("no_phone", permanent=True)
         try:
             self.sms.send(phone, render(delivery.kind, delivery.params, self.lang))
         except Exception as e:  # a gateway's refusal or a database hiccup: tried again later
-            raise DeliveryFailed(f"sms:{type(e).__name__}") from e
+            raise DeliveryError(f"sms:{type(e).__name__}") from e
 
 
 class Router:

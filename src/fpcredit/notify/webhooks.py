@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from fpcredit.errors import FpcreditError
 from fpcredit.guard.keys.crypto import Vault
 from fpcredit.messages import text
-from fpcredit.notify.channels import Delivery, DeliveryFailed
+from fpcredit.notify.channels import Delivery, DeliveryError
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 
@@ -76,8 +76,7 @@ def list_webhooks(store: Store) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(w.c.source, w.c.url, w.c.updated_at).order_by(w.c.source))
         return [
-            {"source": r.source, "url": r.url, "updated_at": r.updated_at.isoformat()}
-            for r in rows
+            {"source": r.source, "url": r.url, "updated_at": r.updated_at.isoformat()} for r in rows
         ]
 
 
@@ -136,7 +135,7 @@ class WebhookNotifier:
                 sa.select(w.c.url, w.c.secret_enc).where(w.c.source == delivery.audience)
             ).first()
         if row is None:
-            raise DeliveryFailed("no_webhook")  # retried: the department may register one
+            raise DeliveryError("no_webhook")  # retried: the department may register one
         secret = self.vault.decrypt(row.secret_enc, _FIELD)
         assert secret is not None
         body = body_of(delivery)
@@ -148,6 +147,6 @@ class WebhookNotifier:
         try:
             response = self.client.post(row.url, content=body, headers=headers)
         except httpx.HTTPError as e:
-            raise DeliveryFailed(f"http:{type(e).__name__}") from None
+            raise DeliveryError(f"http:{type(e).__name__}") from None
         if not response.is_success:
-            raise DeliveryFailed(f"http_{response.status_code}")
+            raise DeliveryError(f"http_{response.status_code}")

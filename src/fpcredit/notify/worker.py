@@ -23,7 +23,7 @@ import tenacity
 
 from fpcredit.config import Settings
 from fpcredit.guard.keys.crypto import Vault
-from fpcredit.notify.channels import Channel, Delivery, DeliveryFailed, Router, SmsNotifier
+from fpcredit.notify.channels import Channel, Delivery, DeliveryError, Router, SmsNotifier
 from fpcredit.notify.sms import sms_channel
 from fpcredit.notify.webhooks import WebhookNotifier
 from fpcredit.store import schema as s
@@ -123,17 +123,17 @@ class Worker:
                 break
             try:
                 self.channel.deliver(delivery)
-            except DeliveryFailed as e:
+            except DeliveryError as e:
                 self._failed(delivery, e, done)
             except Exception as e:  # a channel's bug must not stop the other deliveries
                 log.warning("notification channel failed", exc_info=True)
-                self._failed(delivery, DeliveryFailed(f"error:{type(e).__name__}"), done)
+                self._failed(delivery, DeliveryError(f"error:{type(e).__name__}"), done)
             else:
                 self._finish(delivery, state="delivered", delivered_at=self.clock())
                 done.delivered += 1
         return done
 
-    def _failed(self, delivery: Delivery, e: DeliveryFailed, done: Drained) -> None:
+    def _failed(self, delivery: Delivery, e: DeliveryError, done: Drained) -> None:
         if e.permanent or delivery.attempts >= self.settings.notify_attempts:
             self._finish(delivery, state="dead", last_error=e.reason)
             done.dead += 1
@@ -176,9 +176,7 @@ class Worker:
             stop.wait(self.settings.notify_poll_s)
 
 
-def worker_for(
-    settings: Settings, store: Store, vault: Vault
-) -> tuple[Worker, Callable[[], None]]:
+def worker_for(settings: Settings, store: Store, vault: Vault) -> tuple[Worker, Callable[[], None]]:
     """The service's worker (SMS to persons, webhooks to departments) and how to close it."""
     webhooks = WebhookNotifier(store, vault, settings.notify_timeout_s)
     sms = SmsNotifier(store, vault, sms_channel(settings, store, vault), settings.language)

@@ -181,7 +181,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpointer = background(app.state.services.trail, settings)
         # The notifications' worker (R24), unless another process runs `fpcredit notify run`.
         services = app.state.services
-        notifier = notifying(settings, services.store, services.vault) if settings.notify_in_serve else None
+        notifier = (
+            notifying(settings, services.store, services.vault)
+            if settings.notify_in_serve
+            else None
+        )
         yield
         if notifier is not None:
             notifier.stop()

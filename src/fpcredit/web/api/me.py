@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from fpcredit.messages import language
+from fpcredit.notify.inbox import for_person
 from fpcredit.web.api.audit import signed_head
 from fpcredit.web.api.views import (
     CreditView,
@@ -14,8 +16,6 @@ from fpcredit.web.api.views import (
     PersonView,
     UtcTime,
 )
-from fpcredit.messages import language
-from fpcredit.notify.inbox import for_person
 from fpcredit.web.deps import PROBLEMS, AsOf, CurrentCaller, ServicesDep
 from fpcredit.web.reads import credit_of, explanation, file_of
 
