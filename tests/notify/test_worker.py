@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from unittest.mock import ANY
 
 import pytest
 import sqlalchemy as sa
@@ -145,3 +146,42 @@ def test_webhook_urls_are_checked(store: Store, vault: Vault, url: str) -> None:
 
     with pytest.raises(WebhookError):
         set_webhook(store, vault, "health", url)
+
+
+def test_concurrent_workers_never_claim_the_same_row(
+    settings: Settings, store: Store, clock: Clock
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fpcredit.notify.worker import claim
+
+    ids = enqueue_for(store, "health", 200)
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(lambda _: claim(store, clock(), 30.0, 20), range(12)))
+    claimed = [d.message_id for batch in batches for d in batch]
+    assert len(claimed) == len(set(claimed)) == 200
+    assert set(claimed) <= set(ids)
+    assert claim(store, clock(), 30.0, 20) == []  # all leased
+    clock.advance(31)
+    assert len(claim(store, clock(), 30.0, 500)) == 200  # the leases expired
+
+
+def test_webhook_commands(settings: Settings, store: Store, vault: Vault) -> None:
+    runner = CliRunner()
+    env = {"FPCREDIT_HOME": str(settings.home), "FPCREDIT_DATABASE_URL": settings.database_url}
+    made = runner.invoke(
+        app, ["notify", "webhook", "set", "health", "https://h.example/hook", "--json"], env=env
+    )
+    assert made.exit_code == 0, made.output
+    secret = json.loads(made.output)["secret"]
+    listed = runner.invoke(app, ["notify", "webhook", "list", "--json"], env=env)
+    assert json.loads(listed.output) == [
+        {"source": "health", "url": "https://h.example/hook", "updated_at": ANY}
+    ]
+    assert secret not in listed.output
+    bad = runner.invoke(app, ["notify", "webhook", "set", "Health!", "https://h.example"], env=env)
+    assert bad.exit_code == 1
+    enqueue_for(store, "health", 2)
+    pending = runner.invoke(app, ["notify", "list", "--state", "pending", "--json"], env=env)
+    assert len(json.loads(pending.output)) == 2
+    assert runner.invoke(app, ["notify", "list", "--state", "odd"], env=env).exit_code == 1
