@@ -46,6 +46,15 @@ def notify_run(
         close()
 
 
+def _on_trail(settings: Any, store: Any, action: str, subject: str) -> None:
+    """The operator's change of where notifications go, or of a dead one, on the trail."""
+    from fpcredit.guard.auth.operator import operator_actor
+    from fpcredit.guard.trail.entries import Event
+    from fpcredit.guard.trail.log import Trail
+
+    Trail(store, settings).append_many([Event(operator_actor(), action, "ok", subject)])
+
+
 def _print_drained(report: dict[str, int]) -> None:
     from fpcredit.messages import text
 
@@ -105,9 +114,10 @@ def notify_retry(
     from fpcredit.messages import text
     from fpcredit.notify.inbox import retry
 
-    store = accounts()[1]
+    settings, store = accounts()
     if not retry(store, message_id):
         fail(text("notify.no_message", message_id=message_id))
+    _on_trail(settings, store, "notify_retry", f"notification:{message_id}")
     out.print(text("notify.retried", message_id=message_id), highlight=False)
 
 
@@ -124,6 +134,7 @@ def webhook_set(
     settings, store = accounts()
     with errors():
         secret = set_webhook(store, load_vault(settings.keys_dir), source, url)
+        _on_trail(settings, store, "notify_webhook_set", f"webhook:{source}")
     emit({"source": source, "url": url, "secret": secret}, as_json, _print_set)
 
 
