@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def _evaluation(conn: sa.Connection, home: Path, as_of: str, grades: dict[int, s
         schema=pa.schema([("person_id", pa.int64()), ("grade", pa.string())]),
     )
     pq.write_table(table, home / path)
+    digest = hashlib.sha256((home / path).read_bytes()).hexdigest()
     day = dt.date.fromisoformat(as_of)
     key = conn.execute(
         s.evaluations.insert().values(
@@ -38,6 +40,7 @@ def _evaluation(conn: sa.Connection, home: Path, as_of: str, grades: dict[int, s
             persons=len(grades),
             path=path,
             summary="{}",
+            results_sha256=digest,
             created_at=utc_now(),
         )
     ).inserted_primary_key
@@ -96,3 +99,19 @@ def test_a_rolled_back_evaluation_tells_nobody(settings: Settings, store: Store)
         pass
     with store.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(s.notifications)) == 0
+
+
+def test_an_altered_previous_file_tells_nobody(settings: Settings, store: Store) -> None:
+    home = settings.home
+    with store.engine.begin() as conn:
+        conn.execute(s.persons.insert(), [{"id": i, "created_at": utc_now()} for i in (1, 2)])
+        first: dict[int, str | None] = {1: "A", 2: "B"}
+        _evaluation(conn, home, "2026-03-31", first)
+    altered: dict[int, str | None] = {1: "B", 2: "A"}
+    pq.write_table(
+        pa.table({"person_id": [1, 2], "grade": ["B", "A"]}),
+        home / "evaluations/2026-03-31.parquet",
+    )
+    with store.engine.begin() as conn:
+        second = _evaluation(conn, home, "2026-06-30", altered)
+        assert enqueue_grade_changes(conn, home, second) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,26 +39,34 @@ def _changed(before: Path, after: Path) -> Iterator[tuple[int, dict[str, Param]]
         con.close()
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def enqueue_grade_changes(conn: sa.Connection, home: Path, evaluation_id: int) -> int:
     """In the transaction recording official evaluation `evaluation_id`: a `grade_changed`
     notification to each person whose grade differs from the previous official evaluation's.
-    The first official evaluation tells nobody (no grade changed). Returns how many."""
+    The first official evaluation tells nobody (no grade changed), nor does one whose
+    predecessor's results file is gone or no longer has its recorded SHA-256. Returns how
+    many."""
     e = s.evaluations
     now = conn.execute(sa.select(e.c.path, e.c.as_of).where(e.c.id == evaluation_id)).one()
     before = conn.execute(
-        sa.select(e.c.path)
+        sa.select(e.c.path, e.c.results_sha256)
         .where(e.c.kind == "official", e.c.id < evaluation_id)
         .order_by(e.c.id.desc())
         .limit(1)
-    ).scalar()
+    ).first()
     if before is None:
         return 0
-    if not (home / before).exists():
-        log.warning("grade changes not notified: the previous results file is missing")
+    path = home / before.path
+    if not path.exists() or _sha256(path) != before.results_sha256:
+        log.critical("grade changes not notified: the previous results file is missing or altered")
         return 0
     as_of = now.as_of.isoformat()
     rows = (
         (pid, {**params, "as_of": as_of, "evaluation_id": evaluation_id})
-        for pid, params in _changed(home / before, home / now.path)
+        for pid, params in _changed(path, home / now.path)
     )
     return enqueue_many(conn, "grade_changed", rows)
