@@ -39,7 +39,9 @@ class Book:
             "summary": json.dumps({}), "created_at": utc_now(), "results_sha256": "0" * 64,
         }  # fmt: skip
         with self.store.engine.begin() as conn:
-            new_id = int(conn.execute(sa.insert(s.evaluations).values(**row)).inserted_primary_key[0])
+            new_id = int(
+                conn.execute(sa.insert(s.evaluations).values(**row)).inserted_primary_key[0]  # type: ignore[index]
+            )
             record_rows(conn, "evaluations", new_id, new_id, "evaluate", "official",
                         keys_dir=self.store.keys_dir)  # fmt: skip
         return new_id
@@ -68,9 +70,16 @@ def item(price: int, department: str = "health", rid: str = "check_plus") -> Red
 def book(store: Store, settings: Settings, vault: Vault) -> Book:
     trail = Trail(store, settings)
     keys = settings.keys_dir
-    with store.engine.begin() as conn, sealing(conn, "persons", "WHERE id > :none", {"none": 0}, keys):
+    with (
+        store.engine.begin() as conn,
+        sealing(conn, "persons", "WHERE id > :none", {"none": 0}, keys),
+    ):
         ids = [
-            int(conn.execute(sa.insert(s.persons).values(created_at=utc_now())).inserted_primary_key[0])
+            int(
+                conn.execute(
+                    sa.insert(s.persons).values(created_at=utc_now())
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
             for _ in range(PERSONS)
         ]
     return Book(store, settings, trail, ids)

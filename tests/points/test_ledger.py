@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from fpcredit.guard.trail.verify import verify
 from fpcredit.incentives import points as ledger
@@ -71,9 +73,11 @@ def test_redeem_replay_conflict_refusal_and_cancel(book: Book) -> None:
     assert ledger.cancel(book.store, done.id, "health", actor="t") == first
     assert book.balance(who) == 100
     with book.store.engine.connect() as conn:
-        kinds = conn.execute(
-            sa.select(s.points_postings.c.kind).order_by(s.points_postings.c.id)
-        ).scalars().all()
+        kinds = (
+            conn.execute(sa.select(s.points_postings.c.kind).order_by(s.points_postings.c.id))
+            .scalars()
+            .all()
+        )
         notes = conn.scalar(
             sa.select(sa.func.count()).select_from(s.notifications)
             .where(s.notifications.c.kind == "redemption")
@@ -85,7 +89,8 @@ def test_redeem_replay_conflict_refusal_and_cancel(book: Book) -> None:
 @pytest.mark.parametrize(
     "tamper",
     [
-        "UPDATE points_entries SET amount = amount + 500 WHERE id = (SELECT max(id) FROM points_entries)",
+        "UPDATE points_entries SET amount = amount + 500"
+        " WHERE id = (SELECT max(id) FROM points_entries)",
         "UPDATE points_redemptions SET price = 1",
         "UPDATE points_accounts SET person_id = NULL WHERE kind = 'person'",
         "UPDATE points_postings SET kind = 'reversal' WHERE kind = 'redemption'",
@@ -107,7 +112,9 @@ def test_postings_that_do_not_balance_are_refused(book: Book) -> None:
             ledger.check_legs([a for _, a in legs])
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     ops=st.lists(
         st.one_of(
@@ -138,7 +145,14 @@ def test_property_legs_sum_to_zero_and_balance_is_the_sum(book: Book, ops: list[
         elif op[0] == "redeem":
             who, price = book.persons[op[1]], op[2]
             try:
-                r, _ = ledger.redeem(store, who, f"r{price}", f"key-{n:05d}", [item(price, rid=f"r{price}")], actor="t")
+                r, _ = ledger.redeem(
+                    store,
+                    who,
+                    f"r{price}",
+                    f"key-{n:05d}",
+                    [item(price, rid=f"r{price}")],
+                    actor="t",
+                )
             except ledger.PointsError as e:
                 assert e.code == "insufficient" and model[who] < price
             else:

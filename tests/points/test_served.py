@@ -73,7 +73,9 @@ def _citizen(client: TestClient, store: Store, settings: Settings, number: str) 
 
 
 def _client(client: TestClient, store: Store, settings: Settings, source: str) -> str:
-    cid, secret = clients.add_client(store, source, ROLE_PURPOSES[Role.DEPARTMENT], settings=settings)
+    cid, secret = clients.add_client(
+        store, source, ROLE_PURPOSES[Role.DEPARTMENT], settings=settings
+    )
     body = {"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
     response = client.post("/v1/auth/token", json=body)
     assert response.status_code == 200, response.text
@@ -109,7 +111,9 @@ def _price_policy(store: Store, settings: Settings, price: int) -> None:
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp(f"points-{request.param}")
     url = None
     if request.param == "postgres":
@@ -148,7 +152,10 @@ def _redeem(w: Served, key: str | None, redeemable: str = "load_test") -> httpx.
     headers = dict(w.citizen)
     if key is not None:
         headers["Idempotency-Key"] = key
-    return w.client.post("/v1/me/redemptions", json={"redeemable": redeemable}, headers=headers)
+    response: httpx.Response = w.client.post(
+        "/v1/me/redemptions", json={"redeemable": redeemable}, headers=headers
+    )
+    return response
 
 
 def _trail_ok(w: Served) -> bool:
@@ -178,11 +185,15 @@ def test_200_concurrent_redemptions_of_one_balance(served: Served) -> None:
     for key in applied:
         assert len(by_key[key]) == 1, by_key[key]
     with w.store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(s.points_redemptions.c.idempotency_key)
-            .where(s.points_redemptions.c.person_id == w.person)
-            .where(s.points_redemptions.c.redeemable_id == "load_test")
-        ).scalars().all()
+        rows = (
+            conn.execute(
+                sa.select(s.points_redemptions.c.idempotency_key)
+                .where(s.points_redemptions.c.person_id == w.person)
+                .where(s.points_redemptions.c.redeemable_id == "load_test")
+            )
+            .scalars()
+            .all()
+        )
         assert ledger.balances_agree(conn)
     assert sorted(rows) == sorted(applied) and len(rows) == start // price
     end = _balance(w)

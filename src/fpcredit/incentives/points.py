@@ -32,7 +32,7 @@ from fpcredit.evaluate.policy_points import Redeemable
 from fpcredit.guard.trail.entries import lock
 from fpcredit.guard.trail.log import record_rows
 from fpcredit.messages import text
-from fpcredit.notify.outbox import enqueue
+from fpcredit.notify.outbox import Param, enqueue
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 
@@ -199,7 +199,10 @@ def account_of(
     if person_id is not None:
         where, values = _A.c.person_id == person_id, {"kind": "person", "person_id": person_id}
     elif department is not None:
-        where, values = _A.c.department == department, {"kind": "provider", "department": department}
+        where, values = (
+            _A.c.department == department,
+            {"kind": "provider", "department": department},
+        )
     else:
         where, values = _A.c.kind == "earnings", {"kind": "earnings"}
     query = sa.select(_A.c.id).where(where)
@@ -245,8 +248,7 @@ def lines(
 def balances_agree(conn: sa.Connection) -> bool:
     """The ledger's invariants: every posting's legs sum to zero, and so do all balances."""
     unbalanced = conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(
+        sa.select(sa.func.count()).select_from(
             sa.select(_E.c.posting_id)
             .group_by(_E.c.posting_id)
             .having(sa.or_(sa.func.sum(_E.c.amount) != 0, sa.func.count() < 2))
@@ -317,13 +319,19 @@ def redeem(
             "created_at": now,
         }
         rid, _ = covered_insert(conn, _R, [row], actor, REDEMPTION, store.keys_dir)
-        provider = account_of(conn, department=item.department, create=True, keys_dir=store.keys_dir)
+        provider = account_of(
+            conn, department=item.department, create=True, keys_dir=store.keys_dir
+        )
         assert provider is not None
         legs = [(account, -item.price), (provider, item.price)]
         _, txn = post(conn, REDEMPTION, legs, actor=actor, keys_dir=store.keys_dir,
                       redemption_id=rid, at=now)  # fmt: skip
-        params = {"redemption_id": rid, "redeemable": item.id, "points": -item.price,
-                  "balance": have - item.price}  # fmt: skip
+        params: dict[str, Param] = {
+            "redemption_id": rid,
+            "redeemable": item.id,
+            "points": -item.price,
+            "balance": have - item.price,
+        }
         enqueue(conn, "redemption", person_id=person_id, params=params, at=now)
         return Redemption(rid, item.id, item.department, item.price, txn, now), False
 

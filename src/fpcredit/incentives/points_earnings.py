@@ -40,7 +40,9 @@ def earned(conn: sa.Connection) -> dict[int, int]:
     return {int(pid): int(total) for pid, total in conn.execute(query)}
 
 
-def _person_accounts(conn: sa.Connection, keys_dir: Path | None, wanted: list[int]) -> dict[int, int]:
+def _person_accounts(
+    conn: sa.Connection, keys_dir: Path | None, wanted: list[int]
+) -> dict[int, int]:
     """The accounts of `wanted` persons, the missing ones created in one insert."""
     query = sa.select(_A.c.person_id, _A.c.id).where(_A.c.kind == "person")
     accounts = {int(pid): int(aid) for pid, aid in conn.execute(query)}

@@ -60,9 +60,7 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
         "id person_id redeemable_id department price idempotency_key request_sha256 "
         "created_at".split()
     ),
-    "points_postings": tuple(
-        "id txn_id kind evaluation_id redemption_id actor created_at".split()
-    ),
+    "points_postings": tuple("id txn_id kind evaluation_id redemption_id actor created_at".split()),
     "points_entries": tuple("id posting_id account_id amount".split()),
 }
 _E = s.ledger_entries

@@ -95,10 +95,14 @@ def redeemables(services: ServicesDep) -> Catalogue:
     return Catalogue(
         redeemables=[
             RedeemableView(
-                id=r.id, name=Name(zh=r.name.zh, en=r.name.en), department=r.department,
-                price=r.price, valid_from=r.valid_from, valid_until=r.valid_until,
+                id=r.id,
+                name=Name(zh=r.name.zh, en=r.name.en),
+                department=r.department,
+                price=r.price,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
                 open_today=r.open_on(today),
-            )  # fmt: skip
+            )
             for r in items
         ]
     )

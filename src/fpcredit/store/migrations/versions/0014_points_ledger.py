@@ -63,7 +63,9 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["evaluation_id"], ["evaluations.id"], name="fk_points_postings_evaluation_id_evaluations"
+            ["evaluation_id"],
+            ["evaluations.id"],
+            name="fk_points_postings_evaluation_id_evaluations",
         ),
         sa.ForeignKeyConstraint(
             ["redemption_id"],
@@ -73,9 +75,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_points_postings"),
         sa.UniqueConstraint("txn_id", name="uq_points_postings_txn_id"),
         sa.UniqueConstraint("evaluation_id", name="uq_points_postings_evaluation_id"),
-        sa.UniqueConstraint(
-            "kind", "redemption_id", name="uq_points_postings_kind_redemption_id"
-        ),
+        sa.UniqueConstraint("kind", "redemption_id", name="uq_points_postings_kind_redemption_id"),
     )
     op.create_table(
         "points_entries",
@@ -84,10 +84,14 @@ def upgrade() -> None:
         sa.Column("account_id", _ID, nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["posting_id"], ["points_postings.id"], name="fk_points_entries_posting_id_points_postings"
+            ["posting_id"],
+            ["points_postings.id"],
+            name="fk_points_entries_posting_id_points_postings",
         ),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["points_accounts.id"], name="fk_points_entries_account_id_points_accounts"
+            ["account_id"],
+            ["points_accounts.id"],
+            name="fk_points_entries_account_id_points_accounts",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_points_entries"),
     )
