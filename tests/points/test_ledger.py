@@ -3,6 +3,8 @@ and reversals keep balance = sum of entries, and an edited row fails `audit veri
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given
@@ -167,3 +169,40 @@ def test_property_legs_sum_to_zero_and_balance_is_the_sum(book: Book, ops: list[
                 cancelled.add(rid)
     assert {p: book.balance(p) for p in book.persons} == model
     assert book.agrees()
+
+
+def test_earnings_and_redemptions_race_without_deadlock(book: Book) -> None:
+    """Redemptions (row lock, then the trail's lock) beside earnings (the trail's lock, then
+    entries that refer to the locked rows): all finish, and the balances are the rules'."""
+    import threading
+
+    _post(book, [1000] * len(book.persons))
+    errors: list[BaseException] = []
+    applied = Counter()  # type: ignore[var-annotated]
+
+    def redeem(worker: int) -> None:
+        try:
+            for n in range(8):
+                who = book.persons[(worker + n) % len(book.persons)]
+                ledger.redeem(book.store, who, "check_plus", f"race-{worker}-{n:04d}",
+                              [item(7)], actor="t")  # fmt: skip
+                applied[who] += 1
+        except BaseException as e:
+            errors.append(e)
+
+    def earn() -> None:
+        try:
+            for level in (1010, 1020, 1030):
+                _post(book, [level] * len(book.persons))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=redeem, args=(w,)) for w in range(4)]
+    threads.append(threading.Thread(target=earn))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert [book.balance(p) for p in book.persons] == [1030 - 7 * applied[p] for p in book.persons]
+    assert book.agrees() and _ok(book)

@@ -7,7 +7,7 @@ person to the providing department, a reversal back. Balances are sums of entrie
 only ever inserted, under the trail's write lock, and each insert is a change entry of the
 trail in the same transaction (`audit verify` finds an edited amount).
 
-Concurrency: a redemption locks the person's account row (SELECT … FOR UPDATE) on PostgreSQL
+Concurrency: a redemption locks the person's account row (SELECT … FOR NO KEY UPDATE) on PostgreSQL
 and opens its transaction with BEGIN IMMEDIATE on SQLite (one writer at a time), then reads the
 balance: two redemptions of one balance never both see the points they spend.
 """
@@ -207,7 +207,9 @@ def account_of(
         where, values = _A.c.kind == "earnings", {"kind": "earnings"}
     query = sa.select(_A.c.id).where(where)
     if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: serialises the person's redemptions, yet lets an earning insert
+        # entries that refer to the row (a foreign key takes KEY SHARE): no deadlock with it.
+        query = query.with_for_update(key_share=True)
     found = conn.scalar(query)
     if found is not None or not create:
         return None if found is None else int(found)
