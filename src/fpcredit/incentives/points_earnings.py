@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from fpcredit.guard.trail.entries import lock
 from fpcredit.incentives.points import EARNING, account_of, covered_insert, post
 from fpcredit.store import schema as s
-from fpcredit.store.db import Store, utc_now
+from fpcredit.store.db import utc_now
 
-__all__ = ["ACTOR", "earned", "post_earnings", "post_evaluation"]
+__all__ = ["ACTOR", "earned", "post_earnings"]
 
 ACTOR: Final = "evaluate"
 _A, _P, _E = s.points_accounts, s.points_postings, s.points_entries
@@ -83,10 +82,3 @@ def post_earnings(
         legs.append((source, -total))
     post(conn, EARNING, legs, actor=ACTOR, keys_dir=keys_dir, evaluation_id=evaluation_id)
     return len(deltas)
-
-
-def post_evaluation(store: Store, evaluation_id: int, results: Path) -> int:
-    """Post an evaluation's earnings from its results file (re-posting is harmless)."""
-    table = pq.read_table(results, columns=["person_id", "points"])
-    with store.engine.begin() as conn:
-        return post_earnings(conn, evaluation_id, table, keys_dir=store.keys_dir)
