@@ -206,3 +206,17 @@ def test_earnings_and_redemptions_race_without_deadlock(book: Book) -> None:
     assert not errors, errors
     assert [book.balance(p) for p in book.persons] == [1030 - 7 * applied[p] for p in book.persons]
     assert book.agrees() and _ok(book)
+
+
+@given(st.lists(st.integers(-(10**6), 10**6), max_size=8))
+def test_property_check_legs_accepts_exactly_the_balanced(amounts: list[int]) -> None:
+    balanced = len(amounts) >= 2 and 0 not in amounts and sum(amounts) == 0
+    try:
+        ledger.check_legs(amounts)
+    except ValueError:
+        assert not balanced
+    else:
+        assert balanced
+    closed = [*amounts, -sum(amounts)] if sum(amounts) else amounts
+    if len(closed) >= 2 and 0 not in closed:
+        ledger.check_legs(closed)  # closing any legs with their negated sum balances them
