@@ -211,6 +211,7 @@ def test_the_idempotency_key_rules(served: Served) -> None:
     assert missing.status_code == 400 and "Idempotency-Key" in missing.json()["detail"]
     assert _redeem(w, "short").status_code == 400
     assert _redeem(w, "x" * 65).status_code == 400
+    assert _redeem(w, "x" * 500).status_code == 400
     assert _redeem(w, "bad key with spaces").status_code == 400
     assert _redeem(w, "key-unknown-1", "no_such_service").status_code == 422
     key = f"key-{uuid.uuid4().hex}"

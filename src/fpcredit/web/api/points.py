@@ -137,7 +137,7 @@ def my_redemption(
     body: RedemptionRequest,
     caller: CurrentCaller,
     services: ServicesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header()] = None,
 ) -> RedemptionView:
     """Exchange points for a service. The Idempotency-Key header binds the request: sent again
     with the same body it answers what it answered first, with another body 409."""
