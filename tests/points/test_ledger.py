@@ -28,7 +28,12 @@ def _ok(book: Book) -> bool:
     return bool(verify(book.store, book.settings, verifier_key=book.trail.verifier_key())["ok"])
 
 
-def test_two_evaluations_post_exactly_the_deltas(book: Book) -> None:
+@pytest.mark.parametrize("bulk", [False, True], ids=["rows", "driver"])
+def test_two_evaluations_post_exactly_the_deltas(
+    book: Book, bulk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if bulk:  # the path of a province's evaluation (≥ 1,000 rows): through the driver
+        monkeypatch.setattr(ledger, "_BULK", 2)
     first = [100, 0, 40, None, 7, 300]
     second = [130, 20, 10, 50, 7, None]
     assert _post(book, first) == 4  # 0 and None change nothing

@@ -34,6 +34,7 @@ from fpcredit.guard.trail.log import record_rows
 from fpcredit.messages import text
 from fpcredit.notify.outbox import Param, enqueue
 from fpcredit.store import schema as s
+from fpcredit.store.bulk import bulk_insert
 from fpcredit.store.db import Store, utc_now
 
 __all__ = [
@@ -63,6 +64,7 @@ REDEMPTION: Final = "redemption"
 REVERSAL: Final = "reversal"
 KINDS: Final = (EARNING, REDEMPTION, REVERSAL)
 _A, _P, _E, _R = s.points_accounts, s.points_postings, s.points_entries, s.points_redemptions
+_BULK: Final = 1000  # rows from which an insert goes through the driver
 
 
 class PointsError(FpcreditError):
@@ -135,6 +137,13 @@ def _top(conn: sa.Connection, table: sa.Table) -> int:
     return int(conn.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))) or 0)
 
 
+def _plain(conn: sa.Connection, value: Any) -> Any:
+    """A value as SQLAlchemy would store it: SQLite gets its text form of a timestamp."""
+    if isinstance(value, dt.datetime) and conn.dialect.name == "sqlite":
+        return value.isoformat(sep=" ", timespec="microseconds")
+    return value
+
+
 def covered_insert(
     conn: sa.Connection,
     table: sa.Table,
@@ -146,7 +155,11 @@ def covered_insert(
     """Insert rows of a ledger table and put them on the trail; their first and last id. The
     caller holds the trail's lock, so the ids are contiguous and no one else's."""
     before = _top(conn, table)
-    conn.execute(table.insert(), rows)
+    if len(rows) < _BULK:
+        conn.execute(table.insert(), rows)
+    else:  # an evaluation's earnings: through the driver (COPY on PostgreSQL)
+        columns = list(rows[0])
+        bulk_insert(conn, table, columns, ([_plain(conn, r[c]) for c in columns] for r in rows))
     last = _top(conn, table)
     first = int(conn.scalar(sa.select(sa.func.min(table.c.id)).where(table.c.id > before)))
     record_rows(conn, table.name, first, last, actor, action, keys_dir=keys_dir)
