@@ -116,6 +116,16 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("GET", "/v1/me/explanation"): lambda w: Call("GET", "/v1/me/explanation", {}),
     ("GET", "/v1/me/access-log"): lambda w: Call("GET", "/v1/me/access-log", {}),
     ("GET", "/v1/me/notifications"): lambda w: Call("GET", "/v1/me/notifications", {"limit": 5}),
+    ("GET", "/v1/redeemables"): lambda w: Call("GET", "/v1/redeemables", {}),
+    ("GET", "/v1/me/points"): lambda w: Call("GET", "/v1/me/points", {}),
+    # Without the Idempotency-Key header: past the gate, the route refuses (nothing redeemed).
+    ("POST", "/v1/me/redemptions"): lambda w: Call(
+        "POST", "/v1/me/redemptions", {}, {"redeemable": "parenting_course"}, ok=400
+    ),
+    # No such redemption: past the gate, the department's client is told so.
+    ("POST", "/v1/redemptions/{redemption_id}/cancel"): lambda w: Call(
+        "POST", "/v1/redemptions/999999999/cancel", {}, ok=404
+    ),
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(
         "GET", "/v1/audit/proof/inclusion", {"index": 0, "tree_size": 1}

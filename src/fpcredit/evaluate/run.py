@@ -31,6 +31,7 @@ from fpcredit.files import private_dir, private_output
 from fpcredit.guard.keys.crypto import refuse_during_move
 from fpcredit.guard.trail.covered import vouched
 from fpcredit.guard.trail.log import record_rows
+from fpcredit.incentives.points_earnings import post_earnings
 from fpcredit.messages import text
 from fpcredit.notify.grades import enqueue_grade_changes
 from fpcredit.store import schema as s
@@ -224,8 +225,9 @@ def _store(
         new_id = key[0]
         # The row, and through it the file's SHA-256, on the trail in the same transaction.
         record_rows(conn, "evaluations", new_id, new_id, "evaluate", kind, keys_dir=store.keys_dir)
-        if kind == "official":  # R24: each person whose grade moved is told, in this transaction
+        if kind == "official":  # in this transaction: who is told (R24), what is earned (R21)
             enqueue_grade_changes(conn, home, int(new_id))
+            post_earnings(conn, new_id, table, keys_dir=store.keys_dir)
     return Run(
         int(new_id), kind, as_of, dates[0], dates[1], known_at, policy.sha256, home / row["path"],
         summary,

@@ -47,6 +47,10 @@ __all__ = [
     "outbox",
     "password_history",
     "persons",
+    "points_accounts",
+    "points_entries",
+    "points_postings",
+    "points_redemptions",
     "policies",
     "quality_issues",
     "quarantine",
@@ -518,4 +522,58 @@ ledger_checkpoints = Table(
     Column("root", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("at", DateTime, nullable=False),
+)
+
+# The points ledger (R21, incentives/points.py): double entry, append-only, on the trail. An
+# account is a person's, the earnings source's, the redemptions sink's or a providing
+# department's; a posting is one transaction of ≥ 2 entries (legs) whose amounts sum to zero.
+# Balances are sums of entries: there is no balance column to drift.
+points_accounts = Table(
+    "points_accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(16), nullable=False),  # person | earnings | redemptions | provider
+    Column("person_id", ForeignKey("persons.id"), unique=True),  # a person's account
+    Column("department", String(32), unique=True),  # a provider account's department
+    Column("created_at", DateTime, nullable=False),
+)
+
+# A redemption as requested: who, which redeemable, its price then, and the idempotency key
+# that binds the request (its body's SHA-256) to the first answer.
+points_redemptions = Table(
+    "points_redemptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("redeemable_id", String(40), nullable=False),
+    Column("department", String(32), nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("person_id", "idempotency_key"),
+)
+
+points_postings = Table(
+    "points_postings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("txn_id", String(36), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # earning | redemption | reversal
+    Column("evaluation_id", ForeignKey("evaluations.id"), unique=True),  # an earning's source
+    Column("redemption_id", ForeignKey("points_redemptions.id")),
+    Column("actor", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    # One redemption posting and at most one reversal per redemption.
+    UniqueConstraint("kind", "redemption_id"),
+)
+
+points_entries = Table(
+    "points_entries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("posting_id", ForeignKey("points_postings.id"), nullable=False, index=True),
+    Column("account_id", ForeignKey("points_accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed: credit > 0, debit < 0
+    Index("ix_points_entries_account_id_id", "account_id", "id"),
 )

@@ -74,6 +74,13 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/me/explanation"): Rule(_CITIZEN, "self_explanation_read", True, "self"),
     ("GET", "/v1/me/access-log"): Rule(_CITIZEN, "self_access_log", True, "self"),
     ("GET", "/v1/me/notifications"): Rule(_CITIZEN, "self_notifications", True, "self"),
+    # The points ledger (R21, web/api/points.py): the providing department's client cancels.
+    ("GET", "/v1/redeemables"): Rule(PUBLIC, "redeemables"),
+    ("GET", "/v1/me/points"): Rule(_CITIZEN, "self_points_read", True, "self"),
+    ("POST", "/v1/me/redemptions"): Rule(_CITIZEN, "self_redeem", True, "self"),
+    ("POST", "/v1/redemptions/{redemption_id}/cancel"): Rule(
+        frozenset({Role.DEPARTMENT}), "redemption_cancel"
+    ),
     ("GET", "/v1/audit/checkpoint"): Rule(PUBLIC, "checkpoint"),
     ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),

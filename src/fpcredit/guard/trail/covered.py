@@ -54,6 +54,14 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     # Policy activations (evaluate/active.py): every column, none ever changes.
     "policies": tuple("id policy_id version sha256 text activated_by activated_at reason".split()),
+    # The points ledger (incentives/points.py): append-only; balances are sums of entries.
+    "points_accounts": tuple("id kind person_id department created_at".split()),
+    "points_redemptions": tuple(
+        "id person_id redeemable_id department price idempotency_key request_sha256 "
+        "created_at".split()
+    ),
+    "points_postings": tuple("id txn_id kind evaluation_id redemption_id actor created_at".split()),
+    "points_entries": tuple("id posting_id account_id amount".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.

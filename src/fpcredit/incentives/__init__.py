@@ -1,0 +1,1 @@
+"""Application services of the grade: incentives and the points ledger (R19–R21)."""
