@@ -54,6 +54,13 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     # Policy activations (evaluate/active.py): every column, none ever changes.
     "policies": tuple("id policy_id version sha256 text activated_by activated_at reason".split()),
+    # Department verifications (incentives/verification.py): every column, none ever changes.
+    "verifications": tuple(
+        "id verification_id client_id department incentive person_id eligible purpose "
+        "created_at expires_at".split()
+    ),
+    # The incentives a department client was registered to verify (guard/auth/clients.py).
+    "client_incentives": tuple("id client_id incentive created_at".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.
