@@ -70,7 +70,7 @@ class MyIncentives(BaseModel):
     incentives: list[MyIncentive]
 
 
-@router.get("/v1/incentives", response_model=Catalogue)
+@router.get("/v1/incentives", response_model=Catalogue, response_model_exclude_none=True)
 def catalogue(services: ServicesDep) -> Catalogue:
     """The incentives of the policy in force: who qualifies, the benefit, its cost and budget."""
     policy = active_policy(services.store)
