@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from fpcredit.evaluate.active import active_policy
 from fpcredit.guard.access import Purpose, Role
 from fpcredit.guard.auth.clients import client_incentives
 from fpcredit.guard.trail.log import Event
+from fpcredit.incentives.catalogue import in_force
 from fpcredit.incentives.pseudonyms import TOKEN_PATTERN, Pseudonyms
 from fpcredit.incentives.verification import (
     ACTION,
@@ -108,7 +108,7 @@ def _verifier(request: Request, services: ServicesDep) -> Verifier:
             services.vault,
             Pseudonyms(services.settings.keys_dir),
             services.results.person,
-            lambda: active_policy(store),
+            lambda: in_force(store),
         )
         request.app.state.verifier = made
     return made
