@@ -84,6 +84,16 @@ def _user_action(action: str) -> Callable[[Web], Call]:
 # The default policy's own text: activating it changes nothing the other tests see.
 _POLICY = {"text": default_policy_path().read_text(encoding="utf-8"), "reason": "matrix"}
 
+
+def _verification(w: Web) -> dict[str, Any]:
+    """A verification the `department` caller (health) was registered for."""
+    return {
+        "id_number": w.inside.id_number,
+        "incentive": "maternity_green_channel",
+        "purpose": "incentive_verification",
+    }
+
+
 # How to call each route; a route added to the table without an entry here fails the test.
 BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("GET", "/healthz"): lambda w: Call("GET", "/healthz", {}),
@@ -125,6 +135,21 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     # No such redemption: past the gate, the department's client is told so.
     ("POST", "/v1/redemptions/{redemption_id}/cancel"): lambda w: Call(
         "POST", "/v1/redemptions/999999999/cancel", {}, ok=404
+    ),
+    ("GET", "/v1/incentives"): lambda w: Call("GET", "/v1/incentives", {}),
+    ("GET", "/v1/me/incentives"): lambda w: Call("GET", "/v1/me/incentives", {}),
+    ("POST", "/v1/verifications"): lambda w: Call(
+        "POST", "/v1/verifications", {}, _verification(w)
+    ),
+    ("POST", "/v1/verifications/batch"): lambda w: Call(
+        "POST",
+        "/v1/verifications/batch",
+        {},
+        {
+            "incentive": "maternity_green_channel",
+            "purpose": "incentive_verification",
+            "rows": [{"id_number": w.inside.id_number}],
+        },
     ),
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(

@@ -1,1 +1,2 @@
-"""Application services of the grade: incentives and the points ledger (R19–R21)."""
+"""What the grade is worth (R19–R21): the incentive catalogue, eligibility, department
+verification with pseudonyms, and the points ledger."""

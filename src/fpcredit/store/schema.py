@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 __all__ = [
     "citizen_codes",
+    "client_incentives",
     "clients",
     "evaluations",
     "facts",
@@ -46,6 +47,7 @@ __all__ = [
     "notify_webhooks",
     "outbox",
     "password_history",
+    "person_tokens",
     "persons",
     "points_accounts",
     "points_entries",
@@ -57,6 +59,7 @@ __all__ = [
     "records",
     "sessions",
     "users",
+    "verifications",
 ]
 
 metadata = MetaData(
@@ -576,4 +579,47 @@ points_entries = Table(
     Column("account_id", ForeignKey("points_accounts.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),  # signed: credit > 0, debit < 0
     Index("ix_points_entries_account_id_id", "account_id", "id"),
+)
+
+# Incentives and department verification (R19, R20; incentives/, docs/services.md).
+# The incentives a department client was registered to verify: one row per (client, incentive),
+# written with the client and never changed (a new registration is a new client).
+client_incentives = Table(
+    "client_incentives",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("client_id", String(48), nullable=False, index=True),
+    Column("incentive", String(40), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("client_id", "incentive"),
+)
+
+# A department's pseudonym of a person (可用不可见): HMAC-SHA256 of the person id under the
+# department's own key (keys/department-<name>.key). Kept so that a token given back resolves to
+# its person, and only for the department it was issued to.
+person_tokens = Table(
+    "person_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("department", String(32), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("department", "token"),
+)
+
+# One row per department verification (append-only, on the trail: guard/trail/covered.py).
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("verification_id", String(32), nullable=False, unique=True),  # the department's handle
+    Column("client_id", String(48), nullable=False),
+    Column("department", String(32), nullable=False),
+    Column("incentive", String(40), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("eligible", Boolean, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
 )

@@ -62,6 +62,13 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     "points_postings": tuple("id txn_id kind evaluation_id redemption_id actor created_at".split()),
     "points_entries": tuple("id posting_id account_id amount".split()),
+    # Department verifications (incentives/verification.py): every column, none ever changes.
+    "verifications": tuple(
+        "id verification_id client_id department incentive person_id eligible purpose "
+        "created_at expires_at".split()
+    ),
+    # The incentives a department client was registered to verify (guard/auth/clients.py).
+    "client_incentives": tuple("id client_id incentive created_at".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.
