@@ -115,6 +115,10 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("GET", "/v1/me/credit"): lambda w: Call("GET", "/v1/me/credit", {}),
     ("GET", "/v1/me/explanation"): lambda w: Call("GET", "/v1/me/explanation", {}),
     ("GET", "/v1/me/access-log"): lambda w: Call("GET", "/v1/me/access-log", {}),
+    ("GET", "/v1/me/export"): lambda w: Call("GET", "/v1/me/export", {"format": "json"}),
+    ("POST", "/v1/me/feedback"): lambda w: Call(
+        "POST", "/v1/me/feedback", {}, {"about": "case", "ref": "1", "satisfaction": 4}, ok=201
+    ),
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(
         "GET", "/v1/audit/proof/inclusion", {"index": 0, "tree_size": 1}

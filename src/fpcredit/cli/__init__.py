@@ -13,6 +13,7 @@ import logging
 from fpcredit.cli.audit import audit_app, witness_app
 from fpcredit.cli.common import app, err
 from fpcredit.cli.export import export_app
+from fpcredit.cli.feedback import feedback_app
 from fpcredit.cli.keys import keys_app
 from fpcredit.cli.outbox import outbox_app
 from fpcredit.cli.policy import policy_app
@@ -34,6 +35,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(feedback_app, name="feedback")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 

@@ -23,7 +23,7 @@ from fpcredit.guard.trail.log import Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import Language, negotiate, reset_language, set_language, text
 from fpcredit.service import open_ready_store
-from fpcredit.web.api import admin, audit, auth, me, persons, system
+from fpcredit.web.api import admin, audit, auth, me, persons, subjects, system
 from fpcredit.web.deps import Caller, Services, internal_error
 from fpcredit.web.explainer import Explainer
 from fpcredit.web.gate import Gate
@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for module in (system, auth, persons, me, audit, admin):
+    for module in (system, auth, persons, me, subjects, audit, admin):
         app.include_router(module.router)
     check_rules(app)
     _handlers(app)

@@ -73,6 +73,8 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/me/credit"): Rule(_CITIZEN, "self_credit_read", True, "self"),
     ("GET", "/v1/me/explanation"): Rule(_CITIZEN, "self_explanation_read", True, "self"),
     ("GET", "/v1/me/access-log"): Rule(_CITIZEN, "self_access_log", True, "self"),
+    ("GET", "/v1/me/export"): Rule(_CITIZEN, "self_export", True, "self"),
+    ("POST", "/v1/me/feedback"): Rule(_CITIZEN, "self_feedback", True, "self"),
     ("GET", "/v1/audit/checkpoint"): Rule(PUBLIC, "checkpoint"),
     ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),

@@ -54,6 +54,12 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     # Policy activations (evaluate/active.py): every column, none ever changes.
     "policies": tuple("id policy_id version sha256 text activated_by activated_at reason".split()),
+    # Subsidy rolls (incentives/subsidy.py): every column, none ever changes; the file's SHA-256
+    # is among them, so a roll paid out of a changed file is found.
+    "subsidy_rolls": tuple(
+        "id period incentive_id evaluation_id policy_sha256 budget_fen amount_fen total_fen "
+        "held_fen paid held unfunded file_name file_sha256 created_by created_at".split()
+    ),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.
