@@ -126,6 +126,10 @@ def users_client(
     purpose: Annotated[
         list[str] | None, typer.Option("--purpose", help="Allowed purpose (repeatable).")
     ] = None,
+    incentive: Annotated[
+        list[str] | None,
+        typer.Option("--incentive", help="An incentive it provides and may verify (repeatable)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a department system (client credentials); prints its secret ONCE."""
@@ -134,8 +138,13 @@ def users_client(
     admin = administration()[1]
     with errors():
         purposes = purpose or sorted(ROLE_PURPOSES[Role.DEPARTMENT])
-        client_id, secret = admin.add_client(source, purposes)
-    data = {"client_id": client_id, "client_secret": secret, "purposes": sorted(purposes)}
+        client_id, secret = admin.add_client(source, purposes, incentive or ())
+    data = {
+        "client_id": client_id,
+        "client_secret": secret,
+        "purposes": sorted(purposes),
+        "incentives": sorted(incentive or ()),
+    }
     emit(data, as_json, _print_client)
 
 

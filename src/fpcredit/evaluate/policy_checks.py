@@ -8,6 +8,7 @@ from fractions import Fraction
 from fpcredit import messages
 from fpcredit.errors import PolicyError
 from fpcredit.evaluate import ahp
+from fpcredit.evaluate.policy_incentives import check_incentives
 from fpcredit.evaluate.policy_model import (
     WEIGHT_UNIT,
     Comparisons,
@@ -51,13 +52,7 @@ def _check_ids(policy: Policy) -> Iterator[tuple[Loc, str]]:
                     "policy.unknown_dimension", what=ind.dimension, known=", ".join(dims)
                 ),
             )
-    grades = set(policy.grade_order)
-    for i, inc in enumerate(policy.incentives):
-        if inc.min_grade not in grades:
-            yield (
-                ("incentives", i, "min_grade"),
-                messages.text("policy.unknown_grade", what=inc.min_grade),
-            )
+    yield from check_incentives(policy.incentives, policy.grade_order)
 
 
 def _weight_problems(weights: list[Fraction], where: Loc) -> Iterator[tuple[Loc, str]]:

@@ -15,6 +15,7 @@ from typing import Annotated, Final, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from fpcredit import messages
+from fpcredit.evaluate.policy_incentives import Incentive
 
 __all__ = [
     "FLAGS",
@@ -30,6 +31,7 @@ __all__ = [
     "EventsMeasure",
     "Flag",
     "FlagMeasure",
+    "Incentive",
     "Indicator",
     "Measure",
     "Policy",
@@ -254,15 +256,6 @@ class Buffer(_Model):
 
 class Population(_Model):
     min_age: int = Field(default=18, ge=0, le=150)
-
-
-class Incentive(_Model):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")
-    name: Text
-    min_grade: str
-    points: int = Field(default=0, ge=0)
-    provider: str
-    rationale: Text
 
 
 class Policy(_Model):

@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 __all__ = [
     "citizen_codes",
+    "client_incentives",
     "clients",
     "evaluations",
     "facts",
@@ -46,6 +47,7 @@ __all__ = [
     "notifications",
     "outbox",
     "password_history",
+    "person_tokens",
     "persons",
     "policies",
     "quality_issues",
@@ -54,6 +56,7 @@ __all__ = [
     "sessions",
     "subsidy_rolls",
     "users",
+    "verifications",
 ]
 
 metadata = MetaData(
@@ -547,4 +550,45 @@ subsidy_rolls = Table(
     Column("file_sha256", String(64), nullable=False),
     Column("created_by", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
+# Incentives and department verification (R19, R20; incentives/, docs/services.md).
+# The incentives a department client was registered to verify: one row per (client, incentive),
+# written with the client and never changed (a new registration is a new client).
+client_incentives = Table(
+    "client_incentives",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("client_id", String(48), nullable=False, index=True),
+    Column("incentive", String(40), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("client_id", "incentive"),
+)
+
+# A department's pseudonym of a person (可用不可见): HMAC-SHA256 of the person id under the
+# department's own key (keys/department-<name>.key). Kept so that a token given back resolves to
+# its person, and only for the department it was issued to.
+person_tokens = Table(
+    "person_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("department", String(32), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("department", "token"),
+)
+
+# One row per department verification (append-only, on the trail: guard/trail/covered.py).
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("verification_id", String(32), nullable=False, unique=True),  # the department's handle
+    Column("client_id", String(48), nullable=False),
+    Column("department", String(32), nullable=False),
+    Column("incentive", String(40), nullable=False),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("eligible", Boolean, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
 )

@@ -23,7 +23,17 @@ from fpcredit.guard.trail.log import Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import Language, negotiate, reset_language, set_language, text
 from fpcredit.service import open_ready_store
-from fpcredit.web.api import admin, audit, auth, me, persons, subjects, system
+from fpcredit.web.api import (
+    admin,
+    audit,
+    auth,
+    incentives,
+    me,
+    persons,
+    subjects,
+    system,
+    verifications,
+)
 from fpcredit.web.deps import Caller, Services, internal_error
 from fpcredit.web.explainer import Explainer
 from fpcredit.web.gate import Gate
@@ -196,7 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for module in (system, auth, persons, me, subjects, audit, admin):
+    for module in (system, auth, persons, me, subjects, audit, admin, incentives, verifications):
         app.include_router(module.router)
     check_rules(app)
     _handlers(app)
@@ -205,7 +215,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # (413 and 429 too), the limits, then the gate (innermost: a flood is turned away first).
     inner: ASGIApp = Gate(app.rest, FAST)
     inner = BodyLimit(RateLimit(inner, settings.rate_limit_per_s, settings.rate_limit_burst),
-                      settings.max_body_bytes)  # fmt: skip
+                      settings.max_body_bytes,
+                      {"/v1/verifications/batch": verifications.BATCH_MAX_BODY_BYTES})  # fmt: skip
     app.state.access_log = access_log = AccessLog()
     app.front = MetricsMiddleware(inner, metrics, access_log, SECURITY_HEADERS)
     app.language = settings.language

@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from fpcredit.config import Settings
@@ -37,20 +37,25 @@ async def _reply(
 
 
 class BodyLimit:
-    """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or streamed."""
+    """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or streamed.
+    A path of `larger` has its own limit (a department's batch verification list)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _reply(send, 413, text("web.too_large", limit=self.max_bytes))
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _reply(send, 413, text("web.too_large", limit=limit))
             return
         if declared is None and b"transfer-encoding" not in headers:
             # HTTP/1.1 without either header: there is no body (RFC 9112 §6.3), nothing to
@@ -65,12 +70,12 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes and not refused:
+                if seen > limit and not refused:
                     # Answer now and tell the app the client left: a body parser would turn an
                     # exception raised here into its own "cannot parse" error.
                     refused = True
                     if not started:
-                        await _reply(send, 413, text("web.too_large", limit=self.max_bytes))
+                        await _reply(send, 413, text("web.too_large", limit=limit))
                     return {"type": "http.disconnect"}
             return message
 

@@ -43,11 +43,12 @@ class Rule:
 
 
 _STAFF = frozenset(STAFF_ROLES)
-_READERS = _STAFF | {Role.DEPARTMENT}
+# Department clients read no person file and no credit: verification is their only door (R20).
+_DEPARTMENT = frozenset({Role.DEPARTMENT})
 _AUDIT = frozenset({Role.AUDITOR})
 _CITIZEN = frozenset({Role.CITIZEN})
 _ADMINS = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
-_SIGNED_IN = _READERS | _ADMINS | _CITIZEN
+_SIGNED_IN = _STAFF | _DEPARTMENT | _ADMINS | _CITIZEN
 
 
 def _admin(action: str, duty: str | None = None) -> Rule:
@@ -63,9 +64,9 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/auth/citizen-code"): Rule(PUBLIC, "citizen_code"),
     ("POST", "/v1/auth/refresh"): Rule(_SIGNED_IN, "refresh"),
     ("POST", "/v1/auth/logout"): Rule(_SIGNED_IN, "logout"),
-    ("POST", "/v1/persons/search"): Rule(_READERS, "person_search", personal=True),
-    ("GET", "/v1/persons/{person_id}"): Rule(_READERS, "person_read", True, "person"),
-    ("GET", "/v1/persons/{person_id}/credit"): Rule(_READERS, "credit_read", True, "person"),
+    ("POST", "/v1/persons/search"): Rule(_STAFF, "person_search", personal=True),
+    ("GET", "/v1/persons/{person_id}"): Rule(_STAFF, "person_read", True, "person"),
+    ("GET", "/v1/persons/{person_id}/credit"): Rule(_STAFF, "credit_read", True, "person"),
     ("GET", "/v1/persons/{person_id}/explanation"): Rule(
         _STAFF, "explanation_read", True, "person"
     ),
@@ -75,6 +76,12 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/me/access-log"): Rule(_CITIZEN, "self_access_log", True, "self"),
     ("GET", "/v1/me/export"): Rule(_CITIZEN, "self_export", True, "self"),
     ("POST", "/v1/me/feedback"): Rule(_CITIZEN, "self_feedback", True, "self"),
+    # Incentives (R19) and department verification (R20): the verification routes write their
+    # rows, a change entry and one access entry per person verified themselves (docs/services.md).
+    ("GET", "/v1/incentives"): Rule(PUBLIC, "incentive_catalogue"),
+    ("GET", "/v1/me/incentives"): Rule(_CITIZEN, "self_incentives", True, "self"),
+    ("POST", "/v1/verifications"): Rule(_DEPARTMENT, "incentive_verify"),
+    ("POST", "/v1/verifications/batch"): Rule(_DEPARTMENT, "incentive_verify_batch"),
     ("GET", "/v1/audit/checkpoint"): Rule(PUBLIC, "checkpoint"),
     ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),

@@ -216,11 +216,22 @@ class Administration:
         self.check("client_list")
         return client_accounts.list_clients(self.store)
 
-    def add_client(self, source: str, purposes: Iterable[Purpose | str]) -> tuple[str, str]:
-        """(client_id, client_secret): the secret is in the answer only."""
+    def add_client(
+        self, source: str, purposes: Iterable[Purpose | str], incentives: Iterable[str] = ()
+    ) -> tuple[str, str]:
+        """(client_id, client_secret): the secret is in the answer only. `incentives` are those
+        of the active policy the department provides and may verify."""
         self.check("client_add")
+        catalogue = {i.id: i.department for i in active.active_policy(self.store).policy.incentives}
         try:
-            made = client_accounts.add_client(self.store, source, purposes, settings=self.settings)
+            made = client_accounts.add_client(
+                self.store,
+                source,
+                purposes,
+                incentives=incentives,
+                catalogue=catalogue,
+                settings=self.settings,
+            )
         except AuthError as e:
             self.record("client_add", e.code)
             raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from fpcredit.config import Settings
 from fpcredit.guard.access import ROLE_PURPOSES, Purpose, Role
 from fpcredit.guard.auth import passwords as pw
 from fpcredit.guard.auth.accounts import close_sessions, refuse, sealed
+from fpcredit.guard.trail.log import record_rows
+from fpcredit.guard.trail.sealing import keys_of
 from fpcredit.standard.elements import load_standard
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
@@ -26,6 +28,7 @@ from fpcredit.store.db import Store, utc_now
 __all__ = [
     "Client",
     "add_client",
+    "client_incentives",
     "client_of",
     "department_purposes",
     "disable_client",
@@ -60,18 +63,33 @@ def add_client(
     source: str,
     purposes: Iterable[Purpose | str],
     *,
+    incentives: Iterable[str] = (),
+    catalogue: Mapping[str, str] | None = None,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[str, str]:
-    """Register the client of a department source: (client_id, client_secret), secret once.
+    """Register the client of a department: (client_id, client_secret), secret once.
 
-    One active client per department; purposes must be among the department role's.
+    A department is a data-providing source of the standard, or a department the active
+    policy's incentive `catalogue` (incentive id → department) names; `incentives` are those it
+    may verify, each one it provides. One active client per department; purposes must be among
+    the department role's.
     """
     settings = settings or Settings()
     now = now or utc_now()
-    if source not in load_standard().departments:
+    catalogue = catalogue or {}
+    if source not in load_standard().departments and source not in set(catalogue.values()):
         raise refuse("bad_source", "users.bad_source", source=source)
     wanted = department_purposes(purposes)
+    verifies = sorted(set(incentives))
+    for incentive in verifies:
+        if catalogue.get(incentive) != source:
+            raise refuse(
+                "bad_incentive",
+                "incentive.not_department_incentive",
+                what=incentive,
+                department=source,
+            )
     c = s.clients
     client_id = f"{source}-{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32)
@@ -88,7 +106,41 @@ def add_client(
                 created_at=now,
             )
         )
+        if verifies:
+            _register_incentives(conn, store, client_id, verifies, now)
     return client_id, secret
+
+
+def _register_incentives(
+    conn: sa.Connection, store: Store, client_id: str, incentives: list[str], now: dt.datetime
+) -> None:
+    """The client's incentives, as rows the trail vouches for (one change entry)."""
+    ci = s.client_incentives
+    ids: list[int] = []
+    for incentive in incentives:
+        made = conn.execute(
+            ci.insert().values(client_id=client_id, incentive=incentive, created_at=now)
+        )
+        key = made.inserted_primary_key
+        assert key is not None
+        ids.append(int(key[0]))
+    record_rows(
+        conn,
+        "client_incentives",
+        min(ids),
+        max(ids),
+        "system",
+        "client_add",
+        keys_dir=keys_of(store),
+    )
+
+
+def client_incentives(store: Store, client_id: str) -> frozenset[str]:
+    """The incentives a department client was registered to verify."""
+    ci = s.client_incentives
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(ci.c.incentive).where(ci.c.client_id == client_id))
+        return frozenset(str(r[0]) for r in rows)
 
 
 def list_clients(store: Store) -> list[Client]:

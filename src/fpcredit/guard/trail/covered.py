@@ -60,6 +60,13 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
         "id period incentive_id evaluation_id policy_sha256 budget_fen amount_fen total_fen "
         "held_fen paid held unfunded file_name file_sha256 created_by created_at".split()
     ),
+    # Department verifications (incentives/verification.py): every column, none ever changes.
+    "verifications": tuple(
+        "id verification_id client_id department incentive person_id eligible purpose "
+        "created_at expires_at".split()
+    ),
+    # The incentives a department client was registered to verify (guard/auth/clients.py).
+    "client_incentives": tuple("id client_id incentive created_at".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.

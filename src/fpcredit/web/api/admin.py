@@ -189,6 +189,11 @@ class Clients(BaseModel):
 class NewClient(BaseModel):
     source: str = Field(min_length=1, max_length=32, description="The department: health, …")
     purposes: list[Purpose] = Field(max_length=16, description="Purposes it may name.")
+    incentives: list[str] = Field(
+        default=[],
+        max_length=64,
+        description="Incentives of the active policy this department provides and may verify.",
+    )
 
 
 class ClientEnrolled(BaseModel):
@@ -197,6 +202,7 @@ class ClientEnrolled(BaseModel):
     client_id: str
     client_secret: str
     purposes: list[Purpose]
+    incentives: list[str] = []
 
 
 class ClientPurposes(BaseModel):
@@ -225,9 +231,12 @@ def list_clients(admin: AdminDep) -> Clients:
 def add_client(body: NewClient, admin: AdminDep) -> ClientEnrolled:
     """Register a department system's client credentials."""
     with _answered():
-        client_id, secret = admin.add_client(body.source, body.purposes)
+        client_id, secret = admin.add_client(body.source, body.purposes, body.incentives)
     return ClientEnrolled(
-        client_id=client_id, client_secret=secret, purposes=sorted(set(body.purposes))
+        client_id=client_id,
+        client_secret=secret,
+        purposes=sorted(set(body.purposes)),
+        incentives=sorted(set(body.incentives)),
     )
 
 

@@ -1,0 +1,1 @@
+"""Incentives (R19) and department verification (R20): catalogue, eligibility, pseudonyms."""
