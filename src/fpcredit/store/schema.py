@@ -550,6 +550,8 @@ subsidy_rolls = Table(
     Column("file_sha256", String(64), nullable=False),
     Column("created_by", String(64), nullable=False),
     Column("created_at", DateTime, nullable=False),
+)
+
 # Incentives and department verification (R19, R20; incentives/, docs/services.md).
 # The incentives a department client was registered to verify: one row per (client, incentive),
 # written with the client and never changed (a new registration is a new client).
