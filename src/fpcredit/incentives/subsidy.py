@@ -299,7 +299,7 @@ def _parquet(roll: Roll) -> bytes:
         name: [Decimal(v) if (name in money and v is not None) else v for v in col]
         for name, col in zip(COLUMNS, columns, strict=True)
     }
-    data["period"] = [dt.date.fromisoformat(v) for v in data["period"]]
+    data["period"] = [dt.date.fromisoformat(str(v)) for v in data["period"]]
     footer = {f"fpcredit.{k}": v for k, v in _footer(roll).items()}
     table = pa.table(data, schema=_SCHEMA.with_metadata(footer))
     sink = io.BytesIO()
