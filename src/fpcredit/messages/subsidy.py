@@ -25,8 +25,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "subsidy.written": (
         "补贴名册（评价 {evaluation_id}，{period}，{incentive}）→ {path}\n"
-        "  发放 {paid_persons} 人，合计 {total} 元（预算 {budget} 元，每人 {amount_per_person} 元）\n"
-        "  异议待决暂缓 {held_persons} 人，预留 {held} 元；预算不足未发放 {unfunded_persons} 人\n"
+        "  发放 {paid_persons} 人，合计 {total} 元"
+        "（预算 {budget} 元，每人 {amount_per_person} 元）\n"
+        "  异议待决暂缓 {held_persons} 人，预留 {held} 元；"
+        "预算不足未发放 {unfunded_persons} 人\n"
         "  文件 SHA-256：{sha256}",
         "subsidy roll (evaluation {evaluation_id}, {period}, {incentive}) → {path}\n"
         "  paid {paid_persons} persons, {total} yuan in all (budget {budget} yuan, "
