@@ -225,7 +225,7 @@ def build_roll(
         )  # fmt: skip
     each = amount if amount is not None else incentive.cost_per_beneficiary
     if each <= 0:
-        raise SubsidyError(text("subsidy.not_positive", what="amount", value=str(each)))
+        raise SubsidyError(text("subsidy.not_positive", what=incentive.id, value=str(each)))
     rows = _official_rows(run)
     order = {g: i for i, g in enumerate(policy.policy.grade_order)}
     found = profiles(store, policy, rows, period, conditions=bool(incentive.conditions))
