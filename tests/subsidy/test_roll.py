@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -53,13 +54,13 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
     store.engine.dispose()
 
 
-def _roll(p: Province, out: Path, budget: str, *extra: str) -> dict[str, str]:
+def _roll(p: Province, out: Path, budget: str, *extra: str) -> dict[str, Any]:
     args = ["subsidy", "roll", "--period", AS_OF.isoformat(), "--incentive", INCENTIVE,
             "--budget", budget, "--out", str(out), "--purpose", "service_delivery", "--json",
             *extra]  # fmt: skip
     done = runner.invoke(app, args, env=p.env)
     assert done.exit_code == 0, done.output
-    report: dict[str, str] = json.loads(done.stdout)
+    report: dict[str, Any] = json.loads(done.stdout)
     return report
 
 
