@@ -97,8 +97,10 @@ def test_feedback_is_taken_and_its_complaint_sealed(web: Web) -> None:
 
 def test_bad_feedback_is_a_clear_422(web: Web) -> None:
     auth = web.auth("citizen")
-    good = {"about": "incentive", "ref": "school_priority", "satisfaction": 5}
+    good = {"about": "incentive", "ref": "free_reproductive_check", "satisfaction": 5}
+    assert web.client.post("/v1/me/feedback", json=good, headers=auth).status_code == 201
     for change in (
+        {"ref": "no_such_incentive"},
         {"satisfaction": 0},
         {"satisfaction": 6},
         {"about": "shop"},

@@ -10,6 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, StringConstraints
 
 from fpcredit.errors import FpcreditError
+from fpcredit.evaluate.active import active_policy
+from fpcredit.incentives.catalogue import find
 from fpcredit.messages import language
 from fpcredit.store.db import utc_now
 from fpcredit.subjects.feedback import ABOUT, COMPLAINT_MAX, Feedback, FeedbackError, submit
@@ -214,6 +216,11 @@ def my_feedback(body: FeedbackIn, caller: CurrentCaller, services: ServicesDep) 
     """Tell how satisfied I am with an incentive or a case (1–5), and complain if I must."""
     assert caller.person_id is not None
     assert body.about in ABOUT
+
+    def known(about: str, ref: str) -> bool:
+        # An incentive must be in the active catalogue; a case id is the cases' own to check.
+        return about != "incentive" or find(active_policy(services.store), ref) is not None
+
     try:
         stored: Feedback = submit(
             services.store,
@@ -223,6 +230,7 @@ def my_feedback(body: FeedbackIn, caller: CurrentCaller, services: ServicesDep) 
             ref=body.ref,
             satisfaction=body.satisfaction,
             complaint=body.complaint,
+            known=known,
         )
     except FeedbackError as e:
         raise invalid(["body", e.field], str(e)) from None
