@@ -148,8 +148,15 @@ def _login_staff(
 
 
 def _login_client(web: Web) -> None:
+    """The health commission's client, registered to verify the incentives health provides."""
+    policy = active_policy(web.store)
     client_id, secret = clients.add_client(
-        web.store, "health", ROLE_PURPOSES[Role.DEPARTMENT], settings=web.settings
+        web.store,
+        "health",
+        ROLE_PURPOSES[Role.DEPARTMENT],
+        incentives=[i.id for i in policy.policy.incentives if i.department == "health"],
+        catalogue={i.id: i.department for i in policy.policy.incentives},
+        settings=web.settings,
     )
 
     def login() -> str:

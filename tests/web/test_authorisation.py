@@ -84,6 +84,16 @@ def _user_action(action: str) -> Callable[[Web], Call]:
 # The default policy's own text: activating it changes nothing the other tests see.
 _POLICY = {"text": default_policy_path().read_text(encoding="utf-8"), "reason": "matrix"}
 
+
+def _verification(w: Web) -> dict[str, Any]:
+    """A verification the `department` caller (health) was registered for."""
+    return {
+        "id_number": w.inside.id_number,
+        "incentive": "maternity_green_channel",
+        "purpose": "incentive_verification",
+    }
+
+
 # How to call each route; a route added to the table without an entry here fails the test.
 BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("GET", "/healthz"): lambda w: Call("GET", "/healthz", {}),
@@ -118,6 +128,21 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("GET", "/v1/me/export"): lambda w: Call("GET", "/v1/me/export", {"format": "json"}),
     ("POST", "/v1/me/feedback"): lambda w: Call(
         "POST", "/v1/me/feedback", {}, {"about": "case", "ref": "1", "satisfaction": 4}, ok=201
+    ),
+    ("GET", "/v1/incentives"): lambda w: Call("GET", "/v1/incentives", {}),
+    ("GET", "/v1/me/incentives"): lambda w: Call("GET", "/v1/me/incentives", {}),
+    ("POST", "/v1/verifications"): lambda w: Call(
+        "POST", "/v1/verifications", {}, _verification(w)
+    ),
+    ("POST", "/v1/verifications/batch"): lambda w: Call(
+        "POST",
+        "/v1/verifications/batch",
+        {},
+        {
+            "incentive": "maternity_green_channel",
+            "purpose": "incentive_verification",
+            "rows": [{"id_number": w.inside.id_number}],
+        },
     ),
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(

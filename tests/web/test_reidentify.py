@@ -35,8 +35,10 @@ from tests.reidentify import FLOOR, Clues, candidates, cells
 from tests.standard.test_idcard import valid_ids
 from tests.web.conftest import STAFF_CALLERS, Web
 
-# The readers: every role but the citizen, each as the matrix logs it in.
-READERS = [label for label, (_, where) in STAFF_CALLERS.items() if where == "in"] + ["department"]
+# The readers: every staff role, each as the matrix logs it in. A department reads no person
+# route (verification is its only door, tests/incentives/test_verification_api.py); a citizen
+# reads only their own file.
+READERS = [label for label, (_, where) in STAFF_CALLERS.items() if where == "in"]
 ROLES = {**{k: v[0] for k, v in STAFF_CALLERS.items()}, "department": Role.DEPARTMENT}
 
 
@@ -350,12 +352,12 @@ def test_the_attacker_catches_the_old_masking(web: Web, monkeypatch: pytest.Monk
     monkeypatch.setattr(api.persons, "person_view", _old_person_view)
     monkeypatch.setattr(reads, "person_view", _old_person_view)
     route = ("GET", "/v1/persons/{person_id}")
-    findings = sweep(web, ["department"], [web.inside.id], [route])
-    assert [(f.reader, f.person, f.count) for f in findings] == [("department", web.inside.id, 1)]
+    findings = sweep(web, ["county_in"], [web.inside.id], [route])
+    assert [(f.reader, f.person, f.count) for f in findings] == [("county_in", web.inside.id, 1)]
     with pytest.raises(AssertionError) as failed:
         check(findings)
     message = str(failed.value)
-    assert f"department · person {web.inside.id} · 1 ID numbers fit" in message
+    assert f"county_in · person {web.inside.id} · 1 ID numbers fit" in message
     assert f"GET /v1/persons/{{person_id}} of person {web.inside.id}" in message
 
 

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from fpcredit.evaluate.policy import LoadedPolicy
+import sqlalchemy as sa
+
+from fpcredit.evaluate.active import active_policy
+from fpcredit.evaluate.policy import LoadedPolicy, load_policy
 from fpcredit.evaluate.policy_incentives import Incentive, Text
 from fpcredit.messages import Language
+from fpcredit.store import schema as s
+from fpcredit.store.db import Store
 
-__all__ = ["by_department", "departments", "find", "view"]
+__all__ = ["by_department", "departments", "find", "in_force", "view"]
+
+_DEFAULT: list[LoadedPolicy] = []  # the packaged default, parsed once per process
+_LOCK = threading.Lock()
+
+
+def in_force(store: Store) -> LoadedPolicy:
+    """The policy in force, as `active_policy` says, without parsing the packaged default
+    again on every call (parsing the file takes a tenth of a second; a verification must not)."""
+    with store.engine.connect() as conn:
+        activated = conn.execute(sa.select(sa.func.count()).select_from(s.policies)).scalar_one()
+    if activated:
+        return active_policy(store)  # cached there by activation
+    with _LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(load_policy())
+        return _DEFAULT[0]
 
 
 def find(policy: LoadedPolicy, incentive_id: str) -> Incentive | None:

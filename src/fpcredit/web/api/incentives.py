@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from fpcredit.evaluate.active import active_policy
-from fpcredit.incentives.catalogue import view
+from fpcredit.incentives.catalogue import in_force, view
 from fpcredit.incentives.eligibility import judge, needs_conditions, profiles
 from fpcredit.messages import language, text
 from fpcredit.store.db import utc_now
@@ -70,10 +69,10 @@ class MyIncentives(BaseModel):
     incentives: list[MyIncentive]
 
 
-@router.get("/v1/incentives", response_model=Catalogue)
+@router.get("/v1/incentives", response_model=Catalogue, response_model_exclude_none=True)
 def catalogue(services: ServicesDep) -> Catalogue:
     """The incentives of the policy in force: who qualifies, the benefit, its cost and budget."""
-    policy = active_policy(services.store)
+    policy = in_force(services.store)
     lang = language()
     return Catalogue(
         policy_id=policy.policy.id,
@@ -86,7 +85,7 @@ def catalogue(services: ServicesDep) -> Catalogue:
 def my_incentives(caller: CurrentCaller, services: ServicesDep) -> MyIncentives:
     """Each incentive: whether I qualify now, and if not, why and what would change it."""
     assert caller.person_id is not None
-    policy = active_policy(services.store)
+    policy = in_force(services.store)
     incentives = policy.policy.incentives
     today = utc_now().date()
     row = services.results.person(caller.person_id)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from fpcredit.evaluate.active import active_policy
 from fpcredit.guard.access import Purpose, Role
 from fpcredit.guard.auth.clients import client_incentives
 from fpcredit.guard.trail.log import Event
+from fpcredit.incentives.catalogue import in_force
 from fpcredit.incentives.pseudonyms import TOKEN_PATTERN, Pseudonyms
 from fpcredit.incentives.verification import (
     ACTION,
@@ -38,7 +38,7 @@ IdNumber = Annotated[str | None, Field(default=None, min_length=1, max_length=32
 Token = Annotated[str | None, Field(default=None, max_length=40)]
 
 
-class VerificationRequest(BaseModel):
+class IncentiveVerificationRequest(BaseModel):
     """Exactly one of `id_number` and `person_token` (the one this department was given)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -49,7 +49,7 @@ class VerificationRequest(BaseModel):
     purpose: str = Field(min_length=1, max_length=32, description="incentive_verification")
 
 
-class Verification(BaseModel):
+class IncentiveVerification(BaseModel):
     """The whole answer: no score, no grade, no name, no other department's data."""
 
     model_config = ConfigDict(extra="forbid")
@@ -60,7 +60,7 @@ class Verification(BaseModel):
     person_token: str = Field(pattern=TOKEN_PATTERN)
 
 
-class BatchItem(BaseModel):
+class VerificationRow(BaseModel):
     """One row: an ID number, a token, or a name and birth date (sex, region help to match)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -73,15 +73,15 @@ class BatchItem(BaseModel):
     region: str | None = Field(default=None, max_length=12)
 
 
-class BatchRequest(BaseModel):
+class VerificationBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     incentive: str = Field(min_length=1, max_length=40)
     purpose: str = Field(min_length=1, max_length=32, description="incentive_verification")
-    rows: list[BatchItem] = Field(max_length=MAX_BATCH_ROWS)
+    rows: list[VerificationRow] = Field(max_length=MAX_BATCH_ROWS)
 
 
-class BatchResult(BaseModel):
+class VerificationRowResult(BaseModel):
     """One row's answer (`row` counts from 0): the four fields, or `error` saying why not."""
 
     model_config = ConfigDict(extra="forbid")
@@ -94,8 +94,8 @@ class BatchResult(BaseModel):
     error: str | None = None
 
 
-class BatchAnswer(BaseModel):
-    results: list[BatchResult]
+class VerificationBatchAnswer(BaseModel):
+    results: list[VerificationRowResult]
 
 
 def _verifier(request: Request, services: ServicesDep) -> Verifier:
@@ -108,7 +108,7 @@ def _verifier(request: Request, services: ServicesDep) -> Verifier:
             services.vault,
             Pseudonyms(services.settings.keys_dir),
             services.results.person,
-            lambda: active_policy(store),
+            lambda: in_force(store),
         )
         request.app.state.verifier = made
     return made
@@ -145,13 +145,13 @@ def _events(caller: CurrentCaller, answers: list[Answer]) -> list[Event]:
     ]
 
 
-@router.post("", response_model=Verification)
+@router.post("", response_model=IncentiveVerification)
 def verify(
-    body: VerificationRequest,
+    body: IncentiveVerificationRequest,
     caller: CurrentCaller,
     services: ServicesDep,
     verifier: VerifierDep,
-) -> Verification:
+) -> IncentiveVerification:
     """Whether the person qualifies for the incentive now; the answer and the trail entry are
     written before it is given."""
     dept = _department(caller, services)
@@ -162,7 +162,7 @@ def verify(
     except VerificationError as e:
         raise _refused(e) from None
     services.commits.append(_events(caller, [answer])[0])
-    return Verification(
+    return IncentiveVerification(
         eligible=answer.eligible,
         verification_id=answer.verification_id,
         expires_at=answer.expires_at,
@@ -170,13 +170,13 @@ def verify(
     )
 
 
-@router.post("/batch", response_model=BatchAnswer, response_model_exclude_none=True)
+@router.post("/batch", response_model=VerificationBatchAnswer, response_model_exclude_none=True)
 async def verify_batch(
-    body: BatchRequest,
+    body: VerificationBatch,
     caller: CurrentCaller,
     services: ServicesDep,
     verifier: VerifierDep,
-) -> BatchAnswer:
+) -> VerificationBatchAnswer:
     """Every row of a list answered, in order, nothing dropped (body up to 16 MiB)."""
     dept = await run_in_threadpool(_department, caller, services)
     rows = [BatchRow(**item.model_dump()) for item in body.rows]
@@ -190,7 +190,7 @@ async def verify_batch(
     if done:
         await run_in_threadpool(services.trail.append_many, _events(caller, done))
     results = [
-        BatchResult(
+        VerificationRowResult(
             row=r.row,
             eligible=r.answer.eligible,
             verification_id=r.answer.verification_id,
@@ -198,7 +198,7 @@ async def verify_batch(
             person_token=r.answer.person_token,
         )
         if r.answer is not None
-        else BatchResult(row=r.row, error=r.error)
+        else VerificationRowResult(row=r.row, error=r.error)
         for r in answered
     ]
-    return BatchAnswer(results=results)
+    return VerificationBatchAnswer(results=results)
