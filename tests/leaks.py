@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Final
 
 from fpcredit.standard.idcard import is_valid
@@ -45,3 +48,18 @@ def leaks(text: str, names: set[str] | None = None, sent: str = "") -> list[str]
     else:
         found += [f"name {v[0]}…" for v in values if v in names and v not in sent]
     return found
+
+
+def readable(content_type: str, content: bytes) -> str:
+    """What a reader sees in a response: a PDF's text as `pdftotext` extracts it (the export's
+    characters are in compressed streams, invisible to a scan of the bytes), else the body as
+    UTF-8."""
+    if content_type.split(";")[0].strip() == "application/pdf":
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "answer.pdf"
+            path.write_bytes(content)
+            done = subprocess.run(
+                ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+            )
+        return done.stdout.decode("utf-8")
+    return content.decode("utf-8", "replace")

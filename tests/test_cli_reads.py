@@ -53,6 +53,21 @@ READS: dict[str, tuple[list[str], str]] = {
         ["evaluate", "--as-of", AS_OF.isoformat(), "--changes-since-last"],
         "supervision",
     ),
+    "subsidy roll": (
+        [
+            "subsidy",
+            "roll",
+            "--period",
+            AS_OF.isoformat(),
+            "--incentive",
+            "free_reproductive_check",
+            "--budget",
+            "1000",
+            "--out",
+            "{home}/roll.csv",
+        ],
+        "service_delivery",
+    ),
 }
 
 
@@ -261,7 +276,8 @@ def test_bulk_exports_put_every_person_on_the_trail(province: Province) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["review list", "match", "export links", "quality list", "evaluate changes"]
+    "command",
+    ["review list", "match", "export links", "quality list", "evaluate changes", "subsidy roll"],
 )
 def test_each_read_keeps_its_output_and_names_its_purpose(province: Province, command: str) -> None:
     template, purpose = READS[command]

@@ -29,7 +29,7 @@ from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 from fpcredit.synth import generate
 from fpcredit.web.app import create_app
-from tests.leaks import KNOWN_NAMES, leaks
+from tests.leaks import KNOWN_NAMES, leaks, readable
 
 PEOPLE = 300
 AS_OF = dt.date(2026, 6, 30)
@@ -236,7 +236,8 @@ def _scan(response: httpx.Response) -> None:
     response.read()
     if not revealed(str(response.request.url)):
         request = response.request
-        found = leaks(response.text, sent=_sent(request))
+        shown = readable(response.headers.get("content-type", ""), response.content)
+        found = leaks(shown, sent=_sent(request))
         assert not found, f"{response.request.method} {response.request.url.path}: {found}"
 
 

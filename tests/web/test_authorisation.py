@@ -136,6 +136,10 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ("POST", "/v1/redemptions/{redemption_id}/cancel"): lambda w: Call(
         "POST", "/v1/redemptions/999999999/cancel", {}, ok=404
     ),
+    ("GET", "/v1/me/export"): lambda w: Call("GET", "/v1/me/export", {"format": "json"}),
+    ("POST", "/v1/me/feedback"): lambda w: Call(
+        "POST", "/v1/me/feedback", {}, {"about": "case", "ref": "1", "satisfaction": 4}, ok=201
+    ),
     ("GET", "/v1/incentives"): lambda w: Call("GET", "/v1/incentives", {}),
     ("GET", "/v1/me/incentives"): lambda w: Call("GET", "/v1/me/incentives", {}),
     ("POST", "/v1/verifications"): lambda w: Call(

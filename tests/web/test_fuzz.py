@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from tests.leaks import leaks
+from tests.leaks import leaks, readable
 from tests.web.conftest import Web, revealed
 
 pytestmark = pytest.mark.slow
@@ -50,7 +50,8 @@ def test_no_server_error_and_answers_fit_the_schema(web: Web, caller: str) -> No
             assert response.status_code < 500, f"{case.method} {case.path}: {response.text[:300]}"
             if not revealed(str(response.request.url)):
                 sent = f"{unquote(str(response.request.url))} {response.request.body!r}"
-                found = leaks(response.text, sent=sent)
+                shown = readable(response.headers.get("content-type", [""])[0], response.content)
+                found = leaks(shown, sent=sent)
                 assert not found, f"{case.method} {case.path} leaks {found}"
             case.validate_response(
                 response, checks=[content_type_conformance, response_schema_conformance]

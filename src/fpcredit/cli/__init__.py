@@ -13,6 +13,7 @@ import logging
 from fpcredit.cli.audit import audit_app, witness_app
 from fpcredit.cli.common import app, err
 from fpcredit.cli.export import export_app
+from fpcredit.cli.feedback import feedback_app
 from fpcredit.cli.keys import keys_app
 from fpcredit.cli.notify import notify_app
 from fpcredit.cli.outbox import outbox_app
@@ -20,6 +21,7 @@ from fpcredit.cli.policy import policy_app
 from fpcredit.cli.quality import quality_app
 from fpcredit.cli.review import review_app
 from fpcredit.cli.standard import standard_app
+from fpcredit.cli.subsidy import subsidy_app
 from fpcredit.cli.users import users_app
 
 __all__ = ["app", "main"]
@@ -36,6 +38,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(notify_app, name="notify")
+app.add_typer(feedback_app, name="feedback")
+app.add_typer(subsidy_app, name="subsidy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 

@@ -32,6 +32,7 @@ __all__ = [
     "clients",
     "evaluations",
     "facts",
+    "feedback",
     "ingestions",
     "ledger_checkpoints",
     "ledger_entries",
@@ -58,6 +59,7 @@ __all__ = [
     "quarantine",
     "records",
     "sessions",
+    "subsidy_rolls",
     "users",
     "verifications",
 ]
@@ -579,6 +581,45 @@ points_entries = Table(
     Column("account_id", ForeignKey("points_accounts.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),  # signed: credit > 0, debit < 0
     Index("ix_points_entries_account_id_id", "account_id", "id"),
+)
+
+# Feedback (R18 intake, seed §3.4): a citizen's satisfaction (1–5) with an incentive or a case,
+# and an optional complaint, sealed like every other free text. Reports count it, never show it.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("about", String(16), nullable=False),  # incentive | case
+    Column("ref", String(64), nullable=False),  # the incentive id or the case id
+    Column("satisfaction", SmallInteger, nullable=False),  # 1–5
+    Column("complaint_enc", LargeBinary),
+    Column("region_type", String(16)),  # the person's urban_rural when the feedback came in
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "about", "ref"),
+)
+
+# Subsidy rolls (R25, incentives/subsidy.py), append-only and covered by the trail: which
+# evaluation and policy a roll was drawn from, its money in fen, and the SHA-256 of its file.
+subsidy_rolls = Table(
+    "subsidy_rolls",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("period", Date, nullable=False),  # the official evaluation's as-of date
+    Column("incentive_id", String(64), nullable=False),
+    Column("evaluation_id", ForeignKey("evaluations.id"), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("budget_fen", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),  # per person paid
+    Column("total_fen", BigInteger, nullable=False),  # paid in all, never above the budget
+    Column("held_fen", BigInteger, nullable=False),  # set aside for persons with an open objection
+    Column("paid", Integer, nullable=False),
+    Column("held", Integer, nullable=False),
+    Column("unfunded", Integer, nullable=False),  # qualified, but the budget ran out
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )
 
 # Incentives and department verification (R19, R20; incentives/, docs/services.md).

@@ -32,6 +32,7 @@ from fpcredit.web.api import (
     me,
     persons,
     points,
+    subjects,
     system,
     verifications,
 )
@@ -216,7 +217,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for module in (system, auth, persons, me, audit, admin, incentives, verifications, points):
+    modules = (system, auth, persons, me, subjects, audit, admin, incentives, verifications, points)
+    for module in modules:
         app.include_router(module.router)
     check_rules(app)
     _handlers(app)

@@ -82,6 +82,8 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/redemptions/{redemption_id}/cancel"): Rule(
         frozenset({Role.DEPARTMENT}), "redemption_cancel"
     ),
+    ("GET", "/v1/me/export"): Rule(_CITIZEN, "self_export", True, "self"),
+    ("POST", "/v1/me/feedback"): Rule(_CITIZEN, "self_feedback", True, "self"),
     # Incentives (R19) and department verification (R20): the verification routes write their
     # rows, a change entry and one access entry per person verified themselves (docs/services.md).
     ("GET", "/v1/incentives"): Rule(PUBLIC, "incentive_catalogue"),

@@ -47,6 +47,8 @@ COMMAND_PURPOSES: Final[dict[str, frozenset[Purpose]]] = {
     "quality_list": frozenset({_P.DATA_QUALITY}),
     # `evaluate --changes-since-last`: who changed grade, and the late facts that did it.
     "evaluate_changes": frozenset({_P.CREDIT_EVALUATION, _P.OBJECTION_HANDLING, _P.SUPERVISION}),
+    # `subsidy roll`: every person on a roll, to pay them (incentives/subsidy.py).
+    "subsidy_roll": frozenset({_P.SERVICE_DELIVERY}),
 }
 _NOT_A_CODE: Final = re.compile(r"[^A-Za-z0-9_.@+-]")
 # The trail refuses 11 digits in a row (a mobile number): a name never keeps more than 10.

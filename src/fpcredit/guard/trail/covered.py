@@ -62,6 +62,12 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     "points_postings": tuple("id txn_id kind evaluation_id redemption_id actor created_at".split()),
     "points_entries": tuple("id posting_id account_id amount".split()),
+    # Subsidy rolls (incentives/subsidy.py): every column, none ever changes; the file's SHA-256
+    # is among them, so a roll paid out of a changed file is found.
+    "subsidy_rolls": tuple(
+        "id period incentive_id evaluation_id policy_sha256 budget_fen amount_fen total_fen "
+        "held_fen paid held unfunded file_name file_sha256 created_by created_at".split()
+    ),
     # Department verifications (incentives/verification.py): every column, none ever changes.
     "verifications": tuple(
         "id verification_id client_id department incentive person_id eligible purpose "
