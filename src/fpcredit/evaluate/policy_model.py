@@ -15,8 +15,8 @@ from typing import Annotated, Final, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from fpcredit import messages
-from fpcredit.evaluate.policy_points import Redeemables
 from fpcredit.evaluate.policy_incentives import Incentive
+from fpcredit.evaluate.policy_points import Redeemables
 
 __all__ = [
     "FLAGS",
