@@ -11,6 +11,7 @@ import importlib
 import logging
 
 from fpcredit.cli.audit import audit_app, witness_app
+from fpcredit.cli.cases import cases_app
 from fpcredit.cli.common import app, err
 from fpcredit.cli.export import export_app
 from fpcredit.cli.keys import keys_app
@@ -34,6 +35,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(cases_app, name="cases")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 

@@ -15,6 +15,7 @@ from typing import Annotated, Final, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from fpcredit import messages
+from fpcredit.evaluate.policy_cases import CasesPolicy
 
 __all__ = [
     "FLAGS",
@@ -281,6 +282,7 @@ class Policy(_Model):
     points: Points = Points()
     grades: Grades
     incentives: list[Incentive] = []
+    cases: CasesPolicy = CasesPolicy()
 
     @cached_property
     def grade_order(self) -> list[str]:

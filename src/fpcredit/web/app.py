@@ -12,7 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from fpcredit.cases.service import Cases
 from fpcredit.config import Settings
+from fpcredit.evaluate.active import active_policy
 from fpcredit.errors import ComputeError, ConfigError, FpcreditError
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.auth.identity import Authenticator
@@ -23,7 +25,7 @@ from fpcredit.guard.trail.log import Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import Language, negotiate, reset_language, set_language, text
 from fpcredit.service import open_ready_store
-from fpcredit.web.api import admin, audit, auth, me, persons, system
+from fpcredit.web.api import admin, audit, auth, cases, me, persons, system
 from fpcredit.web.deps import Caller, Services, internal_error
 from fpcredit.web.explainer import Explainer
 from fpcredit.web.gate import Gate
@@ -163,6 +165,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         metrics=metrics,
         limits=CallerLimits(settings),
         explainer=Explainer(settings),
+        cases=Cases(trail, lambda: active_policy(store).policy),
         revision=store.revision(),
     )
 
@@ -198,6 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (system, auth, persons, me, audit, admin):
         app.include_router(module.router)
+    app.include_router(cases.me_router)
+    app.include_router(cases.router)
     check_rules(app)
     _handlers(app)
     metrics = Metrics()

@@ -54,6 +54,9 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     # Policy activations (evaluate/active.py): every column, none ever changes.
     "policies": tuple("id policy_id version sha256 text activated_by activated_at reason".split()),
+    # Cases (cases/store.py): every column but the derived `state`; their steps, all columns.
+    "cases": tuple("id kind person_id fact_id source region opened_at due_on detail".split()),
+    "case_steps": tuple("id case_id step outcome actor at note".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.
