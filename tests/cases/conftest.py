@@ -70,8 +70,12 @@ def _serve(tmp: Path, url: str | None) -> Iterator[Web]:
         yield w
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Web]:
     """The province on SQLite, then on PostgreSQL (its own database, dropped afterwards)."""
     tmp = tmp_path_factory.mktemp(f"cases-{request.param}")
     if request.param == "postgres":

@@ -94,8 +94,6 @@ def test_without_holidays_it_is_weekday_arithmetic(start: dt.date, n: int) -> No
 
 @settings(max_examples=200, deadline=None)
 @given(DAYS, SPANS, st.sets(DAYS, max_size=15))
-def test_days_off_never_bring_a_due_date_forward(
-    start: dt.date, n: int, off: set[dt.date]
-) -> None:
+def test_days_off_never_bring_a_due_date_forward(start: dt.date, n: int, off: set[dt.date]) -> None:
     with_off = Calendar(frozenset(off), frozenset(), PLAIN.years)
     assert with_off.add_working_days(start, n) >= PLAIN.add_working_days(start, n)

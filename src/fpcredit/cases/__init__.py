@@ -1,1 +1,1 @@
-"""Cases: objections, credit repair, correction and human-review requests, with deadlines (R15, R23, R39)."""
+"""Cases: objections, credit repair, correction and review requests, with their deadlines."""

@@ -23,7 +23,7 @@ from fpcredit.evaluate.compile.dates import add_months
 from fpcredit.evaluate.policy_model import Policy
 from fpcredit.guard.trail.log import Trail, record_rows
 from fpcredit.messages import text
-from fpcredit.notify.outbox import enqueue
+from fpcredit.notify.outbox import Param, enqueue
 from fpcredit.store import schema as s
 from fpcredit.store.db import utc_now
 
@@ -180,7 +180,7 @@ class Cases:
         except sa.exc.IntegrityError:
             raise CaseError(409, text("case.already_open", fact=fact.id if fact else 0)) from None
         self._step(conn, case_id, "opened", actor, now, note={"due_on": due.isoformat()})
-        params = {"case_id": case_id, "kind": kind, "due_on": due.isoformat()}
+        params: dict[str, Param] = {"case_id": case_id, "kind": kind, "due_on": due.isoformat()}
         enqueue(conn, "case_opened", person_id=person_id, params=params, at=now)
         enqueue(conn, "case_opened", person_id=person_id, audience=fact.source if fact else
                 REVIEW_AUDIENCE, params=params, at=now)  # fmt: skip
@@ -207,7 +207,8 @@ class Cases:
         (R15); 409 before then, and after its maximum (it no longer counts by itself)."""
         with self.store.engine.begin() as conn:
             fact = self._fact(conn, person_id, fact_id)
-            rule = self.policy().severities.get(fact.attrs.get("severity"))  # type: ignore[call-overload]
+            severity = fact.attrs.get("severity")
+            rule = next((r for k, r in self.policy().severities.items() if k == severity), None)
             if fact.kind != "credit_event" or rule is None:
                 raise CaseError(422, text("case.not_negative", fact=fact.id))
             today = local_day(self.clock())
@@ -295,9 +296,7 @@ class Cases:
         notification to the providing department. Idempotent; returns the alerts raised."""
         now = self.clock()
         today = local_day(now)
-        alerted = (
-            sa.select(_S.c.id).where(_S.c.case_id == _C.c.id, _S.c.step == "overdue").exists()
-        )
+        alerted = sa.select(_S.c.id).where(_S.c.case_id == _C.c.id, _S.c.step == "overdue").exists()
         with self.store.engine.connect() as conn:
             due = conn.execute(
                 sa.select(_C.c.id, _C.c.person_id, _C.c.kind, _C.c.source, _C.c.due_on)

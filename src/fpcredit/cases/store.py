@@ -88,9 +88,7 @@ def fetch_cases(
     ids = [int(r.id) for r in rows]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        found = conn.execute(
-            sa.select(_S).where(_S.c.case_id.in_(chunk)).order_by(_S.c.id)
-        ).all()
+        found = conn.execute(sa.select(_S).where(_S.c.case_id.in_(chunk)).order_by(_S.c.id)).all()
         for st in found:
             steps[int(st.case_id)].append(
                 Step(st.step, st.outcome, st.actor, st.at, _json(st.note))

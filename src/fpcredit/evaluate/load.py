@@ -175,8 +175,10 @@ def load_frame(
         known=until.strftime("%Y-%m-%d %H:%M:%S.%f"), day_after=cut + dt.timedelta(days=1)
     )
     reads = [
-        (_FACTS.format(**dated, persons=_in("l.person_id", persons), repaired=repaired),
-         _FACTS_SCHEMA),
+        (
+            _FACTS.format(**dated, persons=_in("l.person_id", persons), repaired=repaired),
+            _FACTS_SCHEMA,
+        ),
         (_MENTIONS.format(**dated, persons=_in("l.person_id", persons)), _MENTIONS_SCHEMA),
         (_BIRTHS.format(known=known_sql, persons=_in("pl.person_id", persons)), _BIRTHS_SCHEMA),
     ]

@@ -1,4 +1,4 @@
-"""The policy file's `cases:` section: the deadlines of objections, repairs, corrections and reviews.
+"""The policy file's `cases:` section: the working-day deadlines of each kind of case.
 
 Deadlines are in working days on the cases calendar (fpcredit/cases/holidays.yaml). Defaults:
 an objection is answered within 20 working days (SPEC R23), a repair application within 10

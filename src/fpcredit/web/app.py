@@ -14,8 +14,8 @@ from fastapi.routing import APIRoute
 
 from fpcredit.cases.service import Cases
 from fpcredit.config import Settings
-from fpcredit.evaluate.active import active_policy
 from fpcredit.errors import ComputeError, ConfigError, FpcreditError
+from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.keys.crypto import load_vault

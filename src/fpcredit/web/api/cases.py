@@ -198,18 +198,14 @@ def apply_for_repair(body: Repair, caller: CurrentCaller, services: ServicesDep)
     """Apply for credit repair of a negative event after its minimum disclosure period (R15)."""
     assert caller.person_id is not None
     try:
-        case = services.cases.repair(
-            caller.person_id, body.fact_id, body.evidence, _actor(caller)
-        )
+        case = services.cases.repair(caller.person_id, body.fact_id, body.evidence, _actor(caller))
     except CaseError as e:
         raise _refused(e) from None
     return _view(case, services.cases.today())
 
 
 @me_router.post("/corrections", response_model=CaseView, status_code=201)
-def request_correction(
-    body: Correction, caller: CurrentCaller, services: ServicesDep
-) -> CaseView:
+def request_correction(body: Correction, caller: CurrentCaller, services: ServicesDep) -> CaseView:
     """Ask the department that provided a fact to correct it (PIPL art. 46)."""
     assert caller.person_id is not None
     try:
