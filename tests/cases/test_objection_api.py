@@ -249,3 +249,79 @@ def test_corrections_and_reviews_are_cases_with_deadlines(served: Web, clock: Cl
     )
     assert decided.status_code == 200, decided.text
     assert decided.json()["state"] == "closed"
+
+
+def _negative_event(w: Web) -> tuple[int, int, dt.date, str]:
+    """A negative event of some person: (person, fact, event date, severity)."""
+    f, lk = s.facts, s.links
+    with w.store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(lk.c.person_id, f.c.id, f.c.event_date, f.c.attrs)
+            .join(lk, lk.c.mention_id == f.c.subject_mention_id)
+            .where(f.c.kind == "credit_event", f.c.superseded_at.is_(None))
+            .order_by(f.c.event_date.desc(), f.c.id)
+            .limit(1)
+        ).one()
+    return int(row.person_id), int(row.id), row.event_date, json.loads(row.attrs)["severity"]
+
+
+def test_credit_repair_after_the_minimum_period_ends_the_event_from_the_decision(
+    served: Web, clock: Clock
+) -> None:
+    from fpcredit.cases.service import CaseError
+    from fpcredit.evaluate.active import active_policy
+    from fpcredit.evaluate.compile.dates import add_months
+    from fpcredit.evaluate.load import load_frame
+
+    w = served
+    cases = w.client.app.state.services.cases  # type: ignore[attr-defined]
+    person, fact, event, severity = _negative_event(w)
+    rule = active_policy(w.store).policy.severities[severity]  # type: ignore[index]
+    eligible = add_months(event, rule.min_months)
+    actor = f"citizen:{person}"
+
+    clock.now = dt.datetime.combine(eligible - dt.timedelta(days=1), dt.time(4))
+    with pytest.raises(CaseError) as early:
+        cases.repair(person, fact, "已履行", actor)
+    assert early.value.status == 409 and eligible.isoformat() in str(early.value)
+    clock.now = dt.datetime.combine(add_months(event, rule.max_months), dt.time(4))
+    with pytest.raises(CaseError) as late:
+        cases.repair(person, fact, "已履行", actor)
+    assert late.value.status == 409
+
+    applied = max(eligible, dt.date(2024, 1, 2))  # the calendar's data begins with 2024
+    assert applied < add_months(event, rule.max_months)
+    clock.now = dt.datetime.combine(applied, dt.time(4))
+    case = cases.repair(person, fact, "已履行全部义务", actor)
+    assert case.due_on == cases.calendar.add_working_days(applied, 10)
+    assert [st.step for st in case.steps] == ["opened", "evidence"]
+    decided_on = applied + dt.timedelta(days=3)
+    clock.now = dt.datetime.combine(decided_on, dt.time(4))
+    cases.decide(case.id, "approve", "材料齐全", "county:clerk.in", {})
+    closed = cases.close(case.id, "county:clerk.in")
+    assert closed.state == "closed" and closed.outcome() == "approve"
+
+    attributes = active_policy(w.store).policy.attributes()
+
+    def counted(cut: dt.date) -> bool:
+        frame = load_frame(w.store, cut, attributes, persons=[person])
+        return fact in frame.facts.column("fact_id").to_pylist()
+
+    assert counted(decided_on - dt.timedelta(days=1))  # before the decision: it still counts
+    assert not counted(decided_on)  # from the decision date on: its effect ends
+    assert verify(w.store, w.settings)["ok"]
+
+
+def test_a_repair_of_what_is_not_a_negative_event_is_refused(served: Web, clock: Clock) -> None:
+    w = served
+    f = s.facts
+    with w.store.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(sa.select(f.c.id, f.c.kind).where(f.c.id.in_(moving_facts(w)))).all()
+        )
+    plain = [i for i, kind in kinds.items() if kind != "credit_event"]
+    assert plain
+    response = w.client.post(
+        "/v1/me/repairs", json={"fact_id": plain[0], "evidence": "x"}, headers=w.auth("citizen")
+    )
+    assert response.status_code == 422, response.text
