@@ -240,13 +240,15 @@ def queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CaseList:
     """The cases of persons in my region, newest first; `source` filters by the department that
-    provided the fact."""
+    provided the fact. Each person listed is put on the trail."""
     services.cases.overdue()
     today = services.cases.today()
     found = services.cases.queue(
         caller.principal.scope, kind=kind, state=state, source=source, overdue=overdue,
         limit=limit,
     )  # fmt: skip
+    for person_id in sorted({c.person_id for c in found}):  # each person read, on the trail
+        audit(services, caller.principal, caller.rule, "allowed", caller.purpose, person_id)
     return CaseList(today=today, cases=[_view(c, today) for c in found])
 
 
