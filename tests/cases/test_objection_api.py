@@ -174,7 +174,8 @@ def test_an_objection_from_the_dispute_to_the_restated_grade(served: Web, clock:
             sa.select(n.c.params).where(n.c.kind == "case_outcome", n.c.person_id == w.inside.id)
         ).scalars()
         assert any(json.loads(p)["case_id"] == case_id for p in outcomes)
-    assert verify(w.store, w.settings)["ok"]
+    report = verify(w.store, w.settings)
+    assert report["ok"], report
 
 
 def test_a_rejected_objection_puts_the_fact_back(served: Web, clock: Clock) -> None:
@@ -200,7 +201,8 @@ def test_a_rejected_objection_puts_the_fact_back(served: Web, clock: Clock) -> N
             sa.select(s.facts.c.disputed).where(s.facts.c.id == fact_id)
         ).scalar_one()
     assert not disputed
-    assert verify(w.store, w.settings)["ok"]
+    report = verify(w.store, w.settings)
+    assert report["ok"], report
 
 
 def test_only_facts_of_ones_own_file(served: Web, clock: Clock) -> None:
@@ -309,7 +311,8 @@ def test_credit_repair_after_the_minimum_period_ends_the_event_from_the_decision
 
     assert counted(decided_on - dt.timedelta(days=1))  # before the decision: it still counts
     assert not counted(decided_on)  # from the decision date on: its effect ends
-    assert verify(w.store, w.settings)["ok"]
+    report = verify(w.store, w.settings)
+    assert report["ok"], report
 
 
 def test_a_repair_of_what_is_not_a_negative_event_is_refused(served: Web, clock: Clock) -> None:

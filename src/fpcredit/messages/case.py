@@ -58,8 +58,4 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "已对 {count} 件超期案件发出提醒",
         "{count} overdue cases alerted",
     ),
-    "case.listed": (
-        "{count} 件案件",
-        "{count} cases",
-    ),
 }

@@ -19,6 +19,7 @@ from fpcredit.cases.service import OUTCOMES, CaseError
 from fpcredit.cases.store import CaseRow, is_overdue
 from fpcredit.guard.masking import Dates
 from fpcredit.messages import text
+from fpcredit.web.api.views import UtcTime
 from fpcredit.web.deps import (
     MAX_ID,
     PROBLEMS,
@@ -51,7 +52,7 @@ class StepView(BaseModel):
     step: str
     outcome: str | None
     actor: str
-    at: dt.datetime
+    at: UtcTime
     note: dict[str, Any]
 
 
@@ -63,7 +64,7 @@ class CaseView(BaseModel):
     person_id: int
     fact_id: int | None
     source: str | None
-    opened_at: dt.datetime
+    opened_at: UtcTime
     due_on: dt.date
     state: str
     overdue: bool
