@@ -81,6 +81,23 @@ def _user_action(action: str) -> Callable[[Web], Call]:
     return lambda w: Call("POST", f"/v1/admin/users/{_target(w, action)}/{action}", {})
 
 
+def _review(w: Web) -> int:
+    """A fresh review case of the person every route reads (no fact, so any number may be open)."""
+    cases = w.client.app.state.services.cases  # type: ignore[attr-defined]
+    return int(cases.review(w.inside.id, "matrix", {}, f"citizen:{w.inside.id}").id)
+
+
+def _my_case(w: Web) -> Call:
+    return Call("GET", f"/v1/me/cases/{_once(w, 'review', lambda: str(_review(w)))}", {})
+
+
+def _decision(w: Web) -> Call:
+    body = {"outcome": "confirm", "reason": "matrix"}
+    return Call("POST", f"/v1/cases/{_review(w)}/decision", {}, body)
+
+
+_NOBODYS_FACT = {"fact_id": 2**61}  # no such fact: the refusal, without a case left behind
+
 # The default policy's own text: activating it changes nothing the other tests see.
 _POLICY = {"text": default_policy_path().read_text(encoding="utf-8"), "reason": "matrix"}
 
@@ -155,6 +172,22 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
             "rows": [{"id_number": w.inside.id_number}],
         },
     ),
+    ("GET", "/v1/me/cases"): lambda w: Call("GET", "/v1/me/cases", {}),
+    ("GET", "/v1/me/cases/{case_id}"): _my_case,
+    ("POST", "/v1/me/objections"): lambda w: Call(
+        "POST", "/v1/me/objections", {}, {**_NOBODYS_FACT, "reason": "matrix"}, ok=404
+    ),
+    ("POST", "/v1/me/repairs"): lambda w: Call(
+        "POST", "/v1/me/repairs", {}, {**_NOBODYS_FACT, "evidence": "matrix"}, ok=404
+    ),
+    ("POST", "/v1/me/corrections"): lambda w: Call(
+        "POST", "/v1/me/corrections", {}, {**_NOBODYS_FACT, "what_is_wrong": "matrix"}, ok=404
+    ),
+    ("POST", "/v1/me/reviews"): lambda w: Call(
+        "POST", "/v1/me/reviews", {}, {"reason": "matrix"}, ok=201
+    ),
+    ("GET", "/v1/cases"): lambda w: Call("GET", "/v1/cases", {}),
+    ("POST", "/v1/cases/{case_id}/decision"): _decision,
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(
         "GET", "/v1/audit/proof/inclusion", {"index": 0, "tree_size": 1}
@@ -201,6 +234,8 @@ CALLERS: dict[str, tuple[Role | None, str]] = {
 }
 # The session is closed by a logout, so the matrix only knocks on that door without a token.
 _NO_TOKEN_ONLY = {("POST", "/v1/auth/logout")}
+# Routes that find their person's region in the handler (a case's), answering 404 outside it.
+_SCOPED_IN_HANDLER = {"case_decide"}
 
 
 def expected(rule: Rule, role: Role | None, where: str, purpose: Purpose | None, ok: int) -> int:
@@ -217,6 +252,8 @@ def expected(rule: Rule, role: Role | None, where: str, purpose: Purpose | None,
             return 403
         if rule.scope == "person" and where == "out":
             return 403
+        if rule.action in _SCOPED_IN_HANDLER and where == "out":
+            return 404
     return ok
 
 

@@ -11,6 +11,7 @@ import importlib
 import logging
 
 from fpcredit.cli.audit import audit_app, witness_app
+from fpcredit.cli.cases import cases_app
 from fpcredit.cli.common import app, err
 from fpcredit.cli.export import export_app
 from fpcredit.cli.feedback import feedback_app
@@ -40,6 +41,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(notify_app, name="notify")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(subsidy_app, name="subsidy")
+app.add_typer(cases_app, name="cases")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
 

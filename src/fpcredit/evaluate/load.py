@@ -38,7 +38,14 @@ AND f.disputed = false
 _FACTS = """
 SELECT f.id, l.person_id, f.kind, CAST(f.event_date AS TEXT), CAST(f.recorded_at AS TEXT), f.attrs
 FROM facts f JOIN links l ON l.mention_id = f.subject_mention_id
-WHERE f.event_date <= '{cut}' {born} AND {known} {persons}
+WHERE f.event_date <= '{cut}' {born} AND {known} {persons} {repaired}
+"""
+# A credit repair approved on or before the cut (and known by then) ends the event's effect
+# from the decision date on (cases/service.py, docs/services.md); earlier cuts still see it.
+_REPAIRED = """
+AND NOT EXISTS (SELECT 1 FROM cases c JOIN case_steps st ON st.case_id = c.id
+  WHERE c.fact_id = f.id AND c.kind = 'repair' AND st.step = 'decided'
+  AND st.outcome = 'approve' AND st.at < '{known}' AND st.at < '{day_after}')
 """
 # A birth registration dated in the cut's month, at a cut before that month's end.
 _BORN_LATER = "AND (f.kind <> 'birth_registration' OR f.event_date <= '{month_over}')"
@@ -164,8 +171,14 @@ def load_frame(
     until = known or dt.datetime.combine(cut + dt.timedelta(days=1), dt.time())
     known_sql = _KNOWN.format(known=until.strftime("%Y-%m-%d %H:%M:%S.%f"))
     dated = {"cut": cut.isoformat(), "born": _born(cut), "known": known_sql}
+    repaired = _REPAIRED.format(
+        known=until.strftime("%Y-%m-%d %H:%M:%S.%f"), day_after=cut + dt.timedelta(days=1)
+    )
     reads = [
-        (_FACTS.format(**dated, persons=_in("l.person_id", persons)), _FACTS_SCHEMA),
+        (
+            _FACTS.format(**dated, persons=_in("l.person_id", persons), repaired=repaired),
+            _FACTS_SCHEMA,
+        ),
         (_MENTIONS.format(**dated, persons=_in("l.person_id", persons)), _MENTIONS_SCHEMA),
         (_BIRTHS.format(known=known_sql, persons=_in("pl.person_id", persons)), _BIRTHS_SCHEMA),
     ]

@@ -15,6 +15,7 @@ from typing import Annotated, Final, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from fpcredit import messages
+from fpcredit.evaluate.policy_cases import CasesPolicy
 from fpcredit.evaluate.policy_incentives import Incentive
 from fpcredit.evaluate.policy_points import Redeemables
 
@@ -276,6 +277,7 @@ class Policy(_Model):
     grades: Grades
     incentives: list[Incentive] = []
     redeemables: Redeemables = []  # points (R21): evaluate/policy_points.py
+    cases: CasesPolicy = CasesPolicy()
 
     @cached_property
     def grade_order(self) -> list[str]:

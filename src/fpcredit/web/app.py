@@ -12,8 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from fpcredit.cases.service import Cases
 from fpcredit.config import Settings
 from fpcredit.errors import ComputeError, ConfigError, FpcreditError
+from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.auth.identity import Authenticator
 from fpcredit.guard.keys.crypto import load_vault
@@ -28,6 +30,7 @@ from fpcredit.web.api import (
     admin,
     audit,
     auth,
+    cases,
     incentives,
     me,
     persons,
@@ -175,6 +178,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         metrics=metrics,
         limits=CallerLimits(settings),
         explainer=Explainer(settings),
+        cases=Cases(trail, lambda: active_policy(store).policy),
         revision=store.revision(),
     )
 
@@ -220,6 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     modules = (system, auth, persons, me, subjects, audit, admin, incentives, verifications, points)
     for module in modules:
         app.include_router(module.router)
+    app.include_router(cases.me_router)
+    app.include_router(cases.router)
     check_rules(app)
     _handlers(app)
     metrics = Metrics()

@@ -19,6 +19,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel
 
+from fpcredit.cases.service import Cases
 from fpcredit.config import Settings
 from fpcredit.evaluate.results import Results
 from fpcredit.guard.access import Principal, Purpose
@@ -70,6 +71,7 @@ class Services:
     metrics: Metrics
     limits: CallerLimits
     explainer: Explainer
+    cases: Cases  # its `clock` is the service's clock for case deadlines (tests move it)
     revision: str | None = None  # the store's migration, read once at start
     checkpoint_every_s: float = 10.0
     _last_checkpoint: float = -float("inf")

@@ -90,6 +90,16 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/me/incentives"): Rule(_CITIZEN, "self_incentives", True, "self"),
     ("POST", "/v1/verifications"): Rule(_DEPARTMENT, "incentive_verify"),
     ("POST", "/v1/verifications/batch"): Rule(_DEPARTMENT, "incentive_verify_batch"),
+    # Cases (web/api/cases.py): the citizen's own; the clerks' queue scoped by region in the
+    # handler (a case of another region is answered 404, the refusal on the trail).
+    ("GET", "/v1/me/cases"): Rule(_CITIZEN, "self_cases", True, "self"),
+    ("GET", "/v1/me/cases/{case_id}"): Rule(_CITIZEN, "self_case", True, "self"),
+    ("POST", "/v1/me/objections"): Rule(_CITIZEN, "objection_open", True, "self"),
+    ("POST", "/v1/me/repairs"): Rule(_CITIZEN, "repair_apply", True, "self"),
+    ("POST", "/v1/me/corrections"): Rule(_CITIZEN, "correction_request", True, "self"),
+    ("POST", "/v1/me/reviews"): Rule(_CITIZEN, "review_request", True, "self"),
+    ("GET", "/v1/cases"): Rule(_STAFF, "case_queue", personal=True),
+    ("POST", "/v1/cases/{case_id}/decision"): Rule(_STAFF, "case_decide", personal=True),
     ("GET", "/v1/audit/checkpoint"): Rule(PUBLIC, "checkpoint"),
     ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),

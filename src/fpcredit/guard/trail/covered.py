@@ -75,6 +75,9 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     ),
     # The incentives a department client was registered to verify (guard/auth/clients.py).
     "client_incentives": tuple("id client_id incentive created_at".split()),
+    # Cases (cases/store.py): every column but the derived `state`; their steps, all columns.
+    "cases": tuple("id kind person_id fact_id source region opened_at due_on detail".split()),
+    "case_steps": tuple("id case_id step outcome actor at note".split()),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.

@@ -39,6 +39,8 @@ from fpcredit.store.schema.guard import (
     users,
 )
 from fpcredit.store.schema.services import (
+    case_steps,
+    cases,
     client_incentives,
     feedback,
     notifications,
@@ -56,6 +58,8 @@ __all__ = [
     "PERSON_FIELDS",
     "PLAIN_PERSON_FIELDS",
     "Id",
+    "case_steps",
+    "cases",
     "citizen_codes",
     "client_incentives",
     "clients",

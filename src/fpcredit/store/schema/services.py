@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -22,6 +23,8 @@ from sqlalchemy import (
 from fpcredit.store.schema.base import Id, metadata
 
 __all__ = [
+    "case_steps",
+    "cases",
     "client_incentives",
     "feedback",
     "notifications",
@@ -202,4 +205,52 @@ verifications = Table(
     Column("purpose", String(32), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
+)
+
+# Cases (cases/, docs/services.md): objections, repair applications, correction and review
+# requests. The columns but `state` never change and are covered by the trail; `state` (open |
+# closed) is derived from the steps, kept here for the queues. One open case of a kind per fact.
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(16), nullable=False),  # objection | repair | correction | review
+    Column("person_id", ForeignKey("persons.id"), nullable=False, index=True),
+    Column("fact_id", ForeignKey("facts.id"), index=True),  # none for a review
+    Column("source", String(32)),  # the providing department (the fact's source)
+    Column("region", String(6)),  # the person's hukou region when opened: the queues' scope
+    Column("opened_at", DateTime, nullable=False),
+    Column("due_on", Date, nullable=False),  # the last working day of the deadline
+    Column("detail", Text, nullable=False),  # JSON: the person's reason, evidence, snapshot
+    Column("state", String(16), nullable=False),
+    Index(
+        "uq_cases_open_fact",
+        "kind",
+        "fact_id",
+        unique=True,
+        sqlite_where=sa.text("state = 'open' AND fact_id IS NOT NULL"),
+        postgresql_where=sa.text("state = 'open' AND fact_id IS NOT NULL"),
+    ),
+)
+
+# A case's steps, append-only and covered by the trail: opened, evidence, decided (outcome and
+# reason), overdue (the alert, once), closed, restated (the person's total and grade after).
+case_steps = Table(
+    "case_steps",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("step", String(16), nullable=False),
+    Column("outcome", String(16)),
+    Column("actor", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("note", Text),  # JSON: the reason, the evidence, a restatement's numbers
+    Index(
+        "uq_case_steps_once",
+        "case_id",
+        "step",
+        unique=True,
+        sqlite_where=sa.text("step IN ('decided', 'overdue', 'closed')"),
+        postgresql_where=sa.text("step IN ('decided', 'overdue', 'closed')"),
+    ),
 )

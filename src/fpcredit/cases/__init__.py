@@ -1,0 +1,1 @@
+"""Cases: objections, credit repair, correction and review requests, with their deadlines."""

@@ -1,0 +1,1 @@
+"""Tests of cases: objections, repair, corrections, reviews, the working-day calendar."""
