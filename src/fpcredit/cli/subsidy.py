@@ -23,7 +23,7 @@ subsidy_app = typer.Typer(help="Subsidy rolls drawn from the official evaluation
 
 
 def _period(raw: str) -> dt.date:
-    from fpcredit.evaluate.run import month_end
+    from fpcredit.evaluate.cuts import month_end
     from fpcredit.messages import text
 
     try:

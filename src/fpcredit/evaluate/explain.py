@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from fpcredit.errors import FpcreditError
 from fpcredit.evaluate import policy_model as model
 from fpcredit.evaluate.compile.dates import add_months, birth_month_end
+from fpcredit.evaluate.cuts import cut_dates
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.evaluate.raise_grade import to_raise_grade
-from fpcredit.evaluate.run import cut_dates
 from fpcredit.guard.masking import Dates, mask_date
 from fpcredit.messages import language, text
 from fpcredit.store import schema as s

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
 from fpcredit.evaluate.compile import STATUS
+from fpcredit.evaluate.cuts import cut_dates, month_end
 from fpcredit.evaluate.engine import evaluate_wide
 from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
@@ -31,9 +32,10 @@ from fpcredit.files import private_dir, private_output
 from fpcredit.guard.keys.crypto import refuse_during_move
 from fpcredit.guard.trail.covered import vouched
 from fpcredit.guard.trail.log import record_rows
+from fpcredit.incentives.announce import enqueue_new_eligibility
 from fpcredit.incentives.points_earnings import post_earnings
 from fpcredit.messages import text
-from fpcredit.notify.grades import enqueue_grade_changes
+from fpcredit.notify.grades import enqueue_grade_changes, grade_changes
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store, utc_now
 
@@ -45,6 +47,7 @@ __all__ = [
     "evaluate",
     "file_sha256",
     "latest",
+    "month_end",
     "results_refused",
     "wide",
 ]
@@ -70,24 +73,6 @@ class Run:
     policy_sha256: str
     path: Path
     summary: dict[str, Any]
-
-
-def month_end(day: dt.date) -> dt.date:
-    """The last day of `day`'s month."""
-    following = dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-    return following - dt.timedelta(days=1)
-
-
-def cut_dates(policy: LoadedPolicy, as_of: dt.date) -> tuple[dt.date, dt.date]:
-    """(score date, grade date): the last month end and quarter end on or before `as_of`."""
-    sched = policy.policy.schedule
-    score = as_of
-    if sched.score == "monthly" and month_end(as_of) != as_of:
-        score = dt.date(as_of.year, as_of.month, 1) - dt.timedelta(days=1)
-    grade = score
-    if sched.grade == "quarterly" and not (score.month % 3 == 0 and month_end(score) == score):
-        grade = dt.date(score.year, score.month - (score.month - 1) % 3, 1) - dt.timedelta(days=1)
-    return score, grade
 
 
 def _outcome(
@@ -226,7 +211,9 @@ def _store(
         # The row, and through it the file's SHA-256, on the trail in the same transaction.
         record_rows(conn, "evaluations", new_id, new_id, "evaluate", kind, keys_dir=store.keys_dir)
         if kind == "official":  # in this transaction: who is told (R24), what is earned (R21)
-            enqueue_grade_changes(conn, home, int(new_id))
+            changes = grade_changes(conn, home, int(new_id))
+            enqueue_grade_changes(conn, home, int(new_id), changes)
+            enqueue_new_eligibility(conn, store, policy, changes, as_of, int(new_id))
             post_earnings(conn, new_id, table, keys_dir=store.keys_dir)
     return Run(
         int(new_id), kind, as_of, dates[0], dates[1], known_at, policy.sha256, home / row["path"],

@@ -20,12 +20,12 @@ from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 
+from fpcredit.evaluate.cuts import cut_dates
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.person_rows import person_rows
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.evaluate.policy_incentives import Condition, Incentive
-from fpcredit.evaluate.run import cut_dates
 from fpcredit.messages import text
 from fpcredit.store.db import Store
 

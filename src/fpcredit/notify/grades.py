@@ -11,10 +11,10 @@ from typing import Final
 import duckdb
 import sqlalchemy as sa
 
-from fpcredit.notify.outbox import Param, enqueue_many
+from fpcredit.notify.outbox import enqueue_many
 from fpcredit.store import schema as s
 
-__all__ = ["enqueue_grade_changes"]
+__all__ = ["Change", "enqueue_grade_changes", "grade_changes"]
 log = logging.getLogger(__name__)
 
 # Persons graded now whose grade differs from the previous official evaluation's (a person new
@@ -28,13 +28,13 @@ ORDER BY a.person_id
 _CHUNK: Final = 50_000
 
 
-def _changed(before: Path, after: Path) -> Iterator[tuple[int, dict[str, Param]]]:
+def _changed(before: Path, after: Path) -> Iterator[tuple[int, str | None, str]]:
     con = duckdb.connect(":memory:")
     try:
         con.execute(_CHANGED, [str(after), str(before)])
         while rows := con.fetchmany(_CHUNK):
             for pid, old, new in rows:
-                yield int(pid), {"old_grade": old, "new_grade": new}
+                yield int(pid), None if old is None else str(old), str(new)
     finally:
         con.close()
 
@@ -44,14 +44,16 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def enqueue_grade_changes(conn: sa.Connection, home: Path, evaluation_id: int) -> int:
-    """In the transaction recording official evaluation `evaluation_id`: a `grade_changed`
-    notification to each person whose grade differs from the previous official evaluation's.
-    The first official evaluation tells nobody (no grade changed), nor does one whose
-    predecessor's results file is gone or no longer has its recorded SHA-256. Returns how
-    many."""
+# A person whose grade moved: (person id, the previous official grade or None, the new grade).
+Change = tuple[int, str | None, str]
+
+
+def grade_changes(conn: sa.Connection, home: Path, evaluation_id: int) -> list[Change]:
+    """The persons whose grade in official evaluation `evaluation_id` differs from the previous
+    official evaluation's. None for the first official evaluation (no grade changed), nor when
+    the predecessor's results file is gone or no longer has its recorded SHA-256."""
     e = s.evaluations
-    now = conn.execute(sa.select(e.c.path, e.c.as_of).where(e.c.id == evaluation_id)).one()
+    now = conn.execute(sa.select(e.c.path).where(e.c.id == evaluation_id)).one()
     before = conn.execute(
         sa.select(e.c.path, e.c.results_sha256)
         .where(e.c.kind == "official", e.c.id < evaluation_id)
@@ -59,14 +61,27 @@ def enqueue_grade_changes(conn: sa.Connection, home: Path, evaluation_id: int) -
         .limit(1)
     ).first()
     if before is None:
-        return 0
+        return []
     path = home / before.path
     if not path.exists() or _sha256(path) != before.results_sha256:
         log.critical("grade changes not notified: the previous results file is missing or altered")
-        return 0
-    as_of = now.as_of.isoformat()
+        return []
+    return list(_changed(path, home / now.path))
+
+
+def enqueue_grade_changes(
+    conn: sa.Connection, home: Path, evaluation_id: int, changes: list[Change] | None = None
+) -> int:
+    """In the transaction recording official evaluation `evaluation_id`: a `grade_changed`
+    notification to each person whose grade differs from the previous official evaluation's
+    (`changes`, computed by `grade_changes` when not given). Returns how many."""
+    if changes is None:
+        changes = grade_changes(conn, home, evaluation_id)
+    e = s.evaluations
+    as_of = conn.execute(sa.select(e.c.as_of).where(e.c.id == evaluation_id)).scalar_one()
+    day = as_of.isoformat()
     rows = (
-        (pid, {**params, "as_of": as_of, "evaluation_id": evaluation_id})
-        for pid, params in _changed(path, home / now.path)
+        (pid, {"old_grade": old, "new_grade": new, "as_of": day, "evaluation_id": evaluation_id})
+        for pid, old, new in changes
     )
     return enqueue_many(conn, "grade_changed", rows)
