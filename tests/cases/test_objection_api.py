@@ -205,6 +205,31 @@ def test_a_rejected_objection_puts_the_fact_back(served: Web, clock: Clock) -> N
     assert report["ok"], report
 
 
+def test_a_decision_whose_closing_was_lost_is_finished_by_the_same_decision(
+    served: Web, clock: Clock
+) -> None:
+    w = served
+    review = w.client.post("/v1/me/reviews", json={"reason": "请复核"}, headers=w.auth("citizen"))
+    assert review.status_code == 201, review.text
+    case_id = review.json()["id"]
+    # The decision's transaction committed, the closing's did not (the process stopped).
+    services = w.client.app.state.services  # type: ignore[attr-defined]
+    services.cases.decide(case_id, "confirm", "复核无误", "county:clerk.in", {})
+    assert _my_case(w, case_id)["state"] == "open"
+    other = w.client.post(
+        f"/v1/cases/{case_id}/decision", params=PURPOSE,
+        json={"outcome": "revise", "reason": "改判"}, headers=w.auth("clerk_in"),
+    )  # fmt: skip
+    assert other.status_code == 409, other.text
+    again = w.client.post(
+        f"/v1/cases/{case_id}/decision", params=PURPOSE,
+        json={"outcome": "confirm", "reason": "复核无误"}, headers=w.auth("clerk_in"),
+    )  # fmt: skip
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "closed"
+    assert [s["step"] for s in _my_case(w, case_id)["steps"]].count("decided") == 1
+
+
 def test_only_facts_of_ones_own_file(served: Web, clock: Clock) -> None:
     w = served
     with w.store.engine.connect() as conn:

@@ -279,7 +279,13 @@ def _decide(case_id: int, body: Decision, caller: CurrentCaller, services: Servi
     note: Note = {} if body.corrected is None else {"corrected": body.corrected}
     actor = _actor(caller)
     try:
-        cases.decide(case_id, body.outcome, body.reason, actor, note)
+        decided = case.outcome()
+        if case.state != "open" or decided is None:
+            cases.decide(case_id, body.outcome, body.reason, actor, note)
+        elif decided != body.outcome:
+            raise CaseError(409, text("case.already_decided", case=case_id))
+        # else: decided, not closed — the process stopped between the two transactions; the
+        # same decision again finishes it instead of leaving the case open for good.
         closed = cases.close(case_id, actor, lambda pid: _restated(services, pid))
     except CaseError as e:
         raise _refused(e) from None
