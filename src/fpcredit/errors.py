@@ -10,7 +10,7 @@
     ├── ComputeError                   a batch engine (DuckDB, Spark) failed a step; `.step`,
     │                                  `.engine` and `.sql` say where (compute/base.py)
     ├── CryptoError                    a value cannot be decrypted with any key in the keyring
-    ├── TrailError                    the audit trail refuses an operation, or a proof, note or
+    ├── TrailError                     the audit trail refuses an operation, or a proof, note or
     │                                  key of it is malformed or does not verify
     ├── AuthError                      a login, token or account operation is refused; `.code`
     │                                  says why (locked, bad_credentials, expired, …)
@@ -23,6 +23,19 @@
     │   └── MonthNotOverError          a masked explanation as of a month not over yet
     ├── ExplainerDownError             (web/explainer.py) the service's explanation workers died
     │                                  or cannot read the store; the request may be asked again
+    ├── VerificationError              (incentives/verification.py) a department's
+    │                                  verification refused; `.status`, `.field` say how
+    ├── PointsError                    (incentives/points.py) a redemption or cancellation
+    │                                  refused; `.code` says why (insufficient, closed, …)
+    ├── SubsidyError                   (incentives/subsidy.py) a subsidy roll that cannot be
+    │                                  drawn: unknown or expired incentive, bad amount or budget
+    ├── CaseError                      (cases/service.py) an objection, repair, correction or
+    │                                  review refused; `.status` is the HTTP answer
+    ├── CalendarError                  (cases/calendar.py) the holiday data is malformed or a
+    │                                  date lies beyond the years it covers
+    ├── FeedbackError                  (subjects/feedback.py) feedback that cannot be taken;
+    │                                  `.field` names the part at fault
+    ├── WebhookError                   (notify/webhooks.py) a webhook that cannot be registered
     └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
         └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 

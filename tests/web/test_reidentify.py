@@ -225,6 +225,31 @@ def _entries(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterat
     yield Answer(route, None, newest.json())
 
 
+def _decision(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """A review case opened for the person (as the citizen would), decided by the reader: the
+    decided case's view. A review touches no fact, so the province's scores stay as they were."""
+    cases = web.client.app.state.services.cases  # type: ignore[attr-defined]
+    case = cases.review(pid, "请复核我的信用等级", {}, "citizen:sweep")
+    r = web.client.post(
+        f"/v1/cases/{case.id}/decision",
+        params={"purpose": _purpose(label)},
+        json={"outcome": "confirm", "reason": "复核维持原等级"},
+        headers=web.auth(label),
+    )
+    if r.status_code == 200:
+        yield Answer(route, pid, r.json())
+
+
+def _queue(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """The reader's whole queue, once; each case is an answer about its person."""
+    r = web.client.get(
+        "/v1/cases", params={"purpose": _purpose(label), "limit": 500}, headers=web.auth(label)
+    )
+    if r.status_code == 200:
+        for case in r.json()["cases"]:
+            yield Answer(route, case["person_id"], case)
+
+
 def _person_route(suffix: str) -> Caller:
     def call(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
         return _get(web, label, route, f"/v1/persons/{pid}{suffix}", pid)
@@ -239,10 +264,13 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/v1/persons/{person_id}/credit"): _person_route("/credit"),
     ("GET", "/v1/persons/{person_id}/explanation"): _person_route("/explanation"),
     ("GET", "/v1/audit/entries"): _entries,
+    ("POST", "/v1/cases/{case_id}/decision"): _decision,  # before the queue: it opens cases
+    ("GET", "/v1/cases"): _queue,
 }
 
 
-ABOUT_NOBODY = {("GET", "/v1/audit/entries")}
+# Routes asked once per reader, not once per person: about nobody in particular, or a list.
+ONCE = {("GET", "/v1/audit/entries"), ("GET", "/v1/cases")}
 
 
 def _purpose(label: str) -> str:
@@ -279,11 +307,11 @@ class Finding:
 
 
 def _ask(web: Web, reader: str, persons: list[int], routes: list[tuple[str, str]]) -> list[Answer]:
-    """Every route about every person; a route about nobody in particular once."""
+    """Every route about every person; a route about nobody in particular, or a list, once."""
     truth = _truth(web)
     answers = []
     for key in routes:
-        about = persons[:1] if key in ABOUT_NOBODY else persons
+        about = persons[:1] if key in ONCE else persons
         for pid in about:
             answers += ROUTES[key](web, reader, f"{key[0]} {key[1]}", pid, truth[pid])
     return answers
@@ -368,6 +396,17 @@ def test_no_reader_narrows_the_family_of_the_person_every_route_reads(web: Web) 
     family = {web.inside.id, _parent(web)}
     family |= {k for p in family for k in kin.get(p, set())}
     check(sweep(web, READERS, sorted(family & set(_truth(web))), list(ROUTES)))
+
+
+def test_the_case_routes_answer_the_sweep(web: Web) -> None:
+    """The sweep of the case routes is not empty: the decision answers about the person, and
+    the queue then lists that person's case."""
+    routes = [("POST", "/v1/cases/{case_id}/decision"), ("GET", "/v1/cases")]
+    answers = _ask(web, "county_in", [web.inside.id], routes)
+    got = {(a.route, a.about) for a in answers}
+    assert ("POST /v1/cases/{case_id}/decision", web.inside.id) in got
+    assert ("GET /v1/cases", web.inside.id) in got
+    assert not _ask(web, "county_out", [web.inside.id], routes[:1])  # another county's: 404
 
 
 @pytest.mark.slow
