@@ -269,8 +269,14 @@ ROUTES: dict[tuple[str, str], Caller] = {
 }
 
 
-# Routes asked once per reader, not once per person: about nobody in particular, or a list.
-ONCE = {("GET", "/v1/audit/entries"), ("GET", "/v1/cases")}
+# Routes asked once per reader, not once per person: about nobody in particular, a list, or
+# the decision (a write, each costing an explanation, whose answer is the queue's view of the
+# case it decided).
+ONCE = {
+    ("GET", "/v1/audit/entries"),
+    ("GET", "/v1/cases"),
+    ("POST", "/v1/cases/{case_id}/decision"),
+}
 
 
 def _purpose(label: str) -> str:
