@@ -391,4 +391,22 @@ def test_the_server_and_the_cli_share_one_store_without_losing_a_write(
         [FPCREDIT, "audit", "verify", "--json"], env=province.env, capture_output=True, text=True
     )
     report = json.loads(done.stdout)
-    assert report["ok"], {k: report[k] for k in ("first_bad", "entries", "reason", "checkpoints")}
+    shown = {k: report[k] for k in ("first_bad", "entries", "reason", "checkpoints")}
+    assert report["ok"], (shown, _last_entries(province, report["first_bad"]))
+
+
+def _last_entries(p: Province, first_bad: int | None) -> list[tuple[object, ...]]:
+    """The entries from a little before the first bad one: what the trail was doing there."""
+    store = open_store(p.settings)
+    e = s.ledger_entries
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(e.c.idx, e.c.at, e.c.actor, e.c.action, e.c.table_name, e.c.row_count)
+                .where(e.c.idx >= (first_bad or 0) - 4)
+                .order_by(e.c.idx)
+                .limit(12)
+            ).all()
+    finally:
+        store.engine.dispose()
+    return [tuple(r) for r in rows]
