@@ -31,7 +31,7 @@ def test_my_notifications_newest_first_in_my_language(web: Web) -> None:
     ids = [n["message_id"] for n in everything]
     assert len(set(ids)) == len(ids) == first["total"]
     assert ids.index(new) < ids.index(old)  # newest first
-    assert set(ids).isdisjoint({other})  # the other person's is not here
+    assert other not in ids  # the other person's is not here
     mine = {n["message_id"]: n for n in everything}
     assert mine[new]["text"] == (
         "[FP credit] Your credit grade as of 2026-06-30 changed from B to A."
