@@ -131,15 +131,29 @@ def canon(table_name: str) -> Canon:
     return Canon(table, columns, kinds, key)
 
 
+def _sqlite_time(name: str) -> str:
+    """A stored time ('YYYY-MM-DD HH:MM:SS.ffffff'; Python's adapter drops '.000000') as the
+    integer the canonical form has always held for it, whatever SQLite library reads it.
+
+    The canonical form was first computed as `strftime('%s', t)` by the system's SQLite
+    (3.40), which rounds the fraction to milliseconds first: a time at .9995 s or later counted
+    its seconds one up. The SQLite bundled with the bulk reader (`store/arrow.py`, 3.53)
+    truncates instead, so one such time in a table made `audit verify` report a digest that
+    the platform itself had moved. The seconds are now taken without the fraction, and the old
+    rounding is done here in the same floating-point steps as SQLite 3.40's date parser, so
+    every seal and digest already written stays valid and no library upgrade moves them."""
+    seconds = f"CAST(substr({name}, 18, 2) AS INTEGER)"
+    micro = f"CAST(COALESCE(NULLIF(substr({name}, 21, 6), ''), '0') AS INTEGER)"
+    carry = f"CAST(({seconds} + {micro} / 1000000.0) * 1000 + 0.5 AS INTEGER) / 1000 - {seconds}"
+    whole = f"CAST(strftime('%s', substr({name}, 1, 19)) AS INTEGER)"
+    return f"({whole} + {carry}) * 1000000 + {micro}"
+
+
 def _expression(name: str, kind: Kind, dialect: str) -> str:
     """A column as its canonical value: times and dates as integers, computed by the database."""
     if kind == "time":
         if dialect == "sqlite":
-            # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (Python's adapter drops '.000000').
-            return (
-                f"CAST(strftime('%s', {name}) AS INTEGER) * 1000000"
-                f" + CAST(COALESCE(NULLIF(substr({name}, 21, 6), ''), '0') AS INTEGER)"
-            )
+            return _sqlite_time(name)
         return f"CAST(EXTRACT(EPOCH FROM {name}) * 1000000 AS BIGINT)"
     if kind == "date":
         if dialect == "sqlite":
