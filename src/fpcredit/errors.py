@@ -18,6 +18,8 @@
     │                                  out: unknown id, already decided
     ├── EvaluationError                (evaluate/run.py) no evaluation matches, or its result
     │                                  file is missing
+    ├── FutureDateError                (evaluate/cuts.py) an evaluation or explanation asked as
+    │                                  of a day that has not come yet
     ├── ExplainError                   (evaluate/explain.py) the person does not exist or is not
     │   │                              evaluated at that date
     │   └── MonthNotOverError          a masked explanation as of a month not over yet

@@ -30,6 +30,7 @@ from fpcredit.evaluate.policy_model import (
     EventsMeasure,
     Policy,
     ScheduleMeasure,
+    TimelinessMeasure,
 )
 from fpcredit.evaluate.reference import add_months
 from fpcredit.standard.elements import load_standard
@@ -223,10 +224,14 @@ def _schedule(draw: Draw) -> Row:
 
 
 def _timeliness(draw: Draw) -> Row:
-    return {
+    measure: Row = {
         "type": "registration_timeliness",
         "within_days": draw(one([0, 30, 90, 365])),
     }
+    window = draw(one([None, 1, 12, 36]))
+    if window is not None:
+        measure["window_months"] = window
+    return measure
 
 
 def _spacing(draw: Draw) -> Row:
@@ -499,7 +504,7 @@ def _special_dates(policy: Policy, cut: dt.date) -> list[dt.date]:
     months = {1, 3, 12}
     for ind in policy.indicators:
         m = ind.measure
-        if isinstance(m, CountMeasure) and m.window_months:
+        if isinstance(m, CountMeasure | TimelinessMeasure) and m.window_months:
             months.add(m.window_months)
         if isinstance(m, CoverageMeasure):
             months.add(m.window_months)
@@ -592,6 +597,8 @@ def _child_birth(draw: Draw, cut: dt.date, policy: Policy) -> dt.date:
     for ind in policy.indicators:
         if isinstance(ind.measure, ScheduleMeasure):
             due += [i.due_months + ind.measure.grace_months for i in ind.measure.items]
+        if isinstance(ind.measure, TimelinessMeasure) and ind.measure.window_months:
+            due.append(ind.measure.window_months)  # a birth at the edge of the window
     choice = draw(ints(0, 4))
     if choice == 0:
         return add_months(cut, -draw(one(due)))  # exactly due at the cut

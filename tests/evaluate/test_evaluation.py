@@ -18,6 +18,7 @@ from fpcredit.collect.mapping import sources
 from fpcredit.config import Settings
 from fpcredit.evaluate.changes import changes_since_last
 from fpcredit.evaluate.compile import birth_month_end
+from fpcredit.evaluate.cuts import FutureDateError, not_in_future
 from fpcredit.evaluate.explain import explain
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import load_policy
@@ -30,7 +31,7 @@ from fpcredit.link.export import links_frame
 from fpcredit.link.index import link
 from fpcredit.service import feed_path
 from fpcredit.store import schema as s
-from fpcredit.store.db import Store, open_store
+from fpcredit.store.db import Store, local_day, open_store
 from fpcredit.synth import generate
 
 pytestmark = pytest.mark.slow
@@ -221,3 +222,21 @@ def test_cli_evaluate_explain_and_errors(home: Home, tmp_path: Path) -> None:
     assert none.exit_code == 1 and "evaluate --as-of 2020-01-31" in none.output
     bad = runner.invoke(app, ["evaluate", "--as-of", "30/06/2026"], env=env)
     assert bad.exit_code == 1 and "Traceback" not in bad.output
+
+
+def test_a_day_that_has_not_come_is_refused_and_nothing_is_stored(home: Home) -> None:
+    tomorrow = local_day() + dt.timedelta(days=1)
+    policy = load_policy()
+    with home.store.engine.connect() as conn:
+        before = conn.scalar(sa.select(sa.func.count()).select_from(s.evaluations))
+    with pytest.raises(FutureDateError, match="尚未到来"):
+        evaluate(home.store, home.settings.home, policy, tomorrow)
+    with pytest.raises(FutureDateError):
+        explain(home.store, policy, int(home.again["person_id"][0]), tomorrow)
+    with home.store.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(s.evaluations)) == before
+    not_in_future(local_day())  # today itself is a day that has come
+    if home.settings.database_url is None:
+        env = {"FPCREDIT_HOME": str(home.settings.home), "FPCREDIT_LANGUAGE": "zh"}
+        done = CliRunner().invoke(app, ["evaluate", "--as-of", tomorrow.isoformat()], env=env)
+        assert done.exit_code == 1 and "尚未到来" in done.output and "Traceback" not in done.output

@@ -25,17 +25,15 @@ from fpcredit.guard.trail.log import Trail, record_rows
 from fpcredit.messages import text
 from fpcredit.notify.outbox import Param, enqueue
 from fpcredit.store import schema as s
-from fpcredit.store.db import utc_now
+from fpcredit.store.db import local_day, utc_now
 
 __all__ = [
-    "CST",
     "KINDS",
     "OUTCOMES",
     "CaseError",
     "Cases",
     "Clock",
     "Restate",
-    "local_day",
 ]
 
 Clock = Callable[[], dt.datetime]
@@ -48,7 +46,6 @@ OUTCOMES: Final[dict[str, tuple[str, ...]]] = {
     "correction": ("correct", "reject"),
     "review": ("confirm", "revise"),
 }
-CST: Final = dt.timedelta(hours=8)  # China Standard Time: the calendar's days
 REVIEW_AUDIENCE: Final = "clerk"  # a review has no providing department: the clerks' queue
 _C, _S, _F = s.cases, s.case_steps, s.facts
 _PURPOSE: Final = "objection_handling"
@@ -74,11 +71,6 @@ class CaseError(FpcreditError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    """The China Standard Time date of a naive UTC moment."""
-    return (moment + CST).date()
 
 
 @dataclass(frozen=True)

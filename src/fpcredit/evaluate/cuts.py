@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fpcredit.errors import FpcreditError
 from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.messages import text
+from fpcredit.store.db import local_day
 
-__all__ = ["cut_dates", "month_end"]
+__all__ = ["FutureDateError", "cut_dates", "month_end", "not_in_future"]
+
+
+class FutureDateError(FpcreditError):
+    """An evaluation or explanation asked as of a day that has not come yet."""
+
+
+def not_in_future(as_of: dt.date, today: dt.date | None = None) -> None:
+    """Refuse a day after today (China Standard Time): an evaluation as of a later day would
+    read the facts known now as if nothing could still happen before it, and publish grades
+    for a quarter that is not over."""
+    today = today or local_day()
+    if as_of > today:
+        raise FutureDateError(text("evaluation.future_as_of", day=as_of, today=today))
 
 
 def month_end(day: dt.date) -> dt.date:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from fpcredit.errors import FpcreditError
 from fpcredit.evaluate import policy_model as model
 from fpcredit.evaluate.compile.dates import add_months, birth_month_end
-from fpcredit.evaluate.cuts import cut_dates
+from fpcredit.evaluate.cuts import cut_dates, not_in_future
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.load import load_frame
@@ -77,6 +77,7 @@ def explain(
     """Every indicator's value, points, weight and contribution, the facts, and next steps;
     dates to the day unless `dates` masks them."""
     dates = dates or Dates()
+    not_in_future(as_of)
     pid = _resolve(store, person_id)
     score_date, grade_date = cut_dates(policy, as_of)
     if not dates.complete(score_date):  # its dates would be of a month not over yet

@@ -142,6 +142,8 @@ class ScheduleMeasure(_Model):
 class TimelinessMeasure(_Model):
     type: Literal["registration_timeliness"]
     within_days: int = Field(ge=0, le=3650)
+    # Only births in the last N months count: a late registration stops counting then.
+    window_months: int | None = Field(default=None, ge=1, le=600)
 
 
 class SpacingMeasure(_Model):

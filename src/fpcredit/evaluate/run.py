@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from fpcredit.errors import FpcreditError
 from fpcredit.evaluate.compile import STATUS
-from fpcredit.evaluate.cuts import cut_dates, month_end
+from fpcredit.evaluate.cuts import cut_dates, month_end, not_in_future
 from fpcredit.evaluate.engine import evaluate_wide
 from fpcredit.evaluate.frame import Frame
 from fpcredit.evaluate.load import load_frame
@@ -160,6 +160,7 @@ def evaluate(
     restate: bool = False,
 ) -> Run:
     """Evaluate everyone as of `as_of`; `restate` sees facts recorded since (late facts)."""
+    not_in_future(as_of)
     refuse_during_move(home / "keys")  # name consistency compares blind indexes
     score_date, grade_date = cut_dates(policy, as_of)
     known = utc_now().replace(tzinfo=None) if restate else None

@@ -21,6 +21,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "评价结果文件 {path} 不存在（FPCREDIT_HOME 是否正确？）",
         "the evaluation's result file {path} is missing (is FPCREDIT_HOME right?)",
     ),
+    "evaluation.future_as_of": (
+        "评价日期 {day} 尚未到来（今天是 {today}）：只能按今天或以前的日期评价",
+        "{day} has not come yet (today is {today}): evaluate as of today or an earlier day",
+    ),
     "evaluation.explain_no_person": (
         "人员索引中没有人员 {person}",
         "no person {person} in the person index",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from alembic import command
@@ -215,6 +215,14 @@ def atomic(conn: sa.Connection, *, check_keys: bool = True) -> Iterator[sa.Conne
 def utc_now() -> dt.datetime:
     """The store's timestamps: naive UTC (SQLite has no time zones; PostgreSQL columns match)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+CST: Final = dt.timedelta(hours=8)  # China Standard Time: the days of calendars and policy
+
+
+def local_day(moment: dt.datetime | None = None) -> dt.date:
+    """The China Standard Time date of a naive UTC moment (default: now)."""
+    return ((moment or utc_now()) + CST).date()
 
 
 def open_store(settings: Settings | None = None) -> Store:

@@ -23,6 +23,7 @@ from typing import Any, Final
 from fpcredit.config import Settings
 from fpcredit.errors import FpcreditError, StoreError
 from fpcredit.evaluate.active import active_policy
+from fpcredit.evaluate.cuts import FutureDateError
 from fpcredit.evaluate.explain import ExplainError, MonthNotOverError, explain
 from fpcredit.guard.masking import Dates, today
 from fpcredit.messages import Language, language, text, using_language
@@ -63,7 +64,7 @@ def _explain(person_id: int, as_of: dt.date, dates: Dates, lang: Language) -> tu
         try:
             _store = _store or open_store(_settings)
             return "ok", explain(_store, active_policy(_store), person_id, as_of, dates)
-        except MonthNotOverError as e:
+        except (MonthNotOverError, FutureDateError) as e:
             return "month_not_over", str(e)
         except ExplainError as e:
             return "unknown", str(e)

@@ -138,6 +138,12 @@ class FactsCompiler:
             f" ELSE NULL END)"
         )
 
+    def births_in_window(self, m: TimelinessMeasure) -> str:
+        """Whether a child `k` was born in the measure's window (the dates of `window`)."""
+        if m.window_months is None:
+            return "TRUE"
+        return f"k.birth_date > {sql.date(add_months(self.cut, -m.window_months))}"
+
     def window(self, alias: str, months: int | None) -> str:
         if months is None:
             return "TRUE"
@@ -268,7 +274,11 @@ class FactsCompiler:
             m = ind.measure
             if isinstance(m, TimelinessMeasure):
                 timely = f"CAST(k.registered_at AS DATE) - k.birth_date <= {m.within_days}"
-                cols.append(sql.bigsum(f"CASE WHEN {timely} THEN 1 ELSE 0 END", f"n_{ind.id}"))
+                born = self.births_in_window(m)
+                cols.append(
+                    sql.bigsum(f"CASE WHEN {born} AND {timely} THEN 1 ELSE 0 END", f"n_{ind.id}")
+                )
+                cols.append(sql.bigsum(f"CASE WHEN {born} THEN 1 ELSE 0 END", f"d_{ind.id}"))
             if isinstance(m, CountMeasure) and m.of == "children":
                 cols.append(sql.bigsum(self.child[f"n_{ind.id}"], f"n_{ind.id}"))
             if isinstance(m, ScheduleMeasure):

@@ -37,7 +37,7 @@ class Compiler(FactsCompiler):
         if isinstance(m, ScheduleMeasure):
             return f'fa."n_{i}"', f'fa."d_{i}"'
         if isinstance(m, TimelinessMeasure):
-            return f'fa."n_{i}"', "fa.kids"
+            return f'fa."n_{i}"', f'fa."d_{i}"'
         if isinstance(m, SpacingMeasure):
             return f'sp."n_{i}"', "CASE WHEN sp.gaps > 0 THEN 1 END"
         assert isinstance(m, CoverageMeasure)

@@ -34,7 +34,7 @@ def measure(
     if isinstance(m, model.ScheduleMeasure):
         return _schedule(m, person, cut)
     if isinstance(m, model.TimelinessMeasure):
-        return _timeliness(m, person)
+        return _timeliness(m, person, cut)
     if isinstance(m, model.SpacingMeasure):
         return _spacing(person, m)
     if isinstance(m, model.CoverageMeasure):
@@ -84,17 +84,23 @@ def _schedule(m: model.ScheduleMeasure, person: Person, cut: dt.date) -> Value |
     return None if due == 0 else (done, due)
 
 
-def _timeliness(m: model.TimelinessMeasure, person: Person) -> Value | None:
-    if not person.children:
+def _timeliness(m: model.TimelinessMeasure, person: Person, cut: dt.date) -> Value | None:
+    # Reading: with a window, only the children born in it count (`in_window` of the date).
+    children = [
+        c
+        for c in person.children
+        if m.window_months is None or in_window(c.birth_date, cut, m.window_months)
+    ]
+    if not children:
         return None
     timely = 0
-    for child in person.children:
+    for child in children:
         # Reading: a child row without registered_at was not registered in time.
         if child.registered_at is None:
             continue
         if (child.registered_at.date() - child.birth_date).days <= m.within_days:
             timely += 1
-    return timely, len(person.children)
+    return timely, len(children)
 
 
 def _spacing(person: Person, m: model.SpacingMeasure) -> Value | None:
