@@ -73,7 +73,8 @@ def test_every_administrative_command_is_on_the_trail(home: Path, tmp_path: Path
     ok("users", "client-disable", client)
     ok("keys", "rotate", "--json")
     newer = tmp_path / "newer.yaml"
-    newer.write_bytes(default_policy_path().read_bytes().replace(b"1.0.0", b"1.1.0", 1))
+    text = default_policy_path().read_bytes()
+    newer.write_bytes(text.replace(b"version: 1.1.0", b"version: 1.2.0", 1))
     ok("policy", "activate", str(newer), "--reason", "annual review")
     me = operator_actor()
     assert _trail(home) == [
@@ -84,12 +85,12 @@ def test_every_administrative_command_is_on_the_trail(home: Path, tmp_path: Path
     ]  # fmt: skip
     listed = json.loads(ok("policy", "list", "--json"))["policies"]
     assert [(p["version"], p["activated_by"], p["reason"]) for p in listed] == [
-        ("1.1.0", me, "annual review")
+        ("1.2.0", me, "annual review")
     ]
     settings = Settings(home=home)
     store = open_store(settings)
     try:
-        assert active_policy(store).policy.version == "1.1.0"
+        assert active_policy(store).policy.version == "1.2.0"
         assert verify(store, settings)["ok"]
     finally:
         store.engine.dispose()

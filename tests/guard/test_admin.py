@@ -215,10 +215,10 @@ def test_policy_activation_is_covered_by_the_trail(
 ) -> None:
     secadmin, events = _as(store, fast, vault, Role.SECADMIN)
     assert active_policy(store).sha256 == load_policy().sha256  # none activated: the default
-    changed = POLICY.replace(b"version: 1.0.0", b"version: 1.0.1", 1)
+    changed = POLICY.replace(b"version: 1.1.0", b"version: 1.1.1", 1)
     made = secadmin.activate_policy(changed, "quarterly review")
-    assert (made.version, made.activated_by) == ("1.0.1", f"secadmin:{ADMINS[Role.SECADMIN]}")
-    assert active_policy(store).policy.version == "1.0.1"
+    assert (made.version, made.activated_by) == ("1.1.1", f"secadmin:{ADMINS[Role.SECADMIN]}")
+    assert active_policy(store).policy.version == "1.1.1"
     assert events[-1].subject.endswith(made.sha256) and events[-1].outcome == "ok"  # type: ignore[union-attr]
     with pytest.raises(PolicyError):
         secadmin.activate_policy(b"id: x\n", "broken")
@@ -227,7 +227,7 @@ def test_policy_activation_is_covered_by_the_trail(
     report = verify(store, fast)
     assert report["ok"] and "policies" in report["covered_tables"], report
     with store.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE policies SET text = replace(text, '1.0.1', '1.0.2')"))
+        conn.execute(sa.text("UPDATE policies SET text = replace(text, '1.1.1', '1.1.2')"))
     assert not verify(store, fast)["ok"]
     with pytest.raises(PolicyError, match="SHA-256"):
         policy_of(store, made.number)

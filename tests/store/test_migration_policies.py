@@ -22,7 +22,7 @@ def _tables(store: Store) -> set[str]:
 def test_policies_come_with_0010_and_go_with_its_downgrade(
     store: Store, settings: Settings, vault: Vault
 ) -> None:
-    text = default_policy_path().read_bytes().replace(b"1.0.0", b"2.0.0", 1)
+    text = default_policy_path().read_bytes().replace(b"version: 1.1.0", b"version: 2.0.0", 1)
     activate(store, text, actor="os:root", reason="test", keys_dir=settings.keys_dir)
     assert active_policy(store).policy.version == "2.0.0"
     try:

@@ -211,7 +211,7 @@ def test_a_policy_activated_over_the_api_is_the_one_explanations_use(web: Web) -
         "/v1/admin/policies", json={"text": "id: Nope\n", "reason": "x"}, headers=secadmin
     )
     assert broken.status_code == 422 and "version" in broken.text
-    newer = POLICY.replace("version: 1.0.0", "version: 1.0.7", 1)
+    newer = POLICY.replace("version: 1.1.0", "version: 1.1.7", 1)
     explain = f"/v1/persons/{web.inside.id}/explanation"
     try:
         made = web.client.post(
@@ -222,13 +222,13 @@ def test_a_policy_activated_over_the_api_is_the_one_explanations_use(web: Web) -
         shown = web.client.get(
             explain, params={"purpose": "credit_evaluation"}, headers=web.auth("national")
         )
-        assert shown.status_code == 200 and shown.json()["policy"]["version"] == "1.0.7"
+        assert shown.status_code == 200 and shown.json()["policy"]["version"] == "1.1.7"
     finally:  # the default again, for the other tests of the province
         web.client.post(
             "/v1/admin/policies", json={"text": POLICY, "reason": "back"}, headers=secadmin
         )
     listed = web.client.get("/v1/admin/policies", headers=web.auth("auditor")).json()
-    assert [p["version"] for p in listed["policies"]][-2:] == ["1.0.7", "1.0.0"]
+    assert [p["version"] for p in listed["policies"]][-2:] == ["1.1.7", "1.1.0"]
     mine = [(e.action, e.outcome) for e in _since(web, start) if e.actor.startswith("secadmin")]
     assert mine[:2] == [("policy_activate", "invalid"), ("policy_activate", "ok")]
 
