@@ -177,6 +177,45 @@ def test_explanation_matches_the_batch_and_adds_up(home: Home) -> None:
             assert order.index(nxt["grade"]) < order.index(row["grade"])
             assert float(nxt["total"]) > float(row["total"])
             assert nxt["actions"]
+        for d in report["dimensions"]:  # full marks beside full marks is not "left out"
+            if d["score"] == "100.00" and report["total"] == "100.00":
+                assert d["included"], (row["person_id"], d)
+
+
+def test_every_person_below_the_best_grade_has_actions_or_a_dated_path(home: Home) -> None:
+    """What a citizen reads: for every person below A, what to do or when time does it; no
+    line of a dimension left out of the total; checks of the file cited as checks."""
+    policy = load_policy()
+    order = policy.policy.grade_order
+    below = home.again.filter(pl.col("grade") != order[0])["person_id"].to_list()
+    assert len(below) >= 3
+    paths = 0
+    for pid in below:
+        report = explain(home.store, policy, int(pid), AS_OF)
+        nxt = report["to_raise_grade"]
+        if report["score_grade"] == order[0]:
+            assert nxt["already_best"]
+            continue
+        assert nxt.get("reachable") or nxt.get("path"), (pid, report["indicators"])
+        if not nxt.get("reachable"):
+            paths += 1
+            path = nxt["path"]
+            assert dt.date.fromisoformat(path["from_date"]) > AS_OF
+            assert order.index(path["grade"]) < order.index(report["score_grade"])
+            costing = {
+                line["indicator"]
+                for line in report["indicators"]
+                if line["included"] and line["status"] == "scored" and line["points"] < 100
+            }
+            assert path["indicators"] and set(path["indicators"]) <= costing, (pid, path)
+            assert path["from_date"] in path["text"] and path["grade"] in path["text"]
+        counted = {d["dimension"] for d in report["dimensions"] if d["included"]}
+        assert {line["dimension"] for line in report["indicators"]} <= counted
+        for line in report["indicators"]:
+            if line["indicator"] in ("B01", "B02", "B03"):
+                (check,) = line["facts"]
+                assert check["kind"] == "check" and check["passed"] == (line["points"] == 100)
+    assert paths, "no person of the province needed a dated path: the test proves nothing"
 
 
 def test_an_unmerge_is_seen_by_re_evaluation(home: Home, tmp_path: Path) -> None:

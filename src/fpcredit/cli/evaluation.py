@@ -23,6 +23,7 @@ from fpcredit.cli.common import (
     reading,
 )
 from fpcredit.cli.reports import evaluation_report, print_evaluation
+from fpcredit.messages import text
 
 
 @app.command()
@@ -83,33 +84,46 @@ def explain(
 
 
 def _print_explanation(r: dict[str, Any]) -> None:
-    out.print(
-        f"person {r['person_id']} as of {r['as_of']}: total {r['total']} (score date"
-        f" {r['score_date']}), grade {r['grade']} (grade date {r['grade_date']}),"
-        f" points {r['points']}; policy {r['policy']['id']} {r['policy']['version']}"
-    )
+    head = text(
+        "evaluation.explain_head", person=r["person_id"], as_of=r["as_of"], total=r["total"],
+        score_date=r["score_date"], grade=r["grade"], grade_date=r["grade_date"],
+        points=r["points"], policy=r["policy"]["id"], version=r["policy"]["version"],
+    )  # fmt: skip
+    out.print(head)
     table = Table(title_justify="left")
-    for col in ("indicator", "name", "status", "value", "points", "weight", "counted", "contrib."):
-        table.add_column(col)
+    columns = ("indicator", "name", "status", "value", "points", "weight", "counted")
+    for col in (*columns, "contribution"):
+        table.add_column(text(f"evaluation.column_{col}"))
     for line in r["indicators"]:
         value = "" if line["value"] is None else f"{line['num']}/{line['den']}"
         if line["den"] == 1:
             value = str(line["num"])
-        counted = "yes" if line["included"] else ("not raising" if line["bonus"] else "")
+        counted = "yes" if line["included"] else ("not_raising" if line["bonus"] else "")
         table.add_row(
-            line["indicator"], line["name"], line["status"], value,
+            line["indicator"], line["name"], text(f"evaluation.status_{line['status']}"), value,
             "" if line["points"] is None else str(line["points"]), f"{line['weight']:.2f}",
-            counted if line["status"] == "scored" else "", f"{line['contribution']:.2f}",
+            text(f"evaluation.counted_{counted}") if counted and line["status"] == "scored"
+            else "",
+            f"{line['contribution']:.2f}",
         )  # fmt: skip
     out.print(table)
     for d in r["dimensions"]:
-        out.print(f"  {d['name']}: {d['score'] or '—'} (weight {d['weight']:.2f})")
+        if d["included"]:
+            weight = f"{d['weight']:.2f}"
+            out.print(text("evaluation.dimension_line", name=d["name"], score=d["score"],
+                           weight=weight))  # fmt: skip
+        else:
+            why = "left_out_none_applies" if d["score"] is None else "left_out_not_raising"
+            out.print(text("evaluation.dimension_left_out", name=d["name"],
+                           why=text(f"evaluation.{why}")))  # fmt: skip
     nxt = r["to_raise_grade"]
     if nxt["already_best"]:
-        out.print("already the best grade")
-    elif not nxt.get("reachable"):
-        out.print("no achievable action raises the grade this quarter")
-    else:
-        out.print(f"to reach {nxt['grade']} ({nxt['total']}):")
+        out.print(text("evaluation.already_best"))
+    elif nxt.get("reachable"):
+        out.print(text("evaluation.to_reach", grade=nxt["grade"], total=nxt["total"]))
         for a in nxt["actions"]:
             out.print(f"  • {a['action']} [{a['indicator']}]")
+    elif nxt.get("path"):
+        out.print(nxt["path"]["text"])
+    else:
+        out.print(text("evaluation.no_path"))

@@ -116,9 +116,17 @@ def explain(
 
 
 def _dimensions(policy: model.Policy, outcome: Outcome, pid: int) -> list[dict[str, Any]]:
+    """Each dimension's score, weight and share of the total. A bonus dimension at full marks
+    beside a total at full marks is shown as counted: the bonus rule leaves out what does not
+    raise the total, and counting it would not change the total either — "100, not counted"
+    reads as a penalty to the person it is about."""
     weights = {d.id: d.weight for d in policy.dimensions}
     rows = person_rows(outcome.dimensions, pid)
-    total_w = sum((weights[r["dimension"]] for r in rows if r["included"]), Fraction(0))
+    full = _full_dimensions(policy, outcome, pid)
+    counted = {r["dimension"]: r["included"] or (r["dimension"] in full and all(
+        d["dimension"] in full for d in rows if d["included"]
+    )) for r in rows}  # fmt: skip
+    total_w = sum((weights[d] for d, c in counted.items() if c), Fraction(0))
     names = {d.id: _t(d.name) for d in policy.dimensions}
     return [
         {
@@ -126,13 +134,23 @@ def _dimensions(policy: model.Policy, outcome: Outcome, pid: int) -> list[dict[s
             "name": names[r["dimension"]],
             "score": centi(r["score_centi"]),
             "weight": float(weights[r["dimension"]]),
-            "included": r["included"],
+            "included": counted[r["dimension"]],
             "share_of_total": float(weights[r["dimension"]] / total_w)
-            if r["included"] and total_w
+            if counted[r["dimension"]] and total_w
             else 0.0,
         }
         for r in sorted(rows, key=lambda r: [d.id for d in policy.dimensions].index(r["dimension"]))
     ]
+
+
+def _full_dimensions(policy: model.Policy, outcome: Outcome, pid: int) -> set[str]:
+    """The dimensions scoring exactly 100: every line counted in them has 100 points."""
+    dimension = {i.id: i.dimension for i in policy.indicators}
+    lines: dict[str, list[int]] = {}
+    for r in person_rows(outcome.indicators, pid):
+        if r["included"]:
+            lines.setdefault(dimension[r["indicator"]], []).append(r["points"])
+    return {d for d, points in lines.items() if points and all(p == 100 for p in points)}
 
 
 def _lines(
@@ -142,8 +160,11 @@ def _lines(
     dims = {r["dimension"]: r for r in _dimensions(policy, outcome, pid)}
     facts = frame.facts.to_pylist()
     kids = [c for c in frame.children.to_pylist() if c["parent_id"] == pid]
+    person = next(p for p in frame.persons.to_pylist() if p["person_id"] == pid)
     lines = []
     for ind in policy.indicators:
+        if not dims[ind.dimension]["included"]:
+            continue  # a dimension left out of the total has no line in it
         r = inds[ind.id]
         members = [i for i in policy.indicators_of(ind.dimension) if inds[i.id]["included"]]
         dim_w = sum((i.weight for i in members), Fraction(0))
@@ -166,7 +187,7 @@ def _lines(
                 "included": r["included"],
                 "contribution": round(contribution, 4),
                 "rationale": _t(ind.rationale),
-                "facts": list(_evidence(ind, facts, kids, pid, cut, dates)),
+                "facts": list(_evidence(ind, facts, kids, person, cut, dates)),
                 "exemptions": list(_exemptions(ind, facts, pid, cut, dates)),
             }
         )
@@ -177,13 +198,23 @@ def _evidence(
     ind: model.Indicator,
     facts: list[dict[str, Any]],
     kids: list[dict[str, Any]],
-    pid: int,
+    person: dict[str, Any],
     cut: dt.date,
     dates: Dates,
 ) -> Iterator[dict[str, Any]]:
-    """The facts an indicator read (for display; the score itself comes from the engine)."""
+    """What an indicator read (for display; the score itself comes from the engine): the
+    facts it counted, the children's births it weighed, or the check on the person's file."""
     m = ind.measure
-    kid_ids = {k["child_id"] for k in kids if birth_month_end(k["birth_date"]) <= cut}
+    pid = person["person_id"]
+    if isinstance(m, model.FlagMeasure):
+        # A check across the departments' records of the person (the person index), not a fact.
+        yield {"kind": "check", "check": m.field, "passed": bool(person.get(m.field))}
+        return
+    kids = [k for k in kids if birth_month_end(k["birth_date"]) <= cut]
+    if isinstance(m, model.TimelinessMeasure) and m.window_months:
+        since = add_months(cut, -m.window_months)  # the births the window holds
+        kids = [k for k in kids if birth_month_end(k["birth_date"]) > since]
+    kid_ids = {k["child_id"] for k in kids}
     if isinstance(m, model.CountMeasure):
         owners, kinds, where = ({pid} if m.of == "self" else kid_ids), m.kinds, m.where
         start = add_months(cut, -m.window_months) if m.window_months else dt.date.min

@@ -3,6 +3,12 @@
 Each achievable action (a missing vaccine dose, an unpaid month, a repair application) becomes
 a synthetic fact, combinations are evaluated together by the engine as separate scenario
 persons, and the cheapest combination that reaches a better grade is reported.
+
+Where no action does, the dated path: what holds the grade down is often history that only
+time undoes (a late birth registration, a disclosed credit event). The days on which such a
+thing stops counting are derived from the policy's windows and disclosure periods, and the
+person, with nothing else changed, is evaluated on the grade date that follows each until the
+grade is better: "from 2027-03-31 the late registration no longer counts; then your grade is A".
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fpcredit.evaluate.compile.dates import add_months, birth_month_end
+from fpcredit.evaluate.cuts import month_end
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
@@ -25,6 +32,8 @@ from fpcredit.evaluate.policy_model import (
     Indicator,
     Policy,
     ScheduleMeasure,
+    SeverityRule,
+    TimelinessMeasure,
 )
 from fpcredit.guard.masking import Dates
 from fpcredit.messages import language, text
@@ -35,6 +44,8 @@ __all__ = ["to_raise_grade"]
 _SCENARIO = 10**12  # scenario k's copy of person p is p + k·10¹²
 _MAX_SCENARIOS = 400
 _MAX_INDICATORS = 3
+_PATH_YEARS = 10  # how far ahead a dated path is looked for
+_PATH_DAYS = 6  # at most this many later grade dates are evaluated (each one engine run)
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def to_raise_grade(
     combos = sorted(_combos(moves), key=lambda c: sum(len(m.actions) for m in c))
     combos = combos[:_MAX_SCENARIOS]
     if not combos:
-        return {"already_best": False, "reachable": False, "actions": []}
+        return _unreachable(policy, frame, outcome, pid, cut, dates)
     results = _scenarios(policy, frame, pid, cut, combos)
     target = order.index(current["grade"])
     best: tuple[int, int, int] | None = None
@@ -88,7 +99,7 @@ def to_raise_grade(
             if best is None or (cost, -(total or 0)) < (best[0], -best[1]):
                 best = (cost, total or 0, k)
     if best is None:
-        return {"already_best": False, "reachable": False, "actions": []}
+        return _unreachable(policy, frame, outcome, pid, cut, dates)
     chosen = combos[best[2]]
     return {
         "already_best": False,
@@ -266,3 +277,112 @@ def _scenarios(
         for r in results
         if r["person_id"] % _SCENARIO == pid
     }
+
+
+def _unreachable(
+    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date, dates: Dates
+) -> dict[str, Any]:
+    """No action raises the grade now: the dated path, where time alone does."""
+    path = _dated_path(policy, frame, outcome, pid, cut, dates)
+    return {"already_best": False, "reachable": False, "actions": [], "path": path}
+
+
+def _dated_path(
+    policy: Policy, frame: Frame, outcome: Outcome, pid: int, cut: dt.date, dates: Dates
+) -> dict[str, Any] | None:
+    """The first later grade date on which the grade is better with nothing else changed, and
+    the indicators that then no longer hold it down; None when none within `_PATH_YEARS`."""
+    order = policy.grade_order
+    target = order.index(person_rows(outcome.results, pid)[0]["grade"])
+    now = _costing(policy, outcome, pid)
+    for day in _release_days(policy, frame, now, pid, cut)[:_PATH_DAYS]:
+        run = evaluate_frame(policy, frame, day)
+        later = person_rows(run.results, pid)
+        if not later or later[0]["grade"] is None:
+            continue  # not evaluated then (past the evaluated ages)
+        if order.index(later[0]["grade"]) >= target:
+            continue
+        then = _costing(policy, run, pid)
+        released = [i for i in policy.indicators if i.id in now and now[i.id] > then.get(i.id, 0)]
+        names = ("、" if language() == "zh" else "; ").join(_name(i) for i in released)
+        grade = later[0]["grade"]
+        return {
+            **dates.field("from", day),
+            "grade": grade,
+            "total": centi(later[0]["total_centi"]),
+            "indicators": [i.id for i in released],
+            "text": text("evaluation.path", day=dates.text(day), names=names, grade=grade),
+        }
+    return None
+
+
+def _costing(policy: Policy, outcome: Outcome, pid: int) -> dict[str, int]:
+    """The indicators that cost the person points — scored, counted, in a dimension counted in
+    the total, below 100 — and how many each costs."""
+    dimension = {i.id: i.dimension for i in policy.indicators}
+    counted = {r["dimension"] for r in person_rows(outcome.dimensions, pid) if r["included"]}
+    return {
+        r["indicator"]: 100 - r["points"]
+        for r in person_rows(outcome.indicators, pid)
+        if r["status"] == "scored" and r["included"] and dimension[r["indicator"]] in counted
+        and (r["points"] or 0) < 100
+    }  # fmt: skip
+
+
+def _name(ind: Indicator) -> str:
+    return ind.name.zh if language() == "zh" else ind.name.en
+
+
+def _grade_day(policy: Policy, day: dt.date) -> dt.date:
+    """The first grade date on or after `day` (a month end; a quarter end when quarterly)."""
+    end = month_end(day)
+    if policy.schedule.grade == "quarterly":
+        while end.month % 3:
+            end = month_end(end + dt.timedelta(days=1))
+    return end
+
+
+def _release_days(
+    policy: Policy, frame: Frame, now: dict[str, int], pid: int, cut: dt.date
+) -> list[dt.date]:
+    """Later grade dates on which something that costs the person points may stop counting:
+    a birth leaving a timeliness window, a fact leaving a count or coverage window, a credit
+    event's disclosure ending, the person passing an indicator's age limit. In date order."""
+    facts = frame.facts.to_pylist()
+    kids = [k for k in frame.children.to_pylist() if k["parent_id"] == pid]
+    person = next((p for p in frame.persons.to_pylist() if p["person_id"] == pid), None)
+    kid_ids = {k["child_id"] for k in kids}
+    found: set[dt.date] = set()
+    for ind in policy.indicators:
+        if ind.id not in now:
+            continue
+        m = ind.measure
+        if isinstance(m, TimelinessMeasure) and m.window_months:
+            found |= {add_months(birth_month_end(k["birth_date"]), m.window_months) for k in kids}
+        elif isinstance(m, CountMeasure | CoverageMeasure) and m.window_months:
+            owners = kid_ids if getattr(m, "of", "self") == "children" else {pid}
+            found |= {
+                add_months(f["event_date"], m.window_months)
+                for f in facts
+                if f["person_id"] in owners and f["event_date"] <= cut
+            }
+        born = person.get("birth_date") if person else None
+        if ind.applies.max_age is not None and born is not None:
+            found.add(_birthday(born, ind.applies.max_age + 1))
+    rules: dict[str, SeverityRule] = {k: v for k, v in policy.severities.items()}
+    for f in facts:  # disclosed events cost points and may cap the grade
+        rule = rules.get(f.get("severity") or "")
+        if f["person_id"] == pid and f["kind"] == "credit_event" and rule is not None:
+            found.add(add_months(f["event_date"], rule.max_months))
+    # A window holds the days t with add_months(C, -N) < t <= C: month ends clip, so the day a
+    # thing stops counting is d or the day after; both grade dates are tried (mostly one).
+    horizon = add_months(cut, 12 * _PATH_YEARS)
+    days = {_grade_day(policy, d + dt.timedelta(days=k)) for d in found for k in (0, 1)}
+    return sorted(d for d in days if cut < d <= horizon)
+
+
+def _birthday(born: dt.date, years: int) -> dt.date:
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:  # 29 February
+        return born.replace(year=born.year + years, day=28)

@@ -50,6 +50,50 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "就 {day} 的信用事件申请信用修复（已过最短公示期）",
         "apply for credit repair of the event of {day} (its minimum disclosure period has passed)",
     ),
+    "evaluation.path": (
+        "如无其他变化，自 {day} 起「{names}」不再拉低您的得分，届时您的等级为 {grade}",
+        "if nothing else changes, from {day} these stop lowering your score: {names}; your grade"
+        " is then {grade}",
+    ),
+    "evaluation.explain_head": (
+        "人员 {person}，截至 {as_of}：总分 {total}（评分日 {score_date}），等级 {grade}（定级日"
+        " {grade_date}），积分 {points}；政策 {policy} {version}",
+        "person {person} as of {as_of}: total {total} (score date {score_date}), grade {grade}"
+        " (grade date {grade_date}), points {points}; policy {policy} {version}",
+    ),
+    "evaluation.column_indicator": ("指标", "indicator"),
+    "evaluation.column_name": ("名称", "name"),
+    "evaluation.column_status": ("状态", "status"),
+    "evaluation.column_value": ("取值", "value"),
+    "evaluation.column_points": ("得分", "points"),
+    "evaluation.column_weight": ("权重", "weight"),
+    "evaluation.column_counted": ("计入", "counted"),
+    "evaluation.column_contribution": ("贡献", "contrib."),
+    "evaluation.status_scored": ("已评分", "scored"),
+    "evaluation.status_not_applicable": ("不适用", "not applicable"),
+    "evaluation.status_exempt": ("豁免", "exempt"),
+    "evaluation.counted_yes": ("是", "yes"),
+    "evaluation.counted_not_raising": ("未拉高，不计入", "not raising"),
+    "evaluation.dimension_line": (
+        "  {name}：{score}（权重 {weight}）",
+        "  {name}: {score} (weight {weight})",
+    ),
+    "evaluation.dimension_left_out": (
+        "  {name}：不计入总分（{why}）",
+        "  {name}: left out of the total ({why})",
+    ),
+    "evaluation.left_out_none_applies": ("没有适用于您的指标", "no indicator applies"),
+    "evaluation.left_out_not_raising": (
+        "计入不会提高总分",
+        "counting it would not raise the total",
+    ),
+    "evaluation.already_best": ("已是最高等级", "already the best grade"),
+    "evaluation.no_path": (
+        "本季度没有可以提高等级的行动，十年内也没有会到期的记录",
+        "no achievable action raises the grade this quarter, and nothing stops counting within"
+        " ten years",
+    ),
+    "evaluation.to_reach": ("达到 {grade}（{total}）需要：", "to reach {grade} ({total}):"),
     "evaluation.action_flag_id_valid": (
         "到户籍所在地派出所核验身份证号",
         "have the ID number verified at the local police station",

@@ -73,6 +73,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "达到等级 {needed}（目前没有可以立即完成的事项能达到）",
         "reach grade {needed} (no action available now reaches it)",
     ),
+    "incentive.change_grade_path": (
+        "达到等级 {needed}：{path}",
+        "reach grade {needed}: {path}",
+    ),
     "incentive.change_none": (
         "该条件取决于家庭或户籍情况，无法通过补办事项改变",
         "this condition depends on family or residence, not on an action that can be taken",

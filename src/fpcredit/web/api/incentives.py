@@ -134,4 +134,6 @@ def _change(kind: str, grades: list[str], steps: dict[str, Any] | None) -> str:
     if steps and steps.get("reachable") and steps.get("actions"):
         actions = "; ".join(f"{a['indicator']}: {a['action']}" for a in steps["actions"])
         return text("incentive.change_grade", needed=needed, actions=actions)
+    if steps and steps.get("path"):
+        return text("incentive.change_grade_path", needed=needed, path=steps["path"]["text"])
     return text("incentive.change_grade_unreachable", needed=needed)
