@@ -154,7 +154,9 @@ def test_demo_links_the_province_it_ingests_and_prints_no_library_noise(tmp_path
     assert "4. linked every record to one person" in result.stdout
     assert "quality vs truth" in result.stdout
     assert "5. evaluated everyone under the default policy" in result.stdout
-    assert "A-rate by group" in result.stdout
+    # The fairness tables in the run's language, occupations by what they mean (GB/T 6565).
+    assert "按户籍/居住类型的 A 级比例" in result.stdout and "A-rate" not in result.stdout
+    assert "灵活就业人员（自由职业） (F)" in result.stdout.replace("\n", "")
     # Splink's notebook warnings (e.g. untrained levels in a small province) stay out of sight.
     assert "WARNING" not in result.stderr and "predict()" not in result.stderr
     status = json.loads(_run(tmp_path, "status", "--json").stdout)

@@ -63,3 +63,19 @@ def test_bad_standard_and_mapping_are_explained() -> None:
             "columns: {k: {to: fact.religion}}\n",
             "x.yaml",
         )
+
+
+def test_every_code_reads_in_both_languages_and_an_unknown_code_stays_as_it_is() -> None:
+    std = load_standard()
+    assert std.label("occupation", "F", "zh") == "灵活就业人员（自由职业）"
+    assert std.label("occupation", "F", "en") == "flexible employment (self-employed)"
+    assert std.label("occupation", "Q", "zh") == "Q" and std.label("sex", None, "en") is None
+    for name, table in std.code_tables.items():
+        assert table.en and set(table.codes_en) == set(table.codes), name
+        assert all(table.label(code, "en") != "" for code in table.codes), name
+    with pytest.raises(StandardError, match="same codes"):
+        parse_standard(
+            "version: '1'\ntitle: t\ntitle_en: t\ndepartments: {}\n"
+            "code_tables: {t: {zh: 表, en: table, codes: {a: 甲, b: 乙}, codes_en: {a: A}}}\n"
+            "elements: {}\ndatasets: {}\n"
+        )

@@ -9,6 +9,9 @@ from typing import Any
 from rich.table import Table
 
 from fpcredit.cli.common import out
+from fpcredit.evaluate.policy_model import GROUPS
+from fpcredit.messages import language, text
+from fpcredit.standard.elements import load_standard
 
 __all__ = ["evaluation_report", "measured", "print_evaluation", "print_ingest", "print_link"]
 
@@ -98,27 +101,38 @@ def print_evaluation(report: dict[str, Any]) -> None:
         _print_changes(report)
         return
     p = report["policy"]
-    out.print(
-        f"evaluation {report['evaluation']}: {report['persons']} persons as of {report['as_of']}"
-        f" (score {report['score_date']}, grade {report['grade_date']}),"
-        f" policy {p['id']} {p['version']}"
-    )
+    head = text(
+        "evaluation.run_head", id=report["evaluation"], persons=report["persons"],
+        as_of=report["as_of"], score_date=report["score_date"], grade_date=report["grade_date"],
+        policy=p["id"], version=p["version"],
+    )  # fmt: skip
+    out.print(head)
     total = max(report["persons"], 1)
-    out.print(
-        "grades: " + ", ".join(f"{g} {n} ({n / total:.1%})" for g, n in report["grades"].items())
-    )
+    grades = ", ".join(f"{g} {n} ({n / total:.1%})" for g, n in report["grades"].items())
+    out.print(text("evaluation.run_grades", grades=grades))
     for by in ("group", "occupation"):
-        table = Table(title=f"A-rate by {by}", title_justify="left")
-        for col in (by, "persons", "A-rate", "ratio to best", "≥ 4/5"):
-            table.add_column(col)
+        table = Table(title=text(f"evaluation.rate_by_{by}"), title_justify="left")
+        for col in (by, "persons", "a_rate", "ratio", "four_fifths"):
+            table.add_column(text(f"evaluation.column_{col}"))
         for row in report[f"by_{by}"]:
             rate = next(v for k, v in row.items() if k.endswith("_rate"))
             ratio = row["ratio_to_best"]
+            fair = text("evaluation.four_fifths_" + ("yes" if row["four_fifths"] else "no"))
             table.add_row(
-                str(row[by]), str(row["persons"]), f"{rate:.3f}",
-                "—" if ratio is None else f"{ratio:.3f}", "yes" if row["four_fifths"] else "NO",
+                _group_label(by, row[by]), str(row["persons"]), f"{rate:.3f}",
+                "—" if ratio is None else f"{ratio:.3f}", fair,
             )  # fmt: skip
         out.print(table)
+
+
+def _group_label(by: str, value: Any) -> str:
+    """A region type or occupation in the reader's words (the code beside an occupation)."""
+    if by == "group":
+        return text(f"evaluation.group_{value}") if value in GROUPS else str(value)
+    if value is None or value == "unknown":
+        return text("evaluation.occupation_unknown")
+    meaning = load_standard().label("occupation", str(value), language())
+    return f"{meaning} ({value})" if meaning != value else str(value)
 
 
 def _print_changes(report: dict[str, Any]) -> None:

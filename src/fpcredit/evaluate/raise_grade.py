@@ -36,7 +36,7 @@ from fpcredit.evaluate.policy_model import (
     TimelinessMeasure,
 )
 from fpcredit.guard.masking import Dates
-from fpcredit.messages import language, text
+from fpcredit.messages import enumerate_words, language, text
 from fpcredit.standard.elements import load_standard
 
 __all__ = ["to_raise_grade"]
@@ -304,7 +304,7 @@ def _dated_path(
             continue
         then = _costing(policy, run, pid)
         released = [i for i in policy.indicators if i.id in now and now[i.id] > then.get(i.id, 0)]
-        names = ("、" if language() == "zh" else "; ").join(_name(i) for i in released)
+        names = enumerate_words(_name(i) for i in released)
         grade = later[0]["grade"]
         return {
             **dates.field("from", day),

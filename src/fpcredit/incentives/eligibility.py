@@ -26,7 +26,8 @@ from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.person_rows import person_rows
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.evaluate.policy_incentives import Condition, Incentive
-from fpcredit.messages import text
+from fpcredit.messages import enumerate_words, label, language, text
+from fpcredit.standard.elements import load_standard
 from fpcredit.store.db import Store
 
 __all__ = [
@@ -94,12 +95,18 @@ def _condition_fails(cond: Condition, profile: Profile, on: dt.date) -> Failure 
             return None
         return Failure(
             "region",
-            text("incentive.fails_region", group=profile.group, needed=", ".join(groups)),
+            text(
+                "incentive.fails_region",
+                group=label(f"evaluation.group_{profile.group}"),
+                needed=enumerate_words(label(f"evaluation.group_{g}") for g in groups),
+            ),
         )
     occupations = cond.occupations or []
     if profile.occupation in occupations:
         return None
-    return Failure("occupation", text("incentive.fails_occupation", needed=", ".join(occupations)))
+    std, lang = load_standard(), language()
+    needed = enumerate_words(std.label("occupation", o, lang) or o for o in occupations)
+    return Failure("occupation", text("incentive.fails_occupation", needed=needed))
 
 
 def judge(incentive: Incentive, profile: Profile, on: dt.date) -> Verdict:

@@ -10,7 +10,7 @@ language of the current context.
 from __future__ import annotations
 
 import pkgutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from importlib import import_module
@@ -22,6 +22,7 @@ from fpcredit.messages.rules import RULES
 __all__ = [
     "RULES",
     "Language",
+    "enumerate_words",
     "known",
     "label",
     "language",
@@ -128,6 +129,11 @@ def text(key: str, lang: Language | None = None, **values: object) -> str:
     zh, en = _TEXTS[key]
     lang = lang or _language.get()
     return (zh if lang == "zh" else en).format(**values)
+
+
+def enumerate_words(items: Iterable[str], lang: Language | None = None) -> str:
+    """Items named in a sentence: 甲、乙 in Chinese, "a; b" in English (labels may hold commas)."""
+    return ("、" if (lang or _language.get()) == "zh" else "; ").join(items)
 
 
 def known(key: str) -> bool:

@@ -61,6 +61,28 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "person {person} as of {as_of}: total {total} (score date {score_date}), grade {grade}"
         " (grade date {grade_date}), points {points}; policy {policy} {version}",
     ),
+    "evaluation.run_head": (
+        "评价 {id}：{persons} 人，截至 {as_of}（评分日 {score_date}，定级日 {grade_date}），"
+        "政策 {policy} {version}",
+        "evaluation {id}: {persons} persons as of {as_of} (score {score_date}, grade"
+        " {grade_date}), policy {policy} {version}",
+    ),
+    "evaluation.run_grades": ("等级分布：{grades}", "grades: {grades}"),
+    "evaluation.rate_by_group": ("按户籍/居住类型的 A 级比例", "A-rate by region type"),
+    "evaluation.rate_by_occupation": ("按职业的 A 级比例", "A-rate by occupation"),
+    "evaluation.column_group": ("户籍/居住类型", "region type"),
+    "evaluation.column_occupation": ("职业", "occupation"),
+    "evaluation.column_persons": ("人数", "persons"),
+    "evaluation.column_a_rate": ("A 级比例", "A-rate"),
+    "evaluation.column_ratio": ("与最高组之比", "ratio to best"),
+    "evaluation.column_four_fifths": ("≥ 4/5", "≥ 4/5"),
+    "evaluation.four_fifths_yes": ("是", "yes"),
+    "evaluation.four_fifths_no": ("否", "NO"),
+    "evaluation.group_urban": ("城镇", "urban"),
+    "evaluation.group_rural": ("农村", "rural"),
+    "evaluation.group_migrant": ("流动人口", "migrant"),
+    "evaluation.group_unknown": ("未知", "unknown"),
+    "evaluation.occupation_unknown": ("未登记", "not recorded"),
     "evaluation.column_indicator": ("指标", "indicator"),
     "evaluation.column_name": ("名称", "name"),
     "evaluation.column_status": ("状态", "status"),

@@ -46,7 +46,19 @@ class _Strict(BaseModel):
 
 class CodeTable(_Strict):
     zh: str
-    codes: dict[str, str]
+    en: str
+    codes: dict[str, str]  # code → its Chinese label
+    codes_en: dict[str, str]  # code → its English label, for exactly the same codes
+
+    @model_validator(mode="after")
+    def _both_languages(self) -> CodeTable:
+        if set(self.codes) != set(self.codes_en):
+            raise ValueError(f"code table {self.zh}: codes and codes_en must list the same codes")
+        return self
+
+    def label(self, code: str, lang: str) -> str:
+        """The code's label in `lang` ('zh' or 'en'); an unknown code as it is."""
+        return (self.codes if lang == "zh" else self.codes_en).get(code, code)
 
 
 class Element(_Strict):
@@ -109,6 +121,14 @@ class Standard(_Strict):
     def codes(self, element: str) -> dict[str, str]:
         """The code table of a code element, by element name."""
         return self.codes_of(self.elements[element])
+
+    def label(self, element: str, code: str | None, lang: str) -> str | None:
+        """What a code of a code element means, in `lang` ('zh' or 'en'): a citizen reads
+        灵活就业人员（自由职业）, not `F`. None stays None; an unknown code is shown as it is."""
+        table = self.elements[element].code_table
+        if code is None or table is None:
+            return code
+        return self.code_tables[table].label(code, lang)
 
     def codes_of(self, element: Element) -> dict[str, str]:
         """The code table of a code element."""

@@ -47,12 +47,12 @@ def _code_tables(std: Standard) -> list[str]:
     for name, table in std.code_tables.items():
         lines += [
             f'<a id="code-{name}"></a>',
-            f"### {table.zh} (`{name}`)",
+            f"### {table.zh} · {table.en} (`{name}`)",
             "",
-            "| code | 含义 |",
-            "|---|---|",
+            "| code | 含义 | meaning |",
+            "|---|---|---|",
         ]
-        lines += [f"| `{code}` | {label} |" for code, label in table.codes.items()]
+        lines += [f"| `{c}` | {zh} | {table.codes_en[c]} |" for c, zh in table.codes.items()]
         lines.append("")
     return lines
 
