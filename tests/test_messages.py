@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import fpcredit
 from fpcredit import messages
 from fpcredit.collect.mapping import load_mapping, sources
-from fpcredit.evaluate.policy_model import Flag
+from fpcredit.evaluate.compile.plan import STATUSES
+from fpcredit.evaluate.policy_model import GROUPS, Flag
 from fpcredit.messages import known, language, negotiate, text, using_language
 from fpcredit.notify.outbox import KINDS
 
@@ -193,6 +194,11 @@ def _owners() -> set[str]:
     return owners - {"fact"}
 
 
+# The columns of the CLI's explanation and evaluation tables (cli/evaluation.py, cli/reports.py).
+_COLUMNS = ("indicator", "name", "status", "value", "points", "weight", "counted", "contribution")
+_COLUMNS += ("group", "occupation", "persons", "a_rate", "ratio", "four_fifths")
+
+
 def _dynamic_keys() -> dict[str, set[str]]:
     """Each head of a key built at run time, with every key it can build."""
     code = list(_code())
@@ -207,6 +213,11 @@ def _dynamic_keys() -> dict[str, set[str]]:
         "policy.pydantic_": set(),
         # A notification's text is its kind's message (notify/channels.py render).
         "notify.": {f"notify.{kind}" for kind in KINDS},
+        "evaluation.column_": {f"evaluation.column_{c}" for c in _COLUMNS},
+        "evaluation.status_": {f"evaluation.status_{s}" for s in STATUSES},
+        "evaluation.counted_": {"evaluation.counted_yes", "evaluation.counted_not_raising"},
+        "evaluation.rate_by_": {"evaluation.rate_by_group", "evaluation.rate_by_occupation"},
+        "evaluation.group_": {f"evaluation.group_{g}" for g in GROUPS},
     }
 
 

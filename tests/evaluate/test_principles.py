@@ -294,13 +294,13 @@ def test_c_rural_reaches_a_contraception_band_urban_does_not(subject: Subject) -
                     "contraception_method": "oral_pill",
                 }
             )
-        born = dt.date(2021, 1, 10)
+        born = dt.date(2022, 1, 10)  # within F01's 36-month window of CUT
         children.append(
             {
                 "parent_id": pid,
                 "child_id": 100 + pid,
                 "birth_date": born,
-                "registered_at": dt.datetime(2021, 6, 1),  # 142 days: late
+                "registered_at": dt.datetime(2022, 6, 1),  # 142 days: late
             }
         )
     frame = Frame.from_rows(persons, facts, children, attributes=policy.attributes())

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fpcredit.evaluate.cuts import month_end
 from fpcredit.evaluate.policy import load_policy
 from fpcredit.guard.access import ROLE_PURPOSES, Role
 from fpcredit.guard.keys.crypto import load_vault
@@ -474,12 +475,23 @@ def test_staff_explanations_are_masked_unless_revealed(web: Web) -> None:
 
 
 def test_a_masked_explanation_is_of_a_month_that_is_over(web: Web) -> None:
-    later = today() + dt.timedelta(days=40)
-    refused = _explanation(web, "province_in", as_of=later.isoformat())
-    assert refused.status_code == 422, refused.text
-    assert refused.json()["detail"][0]["loc"] == ["query", "as_of"]
-    shown = _explanation(web, "province_in", as_of=later.isoformat(), reveal="true")
+    # As of today, the score date is the last month end: a month that is over. Only on the
+    # last day of a month is the score date today itself, and its masked view refused.
+    running = today()
+    masked = _explanation(web, "province_in", as_of=running.isoformat())
+    if month_end(running) == running:
+        assert masked.status_code == 422, masked.text
+        assert masked.json()["detail"][0]["loc"] == ["query", "as_of"]
+    else:
+        assert masked.status_code == 200, masked.text
+        assert dt.date.fromisoformat(masked.json()["score_date"]) < running.replace(day=1)
+    shown = _explanation(web, "province_in", as_of=running.isoformat(), reveal="true")
     assert shown.status_code == 200, shown.text
+    # A day that has not come is refused however the dates are shown.
+    later = (today() + dt.timedelta(days=40)).isoformat()
+    for reveal in ("false", "true"):
+        ahead = _explanation(web, "province_in", as_of=later, reveal=reveal)
+        assert ahead.status_code == 422 and ahead.json()["detail"][0]["loc"] == ["query", "as_of"]
 
 
 def test_the_citizen_reads_their_own_dates_to_the_day(web: Web) -> None:

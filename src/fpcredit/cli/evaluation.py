@@ -113,9 +113,12 @@ def _print_explanation(r: dict[str, Any]) -> None:
             out.print(text("evaluation.dimension_line", name=d["name"], score=d["score"],
                            weight=weight))  # fmt: skip
         else:
-            why = "left_out_none_applies" if d["score"] is None else "left_out_not_raising"
-            out.print(text("evaluation.dimension_left_out", name=d["name"],
-                           why=text(f"evaluation.{why}")))  # fmt: skip
+            why = (
+                text("evaluation.left_out_none_applies")
+                if d["score"] is None
+                else text("evaluation.left_out_not_raising")
+            )
+            out.print(text("evaluation.dimension_left_out", name=d["name"], why=why))
     nxt = r["to_raise_grade"]
     if nxt["already_best"]:
         out.print(text("evaluation.already_best"))

@@ -117,7 +117,9 @@ def print_evaluation(report: dict[str, Any]) -> None:
         for row in report[f"by_{by}"]:
             rate = next(v for k, v in row.items() if k.endswith("_rate"))
             ratio = row["ratio_to_best"]
-            fair = text("evaluation.four_fifths_" + ("yes" if row["four_fifths"] else "no"))
+            fair = text(
+                "evaluation.four_fifths_yes" if row["four_fifths"] else "evaluation.four_fifths_no"
+            )
             table.add_row(
                 _group_label(by, row[by]), str(row["persons"]), f"{rate:.3f}",
                 "—" if ratio is None else f"{ratio:.3f}", fair,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Final
 
 from fpcredit.evaluate.compile import sql
 from fpcredit.evaluate.compile.indicators import Compiler
 from fpcredit.evaluate.compile.wide import wide_statement
 from fpcredit.evaluate.policy_model import Policy
 
-__all__ = ["STATUS", "Plan", "compile_policy"]
+__all__ = ["STATUS", "STATUSES", "Plan", "compile_policy"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def _dimensions(policy: Policy) -> str:
     return " UNION ALL ".join(parts) + " ORDER BY person_id, dimension"
 
 
+STATUSES: Final = ("scored", "not_applicable", "exempt")  # an indicator line's status, as SQL:
 STATUS = "CASE {col} WHEN 0 THEN 'scored' WHEN 2 THEN 'exempt' ELSE 'not_applicable' END"
 
 
