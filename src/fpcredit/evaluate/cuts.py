@@ -6,10 +6,11 @@ import datetime as dt
 
 from fpcredit.errors import FpcreditError
 from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.evaluate.policy_model import Policy
 from fpcredit.messages import text
 from fpcredit.store.db import local_day
 
-__all__ = ["FutureDateError", "cut_dates", "month_end", "not_in_future"]
+__all__ = ["FutureDateError", "cut_dates", "grade_date_from", "month_end", "not_in_future"]
 
 
 class FutureDateError(FpcreditError):
@@ -41,3 +42,12 @@ def cut_dates(policy: LoadedPolicy, as_of: dt.date) -> tuple[dt.date, dt.date]:
     if sched.grade == "quarterly" and not (score.month % 3 == 0 and month_end(score) == score):
         grade = dt.date(score.year, score.month - (score.month - 1) % 3, 1) - dt.timedelta(days=1)
     return score, grade
+
+
+def grade_date_from(policy: Policy, day: dt.date) -> dt.date:
+    """The first grade date on or after `day`: its month end, or its quarter end when grades
+    are quarterly (`cut_dates` the other way round)."""
+    end = month_end(day)
+    if policy.schedule.grade == "quarterly":
+        end = month_end(dt.date(end.year, end.month + (-end.month) % 3, 1))
+    return end

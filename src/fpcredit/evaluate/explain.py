@@ -25,11 +25,11 @@ from fpcredit.evaluate.cuts import cut_dates, not_in_future
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
 from fpcredit.evaluate.load import load_frame
-from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
+from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows, said
 from fpcredit.evaluate.policy import LoadedPolicy
 from fpcredit.evaluate.raise_grade import to_raise_grade
 from fpcredit.guard.masking import Dates, mask_date
-from fpcredit.messages import language, text
+from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
 
@@ -42,10 +42,6 @@ class ExplainError(FpcreditError):
 
 class MonthNotOverError(ExplainError):
     """A masked explanation was asked as of a month that is not over yet."""
-
-
-def _t(name: model.Text) -> str:
-    return name.zh if language() == "zh" else name.en
 
 
 def _resolve(store: Store, person_id: int) -> int:
@@ -123,11 +119,10 @@ def _dimensions(policy: model.Policy, outcome: Outcome, pid: int) -> list[dict[s
     weights = {d.id: d.weight for d in policy.dimensions}
     rows = person_rows(outcome.dimensions, pid)
     full = _full_dimensions(policy, outcome, pid)
-    counted = {r["dimension"]: r["included"] or (r["dimension"] in full and all(
-        d["dimension"] in full for d in rows if d["included"]
-    )) for r in rows}  # fmt: skip
+    at_full = all(r["dimension"] in full for r in rows if r["included"])  # the total is 100
+    counted = {r["dimension"]: r["included"] or (at_full and r["dimension"] in full) for r in rows}
     total_w = sum((weights[d] for d, c in counted.items() if c), Fraction(0))
-    names = {d.id: _t(d.name) for d in policy.dimensions}
+    names = {d.id: said(d.name) for d in policy.dimensions}
     return [
         {
             "dimension": r["dimension"],
@@ -175,7 +170,7 @@ def _lines(
         lines.append(
             {
                 "indicator": ind.id,
-                "name": _t(ind.name),
+                "name": said(ind.name),
                 "dimension": ind.dimension,
                 "status": r["status"],
                 "value": None if r["den"] is None else r["num"] / r["den"],
@@ -186,7 +181,7 @@ def _lines(
                 "bonus": ind.only_raises,
                 "included": r["included"],
                 "contribution": round(contribution, 4),
-                "rationale": _t(ind.rationale),
+                "rationale": said(ind.rationale),
                 "facts": list(_evidence(ind, facts, kids, person, cut, dates)),
                 "exemptions": list(_exemptions(ind, facts, pid, cut, dates)),
             }

@@ -11,8 +11,10 @@ from typing import Any
 import pyarrow as pa
 
 from fpcredit.evaluate.compile.dates import birth_month_end
+from fpcredit.evaluate.policy_model import Text
+from fpcredit.messages import language
 
-__all__ = ["birth_order", "centi", "matches", "person_rows"]
+__all__ = ["birth_order", "centi", "matches", "person_rows", "said"]
 
 
 def person_rows(table: pa.Table, person_id: int) -> list[dict[str, Any]]:
@@ -33,3 +35,8 @@ def matches(fact: Mapping[str, Any], kinds: list[str], where: Mapping[str, list[
 def birth_order(kid: Mapping[str, Any]) -> tuple[dt.date, int]:
     """Children in order of birth month, then id: the day of a birth chooses nothing here."""
     return birth_month_end(kid["birth_date"]), kid["child_id"]
+
+
+def said(words: Text) -> str:
+    """A policy text (an indicator's or dimension's name, a rationale) in the reader's language."""
+    return words.zh if language() == "zh" else words.en

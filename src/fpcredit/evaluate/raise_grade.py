@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fpcredit.evaluate.compile.dates import add_months, birth_month_end
-from fpcredit.evaluate.cuts import month_end
+from fpcredit.evaluate.cuts import grade_date_from
 from fpcredit.evaluate.engine import evaluate_frame
 from fpcredit.evaluate.frame import Frame, Outcome
-from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows
+from fpcredit.evaluate.person_rows import birth_order, centi, matches, person_rows, said
 from fpcredit.evaluate.policy_model import (
     CountMeasure,
     CoverageMeasure,
@@ -304,7 +304,7 @@ def _dated_path(
             continue
         then = _costing(policy, run, pid)
         released = [i for i in policy.indicators if i.id in now and now[i.id] > then.get(i.id, 0)]
-        names = enumerate_words(_name(i) for i in released)
+        names = enumerate_words(said(i.name) for i in released)
         grade = later[0]["grade"]
         return {
             **dates.field("from", day),
@@ -327,19 +327,6 @@ def _costing(policy: Policy, outcome: Outcome, pid: int) -> dict[str, int]:
         if r["status"] == "scored" and r["included"] and dimension[r["indicator"]] in counted
         and (r["points"] or 0) < 100
     }  # fmt: skip
-
-
-def _name(ind: Indicator) -> str:
-    return ind.name.zh if language() == "zh" else ind.name.en
-
-
-def _grade_day(policy: Policy, day: dt.date) -> dt.date:
-    """The first grade date on or after `day` (a month end; a quarter end when quarterly)."""
-    end = month_end(day)
-    if policy.schedule.grade == "quarterly":
-        while end.month % 3:
-            end = month_end(end + dt.timedelta(days=1))
-    return end
 
 
 def _release_days(
@@ -368,7 +355,7 @@ def _release_days(
             }
         born = person.get("birth_date") if person else None
         if ind.applies.max_age is not None and born is not None:
-            found.add(_birthday(born, ind.applies.max_age + 1))
+            found.add(add_months(born, 12 * (ind.applies.max_age + 1)))  # the engine's age
     rules: dict[str, SeverityRule] = {k: v for k, v in policy.severities.items()}
     for f in facts:  # disclosed events cost points and may cap the grade
         rule = rules.get(f.get("severity") or "")
@@ -377,12 +364,5 @@ def _release_days(
     # A window holds the days t with add_months(C, -N) < t <= C: month ends clip, so the day a
     # thing stops counting is d or the day after; both grade dates are tried (mostly one).
     horizon = add_months(cut, 12 * _PATH_YEARS)
-    days = {_grade_day(policy, d + dt.timedelta(days=k)) for d in found for k in (0, 1)}
+    days = {grade_date_from(policy, d + dt.timedelta(days=k)) for d in found for k in (0, 1)}
     return sorted(d for d in days if cut < d <= horizon)
-
-
-def _birthday(born: dt.date, years: int) -> dt.date:
-    try:
-        return born.replace(year=born.year + years)
-    except ValueError:  # 29 February
-        return born.replace(year=born.year + years, day=28)

@@ -65,7 +65,7 @@ def _explain(person_id: int, as_of: dt.date, dates: Dates, lang: Language) -> tu
             _store = _store or open_store(_settings)
             return "ok", explain(_store, active_policy(_store), person_id, as_of, dates)
         except (MonthNotOverError, FutureDateError) as e:
-            return "month_not_over", str(e)
+            return "bad_date", str(e)  # the caller answers 422 on `as_of`
         except ExplainError as e:
             return "unknown", str(e)
         except StoreError as e:  # the store cannot be opened or read: said once per request
@@ -129,7 +129,7 @@ class Explainer:
             raise ExplainerDownError(text("web.explainer_down"))
         if kind == "ok":
             return dict(value)
-        if kind == "month_not_over":
+        if kind == "bad_date":
             raise MonthNotOverError(value)
         if kind == "unknown":
             raise ExplainError(value)
