@@ -151,9 +151,10 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
 def test_demo_links_the_province_it_ingests_and_prints_no_library_noise(tmp_path: Path) -> None:
     result = _run(tmp_path, "demo", "--people", "300", "--seed", "2", "--no-serve")
     assert result.returncode == 0, result.stderr
-    assert "4. linked every record to one person" in result.stdout
+    assert "4. 已将每条记录关联到一个人" in result.stdout
     assert "quality vs truth" in result.stdout
-    assert "5. evaluated everyone under the default policy" in result.stdout
+    assert "5. 已按现行政策评价每个人" in result.stdout
+    assert "6. 演示账号" in result.stdout  # and the accounts: tests/test_demo_accounts.py
     # The fairness tables in the run's language, occupations by what they mean (GB/T 6565).
     assert "按户籍/居住类型的 A 级比例" in result.stdout and "A-rate" not in result.stdout
     assert "灵活就业人员（自由职业） (F)" in result.stdout.replace("\n", "")

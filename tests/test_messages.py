@@ -21,6 +21,7 @@ from fpcredit import messages
 from fpcredit.collect.mapping import load_mapping, sources
 from fpcredit.evaluate.compile.plan import STATUSES
 from fpcredit.evaluate.policy_model import GROUPS, Flag
+from fpcredit.guard.access import Purpose, Role
 from fpcredit.messages import known, language, negotiate, text, using_language
 from fpcredit.notify.outbox import KINDS
 
@@ -218,6 +219,11 @@ def _dynamic_keys() -> dict[str, set[str]]:
         "evaluation.counted_": {"evaluation.counted_yes", "evaluation.counted_not_raising"},
         "evaluation.rate_by_": {"evaluation.rate_by_group", "evaluation.rate_by_occupation"},
         "evaluation.group_": {f"evaluation.group_{g}" for g in GROUPS},
+        # The pages' words for roles, purposes and trail actions (web/pages/words.py): a
+        # code without one is shown as it is, so only the ones written must exist.
+        "page.role_": {f"page.role_{r.value}" for r in Role},
+        "page.purpose_": {f"page.purpose_{p.value}" for p in Purpose},
+        "page.action_": {"page.action_login", "page.action_self_read"},
     }
 
 
@@ -250,3 +256,32 @@ def test_each_pydantic_sentence_names_an_error_pydantic_raises() -> None:
     errors = set(typing.get_args(ErrorType))
     head = "policy.pydantic_"
     assert {k.removeprefix(head) for k in messages._TEXTS if k.startswith(head)} <= errors
+
+
+_TEMPLATE_KEY = re.compile(r"""\bt\(\s*["']([a-z]+\.[a-z0-9_]+)["']""")
+_TEMPLATE_HEAD = re.compile(r"""\bt\(\s*["']([a-z]+\.[a-z0-9_]+_)["']\s*\+""")
+
+
+def test_every_key_a_page_template_names_is_in_the_catalogue() -> None:
+    templates = sorted((ROOT / "web" / "templates").rglob("*.html"))
+    named = {k for path in templates for k in _TEMPLATE_KEY.findall(path.read_text("utf-8"))}
+    assert len(named) > 100  # the scan finds the pages' sentences
+    assert not {key for key in named if not key.endswith("_") and not known(key)}
+    # A key built in a template (`t("page.step_" + step)`) has every key it can build.
+    heads = {h for path in templates for h in _TEMPLATE_HEAD.findall(path.read_text("utf-8"))}
+    built = {
+        "page.case_kind_": ("objection", "repair", "correction", "review"),
+        "page.case_lead_": ("objection", "repair", "correction", "review"),
+        "page.case_words_": ("objection", "repair", "correction", "review"),
+        "page.queue_": ("objection", "repair", "correction", "review"),
+        "page.case_state_": ("open", "closed"),
+        "page.outcome_": ("uphold", "correct", "reject", "approve", "refuse", "confirm", "revise"),
+        "page.points_kind_": ("earning", "redemption", "reversal"),
+        "page.step_": ("opened", "evidence", "overdue", "decided", "restated", "closed"),
+        "page.rate_by_": ("region_type", "occupation"),
+        "page.q_": ("accuracy", "completeness", "timeliness"),
+        "page.field_": ("name", "sex", "birth_date", "hukou_region", "residence_region"),
+        "evaluation.status_": tuple(STATUSES),
+    }
+    assert heads <= set(built), heads - set(built)
+    assert not {h + end for h in heads for end in built[h] if not known(h + end)}

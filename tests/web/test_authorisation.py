@@ -17,6 +17,7 @@ from fpcredit.guard.auth import accounts, clients
 from fpcredit.web.app import check_rules, create_app
 from fpcredit.web.rules import RULES, Rule
 from tests.web.conftest import ADMIN_CALLERS, STAFF_CALLERS, Web
+from tests.web.reviews_data import review_of
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ),
     ("POST", "/v1/auth/refresh"): lambda w: Call("POST", "/v1/auth/refresh", {}),
     ("POST", "/v1/auth/logout"): lambda w: Call("POST", "/v1/auth/logout", {}),
+    ("GET", "/v1/auth/session"): lambda w: Call("GET", "/v1/auth/session", {}),
+    ("GET", "/"): lambda w: Call("GET", "/", {}),
     ("POST", "/v1/persons/search"): lambda w: Call(
         "POST", "/v1/persons/search", {}, {"id_number": w.inside.id_number}
     ),
@@ -188,6 +191,32 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
     ),
     ("GET", "/v1/cases"): lambda w: Call("GET", "/v1/cases", {}),
     ("POST", "/v1/cases/{case_id}/decision"): _decision,
+    # Clerical review: a pair of the person read (a decided one: the decision is refused, 409);
+    # merge with nobody and unmerge of nobody's mention are refused past the gate.
+    ("GET", "/v1/reviews"): lambda w: Call("GET", "/v1/reviews", {}),
+    ("GET", "/v1/reviews/{review_id}"): lambda w: Call(
+        "GET", f"/v1/reviews/{_once(w, 'pair', lambda: str(review_of(w)))}", {}
+    ),
+    ("POST", "/v1/reviews/{review_id}/decision"): lambda w: Call(
+        "POST",
+        f"/v1/reviews/{_once(w, 'decided pair', lambda: str(review_of(w, 'rejected')))}/decision",
+        {},
+        {"action": "reject", "reason": "matrix"},
+        ok=409,
+    ),
+    ("POST", "/v1/persons/{person_id}/merge"): lambda w: Call(
+        "POST", f"/v1/persons/{w.inside.id}/merge", {}, {"other": 2**61, "reason": "matrix"}, ok=404
+    ),
+    ("POST", "/v1/persons/{person_id}/unmerge"): lambda w: Call(
+        "POST",
+        f"/v1/persons/{w.inside.id}/unmerge",
+        {},
+        {"mention_ids": [2**61], "reason": "matrix"},
+        ok=400,
+    ),
+    ("GET", "/v1/dashboards/grades"): lambda w: Call("GET", "/v1/dashboards/grades", {}),
+    ("GET", "/v1/dashboards/quality"): lambda w: Call("GET", "/v1/dashboards/quality", {}),
+    ("GET", "/v1/dashboards/monitoring"): lambda w: Call("GET", "/v1/dashboards/monitoring", {}),
     ("GET", "/v1/audit/checkpoint"): lambda w: Call("GET", "/v1/audit/checkpoint", {}),
     ("GET", "/v1/audit/proof/inclusion"): lambda w: Call(
         "GET", "/v1/audit/proof/inclusion", {"index": 0, "tree_size": 1}
@@ -235,7 +264,7 @@ CALLERS: dict[str, tuple[Role | None, str]] = {
 # The session is closed by a logout, so the matrix only knocks on that door without a token.
 _NO_TOKEN_ONLY = {("POST", "/v1/auth/logout")}
 # Routes that find their person's region in the handler (a case's), answering 404 outside it.
-_SCOPED_IN_HANDLER = {"case_decide"}
+_SCOPED_IN_HANDLER = {"case_decide", "review_show", "review_decide"}
 
 
 def expected(rule: Rule, role: Role | None, where: str, purpose: Purpose | None, ok: int) -> int:

@@ -31,6 +31,9 @@ _SKIPPED = {("POST", "/v1/auth/logout")}  # closes the caller's session; test_au
 _FACT_ROUTES = {"/v1/me/objections", "/v1/me/repairs", "/v1/me/corrections"}
 _CASE_ROUTE = "/v1/cases/{case_id}/decision"
 _PAST_THE_STORE = 10**12
+# Clerical review: a generated id naming a real pair, person or mention moved likewise.
+_REVIEW_ROUTE = "/v1/reviews/{review_id}/decision"
+_LINK_ROUTES = {"/v1/persons/{person_id}/merge", "/v1/persons/{person_id}/unmerge"}
 
 
 def _largest(web: Web, table: sa.Table) -> int:
@@ -48,6 +51,19 @@ def _harmless(web: Web, case: schemathesis.Case) -> None:
         number = case.path_parameters.get("case_id")
         if isinstance(number, int) and 0 < number <= _largest(web, s.cases):
             case.path_parameters["case_id"] = number + _PAST_THE_STORE
+    elif case.path == _REVIEW_ROUTE and case.path_parameters:  # no pair decided by chance
+        number = case.path_parameters.get("review_id")
+        if isinstance(number, int) and 0 < number <= _largest(web, s.link_reviews):
+            case.path_parameters["review_id"] = number + _PAST_THE_STORE
+    elif case.path in _LINK_ROUTES and isinstance(case.body, dict):  # no file merged or split
+        other = case.body.get("other")
+        if isinstance(other, int) and 0 < other <= _largest(web, s.persons):
+            case.body["other"] = other + _PAST_THE_STORE
+        mentions = case.body.get("mention_ids")
+        if isinstance(mentions, list):
+            case.body["mention_ids"] = [
+                m + _PAST_THE_STORE if isinstance(m, int) and m > 0 else m for m in mentions
+            ]
 
 
 def _operations(web: Web) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from fpcredit.guard.masking import mask_id_number, today
 from fpcredit.link.file import PersonFile
 from fpcredit.standard import idcard
 from fpcredit.store import schema as s
+from fpcredit.store.db import utc_now
 from fpcredit.web import api, reads
 from fpcredit.web.api.views import PersonView, person_view
 from fpcredit.web.rules import RULES
@@ -251,6 +253,87 @@ def _queue(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator
             yield Answer(route, case["person_id"], case)
 
 
+def _reviews(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """The reader's review queue, once; each pair is an answer about its candidate person."""
+    params = {"purpose": _purpose(label), "limit": 200}
+    r = web.client.get("/v1/reviews", params=params, headers=web.auth(label))
+    if r.status_code == 200:
+        for item in r.json()["reviews"]:
+            yield Answer(route, item["candidate_person_id"], item)
+
+
+def _self_review(web: Web, pid: int) -> int:
+    """A doubtful pair of one of the person's own mentions and the person: accepting it moves
+    nothing, so the province the other tests read stays as it was."""
+    lk, r = s.links, s.link_reviews
+    with web.store.engine.begin() as conn:
+        mention = conn.scalar(
+            sa.select(lk.c.mention_id).where(lk.c.person_id == pid).order_by(lk.c.mention_id)
+        )
+        values = {
+            "mention_id": mention,
+            "candidate_person_id": pid,
+            "probability": 0.5,
+            "model_version": "sweep",
+            "comparison": json.dumps({"name": 8.0, "region": 2.5}),
+            "status": "pending",
+            "created_at": utc_now(),
+        }
+        return int(conn.execute(r.insert().values(**values).returning(r.c.id)).scalar_one())
+
+
+def _review(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """Both sides of a pair about the person."""
+    url = f"/v1/reviews/{_self_review(web, pid)}"
+    yield from _get(web, label, route, url, pid)
+
+
+def _review_decision(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """A pair about the person accepted by the reader: the decision's answer."""
+    r = web.client.post(
+        f"/v1/reviews/{_self_review(web, pid)}/decision",
+        params={"purpose": _purpose(label)},
+        json={"action": "accept", "reason": "同一人，记录一致"},
+        headers=web.auth(label),
+    )
+    if r.status_code == 200:
+        yield Answer(route, pid, r.json())
+
+
+def _merge(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """A merge of the person into themself (refused: a real merge would change the province
+    the other tests read); a refusal must carry nothing about anyone."""
+    r = web.client.post(
+        f"/v1/persons/{pid}/merge",
+        params={"purpose": _purpose(label)},
+        json={"other": pid, "reason": "同一人"},
+        headers=web.auth(label),
+    )
+    yield Answer(route, pid, r.json())
+
+
+def _unmerge(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+    """An unmerge of a mention that is not the person's (refused, for the same reason)."""
+    r = web.client.post(
+        f"/v1/persons/{pid}/unmerge",
+        params={"purpose": _purpose(label)},
+        json={"mention_ids": [2**40], "reason": "不是同一人"},
+        headers=web.auth(label),
+    )
+    yield Answer(route, pid, r.json())
+
+
+def _dashboard(board: str) -> Caller:
+    def call(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
+        """A dashboard is about nobody in particular: what it tells, it tells about all."""
+        params = {"purpose": _purpose(label)}
+        r = web.client.get(f"/v1/dashboards/{board}", params=params, headers=web.auth(label))
+        if r.status_code == 200:
+            yield Answer(route, None, r.json())
+
+    return call
+
+
 def _person_route(suffix: str) -> Caller:
     def call(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
         return _get(web, label, route, f"/v1/persons/{pid}{suffix}", pid)
@@ -267,6 +350,14 @@ ROUTES: dict[tuple[str, str], Caller] = {
     ("GET", "/v1/audit/entries"): _entries,
     ("POST", "/v1/cases/{case_id}/decision"): _decision,  # before the queue: it opens cases
     ("GET", "/v1/cases"): _queue,
+    ("GET", "/v1/reviews"): _reviews,
+    ("GET", "/v1/reviews/{review_id}"): _review,
+    ("POST", "/v1/reviews/{review_id}/decision"): _review_decision,
+    ("POST", "/v1/persons/{person_id}/merge"): _merge,
+    ("POST", "/v1/persons/{person_id}/unmerge"): _unmerge,
+    ("GET", "/v1/dashboards/grades"): _dashboard("grades"),
+    ("GET", "/v1/dashboards/quality"): _dashboard("quality"),
+    ("GET", "/v1/dashboards/monitoring"): _dashboard("monitoring"),
 }
 
 
@@ -277,6 +368,10 @@ ONCE = {
     ("GET", "/v1/audit/entries"),
     ("GET", "/v1/cases"),
     ("POST", "/v1/cases/{case_id}/decision"),
+    ("GET", "/v1/reviews"),
+    ("GET", "/v1/dashboards/grades"),
+    ("GET", "/v1/dashboards/quality"),
+    ("GET", "/v1/dashboards/monitoring"),
 }
 
 

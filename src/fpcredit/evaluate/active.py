@@ -15,7 +15,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from fpcredit.errors import PolicyError
-from fpcredit.evaluate.policy import LoadedPolicy, load_policy, parse_policy
+from fpcredit.evaluate.policy import LoadedPolicy, default_policy_path, load_policy, parse_policy
 from fpcredit.guard.trail.log import record_rows
 from fpcredit.messages import text
 from fpcredit.store import schema as s
@@ -28,6 +28,7 @@ ACTION: Final = "policy_activate"
 # Activations already loaded and checked, by (store, number, SHA-256): rows never change, and
 # the service explains with the active policy on every request.
 _LOADED: dict[tuple[str, int, str], LoadedPolicy] = {}
+_DEFAULT: dict[tuple[str, int, int], LoadedPolicy] = {}
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,25 @@ def policy_of(store: Store, number: int) -> LoadedPolicy:
     return loaded
 
 
+def _packaged() -> LoadedPolicy:
+    """The packaged default, parsed once per version of its file (parsing the YAML took over
+    a second: every page and explanation asks for the policy in force)."""
+    path = default_policy_path()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _DEFAULT:
+        _DEFAULT.clear()
+        _DEFAULT[key] = load_policy(path)
+    return _DEFAULT[key]
+
+
 def active_policy(store: Store) -> LoadedPolicy:
     """The policy in force: the newest activation, or the packaged default if none."""
     newest = sa.select(_P.c.id, _P.c.sha256).order_by(_P.c.id.desc()).limit(1)
     with store.engine.connect() as conn:
         row = conn.execute(newest).first()
     if row is None:
-        return load_policy()
+        return _packaged()
     key = (str(store.engine.url), int(row.id), row.sha256)
     if key not in _LOADED:
         _LOADED[key] = policy_of(store, int(row.id))

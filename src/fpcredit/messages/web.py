@@ -45,4 +45,27 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "评价日期须在 {earliest} 至 {latest} 之间",
         "the evaluation date must lie between {earliest} and {latest}",
     ),
+    # Clerical review (web/api/reviews.py) and the dashboards (web/api/dashboards.py).
+    "web.review_mentions_not_person": (
+        "人员 {id} 的档案中没有这些记录提及：{mentions}",
+        "person {id}'s file holds none of these mentions: {mentions}",
+    ),
+    "web.dashboard_accuracy": ("数据准确率", "data accuracy"),
+    "web.dashboard_completeness": ("数据完整率", "data completeness"),
+    "web.dashboard_satisfaction": ("群众满意度", "citizens' satisfaction"),
+    "web.dashboard_reach": ("政策触达率", "policy reach"),
+    "web.dashboard_overdue_cases": ("逾期未办结的案件", "cases past their due date"),
+    "web.dashboard_refused_accesses": (
+        "近24小时被拒绝的访问",
+        "accesses refused in the last 24 hours",
+    ),
+    "web.dashboard_quarantine_share": (
+        "最近一次导入的隔离比例（按部门）",
+        "share of the last ingestion quarantined (by department)",
+    ),
+    "web.dashboard_checkpoint_age": (
+        "距上次签名检查点的秒数",
+        "seconds since the last signed checkpoint",
+    ),
+    "web.dashboard_dead_notifications": ("投递失败的通知", "notifications given up"),
 }

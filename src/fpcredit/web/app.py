@@ -31,10 +31,12 @@ from fpcredit.web.api import (
     audit,
     auth,
     cases,
+    dashboards,
     incentives,
     me,
     persons,
     points,
+    reviews,
     subjects,
     system,
     verifications,
@@ -42,9 +44,10 @@ from fpcredit.web.api import (
 from fpcredit.web.deps import Caller, Services, internal_error
 from fpcredit.web.explainer import Explainer
 from fpcredit.web.gate import Gate
-from fpcredit.web.headers import SECURITY_HEADERS
+from fpcredit.web.headers import PAGE_PREFIXES, headers_for
 from fpcredit.web.limits import ASGIApp, BodyLimit, CallerLimits, RateLimit, Receive, Scope, Send
 from fpcredit.web.metrics import AccessLog, Metrics, MetricsMiddleware
+from fpcredit.web.pages import chosen_on_page, mount_pages
 from fpcredit.web.reads import credit_of
 from fpcredit.web.rotation import RotationJob
 from fpcredit.web.rules import rule_for
@@ -137,6 +140,8 @@ class Service(FastAPI):
         chosen = (
             self.language if asked is None else negotiate(asked.decode("latin-1"), self.language)
         )
+        if scope["path"] == "/" or scope["path"].startswith(PAGE_PREFIXES):
+            chosen = chosen_on_page(scope["headers"]) or chosen  # the pages' language switch
         token = set_language(chosen)
         try:
             await self.front(scope, receive, send)
@@ -226,17 +231,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(cases.me_router)
     app.include_router(cases.router)
+    app.include_router(reviews.router)
+    app.include_router(reviews.persons_router)
+    app.include_router(dashboards.router)
+    # From the outside in: metrics, the access log and the security headers of every answer
+    # (413 and 429 too), the limits, then the gate (innermost: a flood is turned away first).
+    gated: ASGIApp = Gate(app.rest, FAST)
+    # The portal and the console (web/pages): views over the API, whose calls start at the
+    # gate (the page request itself passed the limits).
+    mount_pages(app, gated, settings)
     check_rules(app)
     _handlers(app)
     metrics = Metrics()
-    # From the outside in: metrics, the access log and the security headers of every answer
-    # (413 and 429 too), the limits, then the gate (innermost: a flood is turned away first).
-    inner: ASGIApp = Gate(app.rest, FAST)
-    inner = BodyLimit(RateLimit(inner, settings.rate_limit_per_s, settings.rate_limit_burst),
-                      settings.max_body_bytes,
-                      {"/v1/verifications/batch": verifications.BATCH_MAX_BODY_BYTES})  # fmt: skip
+    limited = RateLimit(gated, settings.rate_limit_per_s, settings.rate_limit_burst)
+    inner: ASGIApp = BodyLimit(
+        limited,
+        settings.max_body_bytes,
+        {"/v1/verifications/batch": verifications.BATCH_MAX_BODY_BYTES},
+    )
     app.state.access_log = access_log = AccessLog()
-    app.front = MetricsMiddleware(inner, metrics, access_log, SECURITY_HEADERS)
+    app.front = MetricsMiddleware(inner, metrics, access_log, headers_for)
     app.language = settings.language
     app.state.services = build_services(settings, metrics)
     app.state.rotation = RotationJob()  # the security administrator's key rotation

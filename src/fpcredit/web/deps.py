@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Path, Query, Request
@@ -29,6 +29,7 @@ from fpcredit.guard.trail.groupcommit import GroupCommit
 from fpcredit.guard.trail.log import Event, Trail
 from fpcredit.link.file import Locator
 from fpcredit.messages import text
+from fpcredit.monitoring import Dashboards
 from fpcredit.store.db import Store
 from fpcredit.web.explainer import Explainer
 from fpcredit.web.limits import Buckets, CallerLimits, retry_after
@@ -73,6 +74,7 @@ class Services:
     explainer: Explainer
     cases: Cases  # its `clock` is the service's clock for case deadlines (tests move it)
     revision: str | None = None  # the store's migration, read once at start
+    dashboards: Dashboards = field(default_factory=Dashboards)  # kept per input version
     checkpoint_every_s: float = 10.0
     _last_checkpoint: float = -float("inf")
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -169,14 +169,14 @@ class MetricsMiddleware:
         app: ASGIApp,
         metrics: Metrics,
         log: AccessLog | None = None,
-        headers: Sequence[tuple[bytes, bytes]] = (),
+        headers: Callable[[Scope], Sequence[tuple[bytes, bytes]]] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.log = log or AccessLog()
         # Added to every answer here rather than by a middleware of their own: one wrapper of
         # `send` per request instead of two (web/headers.py has them).
-        self.headers = list(headers)
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,8 +189,8 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                if self.headers:
-                    message["headers"] = [*message.get("headers", ()), *self.headers]
+                if self.headers is not None:
+                    message["headers"] = [*message.get("headers", ()), *self.headers(scope)]
             await send(message)
 
         try:

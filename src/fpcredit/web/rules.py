@@ -64,6 +64,9 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/auth/citizen-code"): Rule(PUBLIC, "citizen_code"),
     ("POST", "/v1/auth/refresh"): Rule(_SIGNED_IN, "refresh"),
     ("POST", "/v1/auth/logout"): Rule(_SIGNED_IN, "logout"),
+    ("GET", "/v1/auth/session"): Rule(_SIGNED_IN, "session_read"),
+    # The pages' front door (web/pages): a signpost to the portal and the console.
+    ("GET", "/"): Rule(PUBLIC, "front_door"),
     ("POST", "/v1/persons/search"): Rule(_STAFF, "person_search", personal=True),
     ("GET", "/v1/persons/{person_id}"): Rule(_STAFF, "person_read", True, "person"),
     ("GET", "/v1/persons/{person_id}/credit"): Rule(_STAFF, "credit_read", True, "person"),
@@ -100,6 +103,18 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/me/reviews"): Rule(_CITIZEN, "review_request", True, "self"),
     ("GET", "/v1/cases"): Rule(_STAFF, "case_queue", personal=True),
     ("POST", "/v1/cases/{case_id}/decision"): Rule(_STAFF, "case_decide", personal=True),
+    # Clerical review of doubtful links (R4, web/api/reviews.py): the pairs scoped by region in
+    # the handler (a pair of another region is answered 404, the refusal on the trail); merge
+    # and unmerge check `person_id` at the gate, the second person in the handler.
+    ("GET", "/v1/reviews"): Rule(_STAFF, "review_list", personal=True),
+    ("GET", "/v1/reviews/{review_id}"): Rule(_STAFF, "review_show", personal=True),
+    ("POST", "/v1/reviews/{review_id}/decision"): Rule(_STAFF, "review_decide", personal=True),
+    ("POST", "/v1/persons/{person_id}/merge"): Rule(_STAFF, "person_merge", True, "person"),
+    ("POST", "/v1/persons/{person_id}/unmerge"): Rule(_STAFF, "person_unmerge", True, "person"),
+    # Dashboards (web/api/dashboards.py): aggregates naming nobody, each call on the trail.
+    ("GET", "/v1/dashboards/grades"): Rule(_STAFF, "dashboard_grades", personal=True),
+    ("GET", "/v1/dashboards/quality"): Rule(_STAFF, "dashboard_quality", personal=True),
+    ("GET", "/v1/dashboards/monitoring"): Rule(_STAFF, "dashboard_monitoring", personal=True),
     ("GET", "/v1/audit/checkpoint"): Rule(PUBLIC, "checkpoint"),
     ("GET", "/v1/audit/proof/inclusion"): Rule(PUBLIC, "inclusion_proof"),
     ("GET", "/v1/audit/proof/consistency"): Rule(PUBLIC, "consistency_proof"),

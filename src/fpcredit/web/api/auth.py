@@ -76,6 +76,15 @@ class LoggedOut(BaseModel):
     logged_out: bool
 
 
+class SessionView(BaseModel):
+    """Who the presented token names: what the caller may do, as the gate will judge it."""
+
+    role: str
+    subject: str
+    region: str
+    purposes: list[str] = Field(description="The purposes this caller may name.")
+
+
 def _id_number(raw: str) -> str:
     """The normalised ID number; 422 naming the failed check (the number is not echoed)."""
     try:
@@ -203,3 +212,15 @@ def logout(request: Request, caller: CurrentCaller, services: ServicesDep) -> Lo
     """Close the session of the presented token."""
     services.identity.logout(_presented(request))
     return LoggedOut(logged_out=True)
+
+
+@router.get("/session", response_model=SessionView)
+async def session(caller: CurrentCaller) -> SessionView:
+    """Who I am to the service: role, name, region and the purposes I may name."""
+    principal = caller.principal
+    return SessionView(
+        role=principal.role.value,
+        subject=principal.subject,
+        region=principal.region,
+        purposes=sorted(p.value for p in principal.purposes if principal.may(p)),
+    )
