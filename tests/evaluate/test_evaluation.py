@@ -18,10 +18,11 @@ from fpcredit.collect.mapping import sources
 from fpcredit.config import Settings
 from fpcredit.evaluate.changes import changes_since_last
 from fpcredit.evaluate.compile import birth_month_end
-from fpcredit.evaluate.cuts import FutureDateError, not_in_future
+from fpcredit.evaluate.cuts import FutureDateError, cut_dates, not_in_future
 from fpcredit.evaluate.explain import explain
 from fpcredit.evaluate.load import load_frame
 from fpcredit.evaluate.policy import load_policy
+from fpcredit.evaluate.province import Province
 from fpcredit.evaluate.report import export_scores
 from fpcredit.evaluate.run import evaluate, latest
 from fpcredit.guard.keys.crypto import Vault, create_keys, load_vault
@@ -279,3 +280,44 @@ def test_a_day_that_has_not_come_is_refused_and_nothing_is_stored(home: Home) ->
         env = {"FPCREDIT_HOME": str(home.settings.home), "FPCREDIT_LANGUAGE": "zh"}
         done = CliRunner().invoke(app, ["evaluate", "--as-of", tomorrow.isoformat()], env=env)
         assert done.exit_code == 1 and "尚未到来" in done.output and "Traceback" not in done.output
+
+
+def test_a_province_evaluated_once_explains_as_the_engine_does_and_sees_a_change(
+    home: Home,
+) -> None:
+    """The service's explanations take a family's outcome from the whole province evaluated
+    once at the cut (evaluate/province.py): the same report as the engine on the family alone,
+    for persons of every grade; a family changed since (a fact disputed) is evaluated anew."""
+    policy = load_policy()
+    cuts = set(cut_dates(policy, AS_OF))
+    provinces = {cut: Province.evaluate(home.store, policy, cut) for cut in cuts}
+
+    def kept(cut: dt.date, loaded: object) -> Province | None:
+        return provinces.get(cut)
+
+    order = policy.policy.grade_order
+    below = home.again.filter(pl.col("grade") != order[0])["person_id"].to_list()
+    best = home.again.filter(pl.col("grade") == order[0])["person_id"].to_list()[:40]
+    for pid in [*below, *best]:
+        alone = explain(home.store, policy, int(pid), AS_OF)
+        assert explain(home.store, policy, int(pid), AS_OF, provinces=kept) == alone, pid
+    assert all(p.misses == 0 for p in provinces.values())
+    # A dispute leaves the fact out: the province no longer holds this family's frame.
+    pid, fact_id = next(
+        (int(p), e["fact_id"])
+        for p in [*below, *best]
+        for i in explain(home.store, policy, int(p), AS_OF)["indicators"]
+        for e in i["facts"]
+        if "fact_id" in e
+    )
+    f = s.facts
+    with home.store.engine.begin() as conn:
+        changed = conn.execute(sa.update(f).where(f.c.id == fact_id).values(disputed=True))
+        assert changed.rowcount == 1
+    try:
+        alone = explain(home.store, policy, pid, AS_OF)
+        assert explain(home.store, policy, pid, AS_OF, provinces=kept) == alone
+        assert sum(p.misses for p in provinces.values()) >= 1
+    finally:
+        with home.store.engine.begin() as conn:
+            conn.execute(sa.update(f).where(f.c.id == fact_id).values(disputed=False))

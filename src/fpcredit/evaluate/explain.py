@@ -12,9 +12,9 @@ over: day-level dates would narrow a masked ID number (docs/keys.md, "Masking").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -32,6 +32,9 @@ from fpcredit.guard.masking import Dates, mask_date
 from fpcredit.messages import text
 from fpcredit.store import schema as s
 from fpcredit.store.db import Store
+
+if TYPE_CHECKING:
+    from fpcredit.evaluate.province import Province
 
 __all__ = ["ExplainError", "MonthNotOverError", "explain"]
 
@@ -67,11 +70,23 @@ def _children(store: Store, person_id: int) -> list[int]:
         return sorted(int(r[0]) for r in conn.execute(sql, {"p": person_id}))
 
 
+# Where a whole province evaluated once at a cut can be found (evaluate/province.py): the
+# service's explanation workers keep some; None for a cut not (yet) evaluated.
+Provinces = Callable[[dt.date, LoadedPolicy], "Province | None"]
+
+
 def explain(
-    store: Store, policy: LoadedPolicy, person_id: int, as_of: dt.date, dates: Dates | None = None
+    store: Store,
+    policy: LoadedPolicy,
+    person_id: int,
+    as_of: dt.date,
+    dates: Dates | None = None,
+    provinces: Provinces | None = None,
 ) -> dict[str, Any]:
     """Every indicator's value, points, weight and contribution, the facts, and next steps;
-    dates to the day unless `dates` masks them."""
+    dates to the day unless `dates` masks them. With `provinces`, the family's outcome is
+    taken from the province evaluated at the cut when the family's frame is the one it was
+    evaluated on (the same answer, without running the engine for one family)."""
     dates = dates or Dates()
     not_in_future(as_of)
     pid = _resolve(store, person_id)
@@ -80,16 +95,15 @@ def explain(
         raise MonthNotOverError(text("mask.month_not_over", day=score_date))
     family = [pid, *_children(store, pid)]
     frame = load_frame(store, score_date, policy.policy.attributes(), persons=family)
-    outcome = evaluate_frame(policy.policy, frame, score_date)
+    outcome = _evaluated(policy, frame, score_date, family, provinces)
     result = person_rows(outcome.results, pid)
     if not result:
         raise ExplainError(text("evaluation.explain_not_evaluated", person=pid, day=score_date))
     graded = result[0]
     if grade_date != score_date:
         gframe = load_frame(store, grade_date, policy.policy.attributes(), persons=family)
-        graded = (
-            person_rows(evaluate_frame(policy.policy, gframe, grade_date).results, pid) or [{}]
-        )[0]
+        gout = _evaluated(policy, gframe, grade_date, family, provinces)
+        graded = (person_rows(gout.results, pid) or [{}])[0]
     lines = _lines(policy.policy, frame, outcome, pid, score_date, dates)
     return {
         "person_id": pid,
@@ -109,6 +123,20 @@ def explain(
         "indicators": lines,
         "to_raise_grade": to_raise_grade(policy.policy, frame, outcome, pid, score_date, dates),
     }  # fmt: skip
+
+
+def _evaluated(
+    policy: LoadedPolicy,
+    frame: Frame,
+    cut: dt.date,
+    family: list[int],
+    provinces: Provinces | None,
+) -> Outcome:
+    """The family's outcome at `cut`: the province's, if it was evaluated on this very frame,
+    else the engine's on the family alone."""
+    province = provinces(cut, policy) if provinces is not None else None
+    found = province.outcome_of(frame, family) if province is not None else None
+    return found if found is not None else evaluate_frame(policy.policy, frame, cut)
 
 
 def _dimensions(policy: model.Policy, outcome: Outcome, pid: int) -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ from fpcredit.errors import FpcreditError, StoreError
 from fpcredit.evaluate.active import active_policy
 from fpcredit.evaluate.cuts import FutureDateError
 from fpcredit.evaluate.explain import ExplainError, MonthNotOverError, explain
+from fpcredit.evaluate.policy import LoadedPolicy
+from fpcredit.evaluate.province import Province
 from fpcredit.guard.masking import Dates, today
 from fpcredit.messages import Language, language, text, using_language
 from fpcredit.store.db import Store, open_store
@@ -47,6 +49,16 @@ class _WorkerError(RuntimeError):
 _settings: Settings | None = None
 _store: Store | None = None
 
+# The provinces this worker evaluated once per cut and policy (evaluate/province.py), and the
+# ones a background thread is evaluating now. An explanation of a cut not evaluated yet starts
+# that and runs the engine on its family meanwhile; a province whose families were found
+# changed more than `_STALE` times is evaluated again (the old one serves until then).
+_provinces: dict[tuple[dt.date, str], Province] = {}
+_building: set[tuple[dt.date, str]] = set()
+_guard = threading.Lock()
+_KEPT: Final = 4  # the cuts of two evaluation dates (score and grade)
+_STALE: Final = 200
+
 
 def _start_worker(settings: Settings) -> None:
     global _settings
@@ -63,7 +75,8 @@ def _explain(person_id: int, as_of: dt.date, dates: Dates, lang: Language) -> tu
     with using_language(lang):
         try:
             _store = _store or open_store(_settings)
-            return "ok", explain(_store, active_policy(_store), person_id, as_of, dates)
+            policy = active_policy(_store)
+            return "ok", explain(_store, policy, person_id, as_of, dates, _province)
         except (MonthNotOverError, FutureDateError) as e:
             return "bad_date", str(e)  # the caller answers 422 on `as_of`
         except ExplainError as e:
@@ -73,6 +86,35 @@ def _explain(person_id: int, as_of: dt.date, dates: Dates, lang: Language) -> tu
         except Exception as e:
             log.exception("explanation failed in worker")
             return "fault", type(e).__name__
+
+
+def _province(cut: dt.date, policy: LoadedPolicy) -> Province | None:
+    """The province evaluated at `cut` under `policy`, if this worker has it; else None, and
+    a thread starts evaluating it (once)."""
+    key = (cut, policy.sha256)
+    with _guard:
+        found = _provinces.get(key)
+        if (found is not None and found.misses <= _STALE) or key in _building:
+            return found
+        _building.add(key)
+    threading.Thread(target=_evaluate, args=(key, policy), name="province", daemon=True).start()
+    return found
+
+
+def _evaluate(key: tuple[dt.date, str], policy: LoadedPolicy) -> None:
+    assert _store is not None
+    try:
+        province: Province | None = Province.evaluate(_store, policy, key[0])
+    except Exception:  # the explanations go on without it, each on its own family
+        log.exception("evaluating the province for explanations failed")
+        province = None
+    with _guard:
+        _building.discard(key)
+        if province is not None:
+            _provinces.pop(key, None)
+            _provinces[key] = province
+            while len(_provinces) > _KEPT:
+                del _provinces[next(iter(_provinces))]
 
 
 def _context() -> multiprocessing.context.BaseContext:
