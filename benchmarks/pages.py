@@ -109,9 +109,7 @@ def _persons(home: Path, count: int, seed: int) -> list[int]:
 
 
 def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
-    accounts = DemoAccounts.from_json(
-        json.loads((home / "demo" / "accounts.json").read_text(encoding="utf-8"))
-    )
+    accounts = DemoAccounts.from_json((home / "demo" / "accounts.json").read_text("utf-8"))
     server = serve(home, {**LIMITS_OFF, "FPCREDIT_OTP_RESEND_S": "0"})
     try:
         base = server.base
@@ -122,10 +120,17 @@ def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
             citizens.append(client)
         clerk = accounts.user("province")
         analyst = staff(base, clerk.username, clerk.password, clerk.totp_secret, "supervision")
+        quality = staff(base, clerk.username, clerk.password, clerk.totp_secret, "data_quality")
+        # The province's clerk: a county's queue may hold no doubtful pair.
+        linker = staff(base, clerk.username, clerk.password, clerk.totp_secret, "record_linkage")
+        queue = linker.get("/console/reviews").text
+        reviews = sorted(set(re.findall(r'href="/console/reviews/(\d+)"', queue))) or ["1"]
+        pairs = iter(reviews * (args.samples + 2))
+        search_csrf = _csrf(analyst, "/console/persons")
         auditor_account = accounts.user("auditor")
         auditor = staff(base, auditor_account.username, auditor_account.password,
                         auditor_account.totp_secret, "audit")  # fmt: skip
-        persons = iter(_persons(home, args.samples * 2, args.seed))
+        persons = iter(_persons(home, args.samples * 2 + 2, args.seed))
         plain = httpx.Client(base_url=base, timeout=120)
         portal = ["/portal/", "/portal/explanation", "/portal/incentives", "/portal/points",
                   "/portal/cases", "/portal/file", "/portal/notifications",
@@ -139,13 +144,28 @@ def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         pages["GET /console/persons/{id}/explanation"] = (
             analyst, lambda: f"/console/persons/{next(persons)}/explanation")  # fmt: skip
         pages["GET /console/cases"] = (analyst, lambda: "/console/cases")
+        pages["GET /console/reviews"] = (linker, lambda: "/console/reviews")
+        pages["GET /console/reviews/{id}"] = (linker, lambda: f"/console/reviews/{next(pairs)}")
+        pages["POST /console/persons (search)"] = (analyst, lambda: "/console/persons")
         for board in ("grades", "quality", "monitoring"):
             pages[f"GET /console/dashboards/{board}"] = (
-                analyst, lambda b=board: f"/console/dashboards/{b}")  # fmt: skip
+                quality if board == "quality" else analyst,
+                lambda b=board: f"/console/dashboards/{b}",
+            )
         pages["GET /console/trail"] = (auditor, lambda: "/console/trail")
+        search = {"csrf": search_csrf, "by": "id_number", "value": accounts.citizens[0].id_number}
+
+        def ask(client: httpx.Client, name: str, url: str) -> httpx.Response:
+            if name.startswith("POST"):
+                return client.post(url, data=search)
+            return client.get(url)
+
+        if args.pages:
+            wanted = re.compile(args.pages)
+            pages = {k: v for k, v in pages.items() if "baseline" in k or wanted.search(k)}
         # Warm-up: one round (the first page of each kind starts what the service caches).
-        for who, path in pages.values():
-            (random.choice(citizens) if who == "citizen" else who).get(path())
+        for name, (who, path) in pages.items():
+            ask(random.choice(citizens) if who == "citizen" else who, name, path())
         time.sleep(args.settle)
         times: dict[str, list[float]] = {name: [] for name in pages}
         errors: dict[str, int] = {name: 0 for name in pages}
@@ -156,7 +176,7 @@ def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
                 turn += 1
                 url = path()
                 start = time.perf_counter()
-                answer = client.get(url)
+                answer = ask(client, name, url)
                 times[name].append((time.perf_counter() - start) * 1000)
                 if answer.status_code != 200:
                     errors[name] += 1
@@ -193,6 +213,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="requests per page")
     parser.add_argument("--citizens", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pages", help="only the pages whose name matches this expression")
     parser.add_argument("--settle", type=float, default=60.0,
                         help="seconds to wait after the warm-up round")  # fmt: skip
     args = parser.parse_args()

@@ -235,6 +235,14 @@ class Settings(BaseSettings):
             "engine; the server's own process keeps answering lookups meanwhile)."
         ),
     )
+    explain_province_max: int = Field(
+        default=1_000_000,
+        ge=0,
+        description=(
+            "Largest province (persons) an explanation worker evaluates whole to explain from "
+            "(about 10 kB of memory a person; 0: never, each family evaluated alone)."
+        ),
+    )
     code_queue_size: int = Field(
         default=1000,
         ge=1,

@@ -387,8 +387,13 @@ def _demo_citizens(
     the first two from `county` where it has them, the third from another county."""
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(results, columns=["person_id", "total", "grade"]).to_pylist()
-    graded = sorted((r for r in rows if r["grade"]), key=lambda r: (-r["total"], r["person_id"]))
+    rows = pq.read_table(results, columns=["person_id", "total", "grade", "points"]).to_pylist()
+    # Among equal totals (most of an A grade is 100.00) the one with the most points: a demo
+    # citizen who can redeem some.
+    graded = sorted(
+        (r for r in rows if r["grade"]),
+        key=lambda r: (-r["total"], -(r["points"] or 0), r["person_id"]),
+    )
     people = _loginable(store, vault, {int(r["person_id"]) for r in graded})
     best = graded[0]["grade"] if graded else None
     wanted: tuple[tuple[str, Callable[[str], bool], Callable[[str], bool]], ...] = (

@@ -70,10 +70,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "demo.citizen_other_county": ("另一县区", "another county"),
     "demo.citizen_codes": (
         "   群众以身份证号 + 短信验证码登录（均为合成人员）；演示环境的短信写入开发发件箱：验证码见"
-        " `fpcredit outbox list --purpose service_delivery`。",
+        " `fpcredit outbox list --purpose service_delivery --reveal`。",
         "   citizens (synthetic people) log in with their ID number + an SMS code; the demo's"
         " texts go to the development outbox: citizens' codes appear in"
-        " `fpcredit outbox list --purpose service_delivery`.",
+        " `fpcredit outbox list --purpose service_delivery --reveal`.",
     ),
     "demo.serving": (
         "7. 服务地址 http://127.0.0.1:{port} — 群众门户 /portal/，工作台 /console/"

@@ -433,6 +433,23 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "page.review_reject": ("不是同一人", "Not the same person"),
     "page.decision_reason_staff": ("决定理由", "Reason"),
     "page.review_done": ("已处理（{status}，{by}）。", "Already decided ({status}, {by})."),
+    "page.files_title": ("合并或拆分档案", "Merge or split files"),
+    "page.files_hint": (
+        "这条记录现在在档案 {record_person} 中；候选档案是 {person}。合并和拆分都会记录理由，"
+        "并在每次重新归档时沿用。",
+        "The record is now in file {record_person}; the candidate is file {person}. A merge or "
+        "a split is kept with its reason and replayed by every relink.",
+    ),
+    "page.merge_reason": (
+        "把档案 {other} 并入档案 {person} 的理由",
+        "Why file {other} joins file {person}",
+    ),
+    "page.merge_button": ("合并两个档案", "Merge the two files"),
+    "page.split_reason": (
+        "把这条记录从档案 {person} 拆出的理由",
+        "Why this record leaves file {person}",
+    ),
+    "page.split_button": ("拆出这条记录", "Split this record off"),
     "page.field_name": ("姓名", "Name"),
     "page.field_sex": ("性别", "Sex"),
     "page.field_birth_date": ("出生日期", "Birth date"),

@@ -20,6 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Final
 
+import sqlalchemy as sa
+
 from fpcredit.config import Settings
 from fpcredit.errors import FpcreditError, StoreError
 from fpcredit.evaluate.active import active_policy
@@ -30,6 +32,7 @@ from fpcredit.evaluate.province import Province
 from fpcredit.guard.masking import Dates, today
 from fpcredit.messages import Language, language, text, using_language
 from fpcredit.store.db import Store, open_store
+from fpcredit.store.schema import persons as persons_table
 
 __all__ = ["Explainer", "ExplainerDownError"]
 log = logging.getLogger(__name__)
@@ -102,12 +105,22 @@ def _province(cut: dt.date, policy: LoadedPolicy) -> Province | None:
 
 
 def _evaluate(key: tuple[dt.date, str], policy: LoadedPolicy) -> None:
-    assert _store is not None
+    """Evaluate the province at the cut of `key` (in a thread of the worker). A province larger
+    than `explain_province_max` is not: its key stays marked as building, so it is not asked
+    again, and every family is evaluated alone."""
+    assert _store is not None and _settings is not None
+    p = persons_table
+    live = sa.select(sa.func.count()).where(p.c.merged_into.is_(None), p.c.mentions > 0)
+    province: Province | None = None
     try:
-        province: Province | None = Province.evaluate(_store, policy, key[0])
+        with _store.engine.connect() as conn:
+            size = int(conn.scalar(live) or 0)
+        if size > _settings.explain_province_max:
+            log.info("province of %d persons: explanations evaluate each family alone", size)
+            return
+        province = Province.evaluate(_store, policy, key[0])
     except Exception:  # the explanations go on without it, each on its own family
         log.exception("evaluating the province for explanations failed")
-        province = None
     with _guard:
         _building.discard(key)
         if province is not None:

@@ -122,6 +122,7 @@ class ReviewDetail(BaseModel):
     source: str
     record_key: str
     role: str
+    mention_id: int = Field(description="The record's mention (what an unmerge splits off).")
     mention_person_id: int | None
     candidate_person_id: int
     fields: list[FieldView]
@@ -338,6 +339,7 @@ def show(
         model_version=detail["model_version"],
         masked=not clear,
         **detail["record"],
+        mention_id=row.mention_id,
         mention_person_id=detail["mention_person_id"],
         candidate_person_id=detail["candidate_person_id"],
         fields=fields,

@@ -269,6 +269,40 @@ async def review_decide(visit: Visit) -> Response:
     return visit.go("/console/reviews")
 
 
+@router.post("/reviews/{review_id}/merge")
+@page(AREA)
+async def review_merge(visit: Visit) -> Response:
+    """Merge the record's file into the candidate's (the two are one person)."""
+    form = await visit.form()
+    purpose = _purpose(visit, "record_linkage")
+    pair = await visit.get(f"/v1/reviews/{visit.request.path_params['review_id']}", purpose=purpose)
+    body = {"other": pair["mention_person_id"], "reason": str(form.get("reason") or "")}
+    answer = await visit.call(
+        "POST", f"/v1/persons/{pair['candidate_person_id']}/merge",
+        params={"purpose": purpose}, json=body,
+    )  # fmt: skip
+    if not answer.ok:
+        return await _review(visit, answer.detail(), answer.status)
+    return visit.go(f"/console/reviews?merged={answer.data['merged']}")
+
+
+@router.post("/reviews/{review_id}/unmerge")
+@page(AREA)
+async def review_unmerge(visit: Visit) -> Response:
+    """Split the record off the file it is in now (it is nobody's of that file)."""
+    form = await visit.form()
+    purpose = _purpose(visit, "record_linkage")
+    pair = await visit.get(f"/v1/reviews/{visit.request.path_params['review_id']}", purpose=purpose)
+    body = {"mention_ids": [pair["mention_id"]], "reason": str(form.get("reason") or "")}
+    answer = await visit.call(
+        "POST", f"/v1/persons/{pair['mention_person_id']}/unmerge",
+        params={"purpose": purpose}, json=body,
+    )  # fmt: skip
+    if not answer.ok:
+        return await _review(visit, answer.detail(), answer.status)
+    return visit.go(f"/console/reviews?split={answer.data['new_person_id']}")
+
+
 # -- dashboards -------------------------------------------------------------------------------
 @router.get("/dashboards/{board}")
 @page(AREA)

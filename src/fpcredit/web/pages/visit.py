@@ -34,6 +34,7 @@ log = logging.getLogger("fpcredit.web")
 TEMPLATES: Final = Path(__file__).parent.parent / "templates"
 LANG_COOKIE: Final = "fp_lang"
 _COOKIE_DAYS: Final = 1  # the cookie outlives no session: the token inside expires far sooner
+_LOGIN_CALLS: Final = frozenset({"/v1/auth/token", "/v1/auth/citizen-code"})
 
 
 class Leave(Exception):  # noqa: N818 — not an error: the page answers with another place
@@ -120,10 +121,12 @@ class Visit:
 
     # -- the API -------------------------------------------------------------------------
     async def call(self, method: str, path: str, **kwargs: Any) -> Answer:
-        answer = await self.pages.api.call(
-            self.request, method, path, token=self.session.token, **kwargs
-        )
-        if answer.status == 401 and self.session.signed_in:
+        """An API call with the session's token; a login's calls carry none (their 401 is the
+        login's refusal, not the end of a session)."""
+        login = path in _LOGIN_CALLS
+        token = "" if login else self.session.token
+        answer = await self.pages.api.call(self.request, method, path, token=token, **kwargs)
+        if answer.status == 401 and self.session.signed_in and not login:
             self.end()
             raise Leave(f"/{self.area}/login?ended=1")
         return answer
