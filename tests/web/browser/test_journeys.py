@@ -309,3 +309,43 @@ def test_an_auditor_verifies_the_trail(
     assert "验证通过" in page.locator(".notice.ok").inner_text()
     check_page(page, "console-trail")
     _no_identifier(page)
+
+
+def test_every_person_below_the_best_grade_of_the_demo_reads_what_to_do_or_when(
+    demo_server: DemoServer,
+) -> None:
+    """On the demo province, as the service explains it: each person below the best grade has
+    achievable actions or a dated path, and no line of a dimension left out of the total."""
+    import pyarrow.parquet as pq
+
+    results = sorted((demo_server.home / "evaluations").glob("*.parquet"))[-1]
+    rows = pq.read_table(results, columns=["person_id", "grade"]).to_pylist()
+    grades = sorted({r["grade"] for r in rows if r["grade"]})
+    below = [int(r["person_id"]) for r in rows if r["grade"] and r["grade"] != grades[0]]
+    assert below
+    user = demo_server.accounts.user("province")
+    login = {
+        "grant_type": "password",
+        "username": user.username,
+        "password": demo_server.passwords[user.username],
+        "totp": demo_server.totp(user.username),
+    }
+    if demo_server.passwords[user.username] != NEW_PASSWORD:
+        login["new_password"] = NEW_PASSWORD
+    with httpx.Client(base_url=demo_server.base_url, timeout=120) as client:
+        token = client.post("/v1/auth/token", json=login)
+        assert token.status_code == 200, token.text
+        demo_server.passwords[user.username] = NEW_PASSWORD
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        for pid in below:
+            answer = client.get(
+                f"/v1/persons/{pid}/explanation",
+                params={"purpose": "credit_evaluation"},
+                headers=auth,
+            )
+            assert answer.status_code == 200, (pid, answer.text)
+            report = answer.json()
+            nxt = report["to_raise_grade"]
+            assert nxt.get("actions") or nxt.get("path"), (pid, nxt)
+            left_out = {d["dimension"] for d in report["dimensions"] if not d["included"]}
+            assert not [i for i in report["indicators"] if i["dimension"] in left_out], pid
