@@ -67,7 +67,11 @@ def _build(folder: Path) -> Path:
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo home, built once per test session: under pytest-xdist the workers share the
     parent of their base temp folders, and the first to take the lock builds it there."""
-    shared = tmp_path_factory.getbasetemp().parent
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base folder is in the session's; without it the base folder is
+    # the session's own (its parent outlives the session: a home built there would be reused
+    # by a later session, built by older code).
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     built = shared / "browser-demo"
     with FileLock(str(shared / "browser-demo.lock")):
         if not (built / "ready").exists():

@@ -150,6 +150,7 @@ def test_a_citizen_reads_the_explanation_disputes_a_record_redeems_and_sees_who_
     page.goto(demo_server.url("/portal/file"))
     page.locator("table a", has_text="提出异议").first.click()
     assert "/portal/cases/new" in page.url and "kind=objection" in page.url
+    check_page(page, "portal-objection")
     page.fill("#words", "这条记录的日期不对，我当时不在本地。")
     page.click("main button[type=submit]")
     assert re.search(r"/portal/cases/\d+$", page.url), page.url
