@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from fpcredit.guard.keys.crypto import load_vault
+from fpcredit.notify.sms import list_outbox
 from fpcredit.store import schema as s
 from fpcredit.web.pages.session import COOKIE, SECURE_COOKIE, PageSession, Signer
 from tests.web.conftest import Web, _scan
@@ -196,17 +198,34 @@ def test_the_language_switch_is_per_visitor_and_goes_only_back_home(
         assert answer.headers["location"] == "/portal/", away
 
 
-def test_the_citizen_logs_in_through_the_portals_own_form(web: Web) -> None:
+def test_a_citizen_logs_in_and_out_through_the_portals_own_forms(web: Web) -> None:
+    """The code is sent, a wrong one refused, the right one lets in (the API's session, the
+    forms' tokens rotated); logging out closes the API's session for good."""
     client = _client(web)
     token = _csrf(client, "/portal/login")
-    sent = client.post("/portal/login", data={"csrf": token, "id_number": web.inside.id_number})
+    number = web.outside.id_number  # not the citizen whose token the other tests share
+    sent = client.post("/portal/login", data={"csrf": token, "id_number": number})
     assert sent.status_code == 200 and 'id="code"' in sent.text
-    wrong = client.post(
-        "/portal/login",
-        data={"csrf": token, "id_number": web.inside.id_number, "code": "000000"},
-    )
+    form = {"csrf": token, "id_number": number}
+    wrong = client.post("/portal/login", data={**form, "code": "000000"})
     assert wrong.status_code == 401 and "notice bad" in wrong.text
     assert client.get("/portal/").status_code == 303  # not let in
+    web.client.app.state.services.identity.codes.drain()  # type: ignore[attr-defined]
+    texts = [m["text"] for m in list_outbox(web.store, load_vault(web.settings.keys_dir))]
+    code = next(c for c in (re.search(r"\d{6}", t) for t in reversed(texts)) if c)
+    done = client.post(
+        "/portal/login", data={"csrf": token, "id_number": number, "code": code.group()}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/portal/"
+    session = Signer(web.settings.keys_dir).load(client.cookies.get(COOKIE))
+    assert session is not None and session.signed_in
+    assert token != _csrf(client, "/portal/feedback")  # a login rotates the forms' tokens
+    api = {"Authorization": f"Bearer {session.token}"}
+    assert web.client.get("/v1/me/credit", headers=api).status_code in (200, 404)
+    out = client.post("/portal/logout", data={"csrf": _csrf(client, "/portal/feedback")})
+    assert out.status_code == 303 and out.headers["location"] == "/portal/login"
+    assert web.client.get("/v1/me/credit", headers=api).status_code == 401  # closed for good
+    assert client.get("/portal/").headers["location"] == "/portal/login"
 
 
 def test_every_portal_page_answers_for_the_citizen(citizen: TestClient) -> None:

@@ -85,10 +85,7 @@ async def login_post(visit: Visit) -> Response:
 @router.post("/logout")
 @page(AREA)
 async def logout(visit: Visit) -> Response:
-    await visit.form()
-    await visit.call("POST", "/v1/auth/logout")
-    visit.end()
-    return visit.go("/console/login")
+    return await visit.log_out()
 
 
 # -- home and the task's purpose --------------------------------------------------------------

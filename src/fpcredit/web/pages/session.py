@@ -70,7 +70,8 @@ class Signer:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def dump(self, session: PageSession) -> str:
-        body = base64.urlsafe_b64encode(json.dumps(asdict(session)).encode()).decode()
+        # Unpadded: a cookie value with "=" is sent quoted, and read back quoted by some clients.
+        body = base64.urlsafe_b64encode(json.dumps(asdict(session)).encode()).decode().rstrip("=")
         return f"{body}.{self._mac(b'cookie|' + body.encode())}"
 
     def load(self, raw: str | None) -> PageSession | None:
@@ -81,7 +82,7 @@ class Signer:
         if not hmac.compare_digest(mac, self._mac(b"cookie|" + body.encode())):
             return None
         try:
-            values = json.loads(base64.urlsafe_b64decode(body.encode()))
+            values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
             return PageSession(**values)
         except (ValueError, TypeError):
             return None

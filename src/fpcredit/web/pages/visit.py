@@ -164,6 +164,13 @@ class Visit:
         self.session = PageSession.fresh()
         self.changed = True
 
+    async def log_out(self) -> Response:
+        """The logout form: the API closes the session, the cookie forgets it."""
+        await self.form()
+        await self.call("POST", "/v1/auth/logout")
+        self.end()
+        return self.go(f"/{self.area}/login")
+
     def choose_purpose(self, purpose: str) -> None:
         self.session = self.session.with_purpose(purpose)
         self.changed = True
