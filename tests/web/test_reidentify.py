@@ -262,9 +262,10 @@ def _reviews(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterat
             yield Answer(route, item["candidate_person_id"], item)
 
 
-def _self_review(web: Web, pid: int) -> int:
+def _self_review(web: Web, pid: int, status: str = "pending") -> int:
     """A doubtful pair of one of the person's own mentions and the person: accepting it moves
-    nothing, so the province the other tests read stays as it was."""
+    nothing, so the province the other tests read stays as it was. Only the decision's pairs
+    are pending (and only while it is asked): the review queue's tests count the pending."""
     lk, r = s.links, s.link_reviews
     with web.store.engine.begin() as conn:
         mention = conn.scalar(
@@ -276,28 +277,34 @@ def _self_review(web: Web, pid: int) -> int:
             "probability": 0.5,
             "model_version": "sweep",
             "comparison": json.dumps({"name": 8.0, "region": 2.5}),
-            "status": "pending",
+            "status": status,
             "created_at": utc_now(),
         }
+        if status != "pending":
+            values |= {"decided_by": "county:sweep", "decided_at": utc_now(), "reason": "sweep"}
         return int(conn.execute(r.insert().values(**values).returning(r.c.id)).scalar_one())
 
 
 def _review(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
     """Both sides of a pair about the person."""
-    url = f"/v1/reviews/{_self_review(web, pid)}"
+    url = f"/v1/reviews/{_self_review(web, pid, 'accepted')}"
     yield from _get(web, label, route, url, pid)
 
 
 def _review_decision(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
     """A pair about the person accepted by the reader: the decision's answer."""
+    pair = _self_review(web, pid)
     r = web.client.post(
-        f"/v1/reviews/{_self_review(web, pid)}/decision",
+        f"/v1/reviews/{pair}/decision",
         params={"purpose": _purpose(label)},
         json={"action": "accept", "reason": "同一人，记录一致"},
         headers=web.auth(label),
     )
     if r.status_code == 200:
         yield Answer(route, pid, r.json())
+    else:  # refused (another region): the pair is the sweep's, not the queue's
+        with web.store.engine.begin() as conn:
+            conn.execute(sa.delete(s.link_reviews).where(s.link_reviews.c.id == pair))
 
 
 def _merge(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
