@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,13 +29,13 @@ from fpcredit.guard.masking import mask_id_number, today
 from fpcredit.link.file import PersonFile
 from fpcredit.standard import idcard
 from fpcredit.store import schema as s
-from fpcredit.store.db import utc_now
 from fpcredit.web import api, reads
 from fpcredit.web.api.views import PersonView, person_view
 from fpcredit.web.rules import RULES
 from tests.reidentify import FLOOR, Clues, candidates, cells
 from tests.standard.test_idcard import valid_ids
 from tests.web.conftest import STAFF_CALLERS, Web
+from tests.web.reviews_data import review_of
 
 # The readers: every staff role, each as the matrix logs it in. A department reads no person
 # route (verification is its only door, tests/incentives/test_verification_api.py); a citizen
@@ -262,38 +261,15 @@ def _reviews(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterat
             yield Answer(route, item["candidate_person_id"], item)
 
 
-def _self_review(web: Web, pid: int, status: str = "pending") -> int:
-    """A doubtful pair of one of the person's own mentions and the person: accepting it moves
-    nothing, so the province the other tests read stays as it was. Only the decision's pairs
-    are pending (and only while it is asked): the review queue's tests count the pending."""
-    lk, r = s.links, s.link_reviews
-    with web.store.engine.begin() as conn:
-        mention = conn.scalar(
-            sa.select(lk.c.mention_id).where(lk.c.person_id == pid).order_by(lk.c.mention_id)
-        )
-        values = {
-            "mention_id": mention,
-            "candidate_person_id": pid,
-            "probability": 0.5,
-            "model_version": "sweep",
-            "comparison": json.dumps({"name": 8.0, "region": 2.5}),
-            "status": status,
-            "created_at": utc_now(),
-        }
-        if status != "pending":
-            values |= {"decided_by": "county:sweep", "decided_at": utc_now(), "reason": "sweep"}
-        return int(conn.execute(r.insert().values(**values).returning(r.c.id)).scalar_one())
-
-
 def _review(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
     """Both sides of a pair about the person."""
-    url = f"/v1/reviews/{_self_review(web, pid, 'accepted')}"
+    url = f"/v1/reviews/{review_of(web, 'accepted', pid)}"
     yield from _get(web, label, route, url, pid)
 
 
 def _review_decision(web: Web, label: str, route: str, pid: int, truth: Truth) -> Iterator[Answer]:
     """A pair about the person accepted by the reader: the decision's answer."""
-    pair = _self_review(web, pid)
+    pair = review_of(web, person=pid)  # accepting it moves nothing
     r = web.client.post(
         f"/v1/reviews/{pair}/decision",
         params={"purpose": _purpose(label)},
