@@ -23,6 +23,7 @@ from fpcredit.evaluate.compile.plan import STATUSES
 from fpcredit.evaluate.policy_model import GROUPS, Flag
 from fpcredit.guard.access import Purpose, Role
 from fpcredit.messages import known, language, negotiate, text, using_language
+from fpcredit.messages.exchange import REASONS as EXCHANGE_REASONS
 from fpcredit.notify.outbox import KINDS
 
 
@@ -200,6 +201,11 @@ _COLUMNS = ("indicator", "name", "status", "value", "points", "weight", "counted
 _COLUMNS += ("group", "occupation", "persons", "a_rate", "ratio", "four_fifths")
 
 
+_EXCHANGE_ROWS = (
+    "queued sent pending lag_s received accepted waiting linked_later rejected latency_p99_s"
+).split()
+
+
 def _dynamic_keys() -> dict[str, set[str]]:
     """Each head of a key built at run time, with every key it can build."""
     code = list(_code())
@@ -224,6 +230,9 @@ def _dynamic_keys() -> dict[str, set[str]]:
         "page.role_": {f"page.role_{r.value}" for r in Role},
         "page.purpose_": {f"page.purpose_{p.value}" for p in Purpose},
         "page.action_": {"page.action_login", "page.action_self_read"},
+        # The exchange's reasons and `exchange status` rows (cli/exchange.py).
+        "exchange.reject_": {f"exchange.reject_{code}" for code, _, _ in EXCHANGE_REASONS},
+        "exchange.row_": {f"exchange.row_{row}" for row in _EXCHANGE_ROWS},
     }
 
 

@@ -226,6 +226,22 @@ class Settings(BaseSettings):
         ge=0,
         description="Citizen-code requests a minute for one ID number, from any address (0: off).",
     )
+    feed_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest feed file a department may push to POST /v1/feeds/{source} (413 above; "
+            "the route's own limit, instead of max_body_bytes)."
+        ),
+    )
+    feed_pushes_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Feed pushes (POST /v1/feeds/{source}) a minute for one department client, "
+            "re-sends included (429 above; 0: off)."
+        ),
+    )
     explain_workers: int = Field(
         default=1,
         ge=1,
@@ -306,6 +322,21 @@ class Settings(BaseSettings):
             "Witnesses that cosign every checkpoint of the trail, as JSON: "
             '[{"url": "http://witness.example:8100", "key": "name+1234abcd+BA…"}].'
         ),
+    )
+
+    # The cross-province exchange (docs/exchange.md).
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description=(
+            "NATS server(s) with JetStream for the cross-province exchange "
+            "(`fpcredit exchange run`); several as a comma-separated list."
+        ),
+    )
+    exchange_batch: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Messages the exchange relays, or takes in one transaction, at a time.",
     )
 
     def __init__(self, **values: Any) -> None:

@@ -175,6 +175,9 @@ BUILDERS: dict[tuple[str, str], Callable[[Web], Call]] = {
             "rows": [{"id_number": w.inside.id_number}],
         },
     ),
+    # An empty file of the department caller's own source (health): past the gate, refused as
+    # unusable (docs/ingestion.md), nothing stored.
+    ("POST", "/v1/feeds/{source}"): lambda w: Call("POST", "/v1/feeds/health", {}, ok=422),
     ("GET", "/v1/me/cases"): lambda w: Call("GET", "/v1/me/cases", {}),
     ("GET", "/v1/me/cases/{case_id}"): _my_case,
     ("POST", "/v1/me/objections"): lambda w: Call(

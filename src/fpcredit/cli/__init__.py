@@ -13,6 +13,7 @@ import logging
 from fpcredit.cli.audit import audit_app, witness_app
 from fpcredit.cli.cases import cases_app
 from fpcredit.cli.common import app, err
+from fpcredit.cli.exchange import exchange_app
 from fpcredit.cli.export import export_app
 from fpcredit.cli.feedback import feedback_app
 from fpcredit.cli.keys import keys_app
@@ -44,6 +45,7 @@ app.add_typer(subsidy_app, name="subsidy")
 app.add_typer(cases_app, name="cases")
 app.add_typer(audit_app, name="audit")
 app.add_typer(witness_app, name="witness")
+app.add_typer(exchange_app, name="exchange")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from typing import Final
 
+from fpcredit.messages.exchange import REASONS as EXCHANGE_REASONS
+
 RULES: Final[dict[str, tuple[str, str]]] = {
     "unparseable_row": ("该行无法解析（格式损坏或列数不符）", "the row cannot be parsed"),
     "required_missing": ("必填项为空", "a required value is empty"),
@@ -41,4 +43,6 @@ RULES: Final[dict[str, tuple[str, str]]] = {
         "有效期截止日期早于认定日期",
         "the validity ends before the date of the decision",
     ),
+    # The exchange's quarantine (exchange/receive.py): one rule per reason of a message.
+    **{f"exchange_{code}": (zh, en) for code, zh, en in EXCHANGE_REASONS},
 }

@@ -68,4 +68,26 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "seconds since the last signed checkpoint",
     ),
     "web.dashboard_dead_notifications": ("投递失败的通知", "notifications given up"),
+    # A department's feed pushed over HTTP (web/api/feeds.py; docs/ingestion.md).
+    "web.feed_unknown_source": (
+        "没有这个数据来源；可推送的来源：{known}",
+        "no such department source; the sources are: {known}",
+    ),
+    "web.feed_other_source": (
+        "本客户端只能推送本部门（{own}）的数据文件",
+        "this client may push only its own department's feeds ({own})",
+    ),
+    "web.feed_rate_limited": (
+        "本客户端推送过于频繁（每分钟至多 {count} 次），请稍后再试",
+        "too many pushes from this client (at most {count} a minute); try again later",
+    ),
+    "web.feed_unusable": (
+        "文件无法入库，未写入任何数据：{reason}",
+        "the file cannot be ingested and nothing of it was stored: {reason}",
+    ),
+    "web.feed_trail_failed": (
+        "文件已入库，但留痕暂时无法写入；请稍后重发同一文件，将返回首次入库的报告",
+        "the file was stored but the trail cannot be written just now; send the same file "
+        "again later to get its report",
+    ),
 }

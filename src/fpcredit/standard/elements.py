@@ -85,12 +85,21 @@ class Department(_Strict):
     en: str
 
 
+class Exchanged(_Strict):
+    """What of a data set's records crosses to a person's hukou province (R8): the subject's
+    elements and the fact's; event_date and recorded_at always go with them."""
+
+    subject: list[str]
+    fact: list[str]
+
+
 class Dataset(_Strict):
     zh: str
     en: str
     authority: str
     frequency: Frequency
     fields: dict[str, Literal["required", "optional"]]
+    exchange: Exchanged | None = None
 
     def required(self) -> list[str]:
         return [f for f, need in self.fields.items() if need == "required"]
@@ -116,6 +125,13 @@ class Standard(_Strict):
             for field in ds.fields:
                 if field not in self.elements:
                     raise ValueError(f"data set {name}: unknown element {field!r}")
+            if ds.exchange is not None:
+                for field in ds.exchange.fact:
+                    if field not in ds.fields:
+                        raise ValueError(f"data set {name}: exchanges {field!r}, not its field")
+                for field in ds.exchange.subject:
+                    if field not in self.elements:
+                        raise ValueError(f"data set {name}: exchanges unknown {field!r}")
         return self
 
     def codes(self, element: str) -> dict[str, str]:

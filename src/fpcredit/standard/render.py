@@ -39,6 +39,14 @@ def _dataset(std: Standard, name: str) -> list[str]:
         lines.append(
             f"| `{field}` | {el.zh} | {el.en} | {_element_type(std, field)} | {need} | {ident} |"
         )
+    if ds.exchange is not None:
+        subject = ", ".join(f"`{e}`" for e in ds.exchange.subject)
+        fact = ", ".join(f"`{e}`" for e in (*COMMON_FIELDS, *ds.exchange.fact))
+        lines += [
+            "",
+            "Exchanged with the subject's hukou province (跨省交换, R8; docs/exchange.md): "
+            f"the subject's {subject}; the fact's {fact}. Nothing else crosses.",
+        ]
     return [*lines, ""]
 
 

@@ -32,6 +32,7 @@ from fpcredit.web.api import (
     auth,
     cases,
     dashboards,
+    feeds,
     incentives,
     me,
     persons,
@@ -234,6 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(reviews.persons_router)
     app.include_router(dashboards.router)
+    app.include_router(feeds.router)
     # From the outside in: metrics, the access log and the security headers of every answer
     # (413 and 429 too), the limits, then the gate (innermost: a flood is turned away first).
     gated: ASGIApp = Gate(app.rest, FAST)
@@ -248,6 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limited,
         settings.max_body_bytes,
         {"/v1/verifications/batch": verifications.BATCH_MAX_BODY_BYTES},
+        {"/v1/feeds/": settings.feed_max_bytes},  # a department's feed file (web/api/feeds.py)
     )
     app.state.access_log = access_log = AccessLog()
     app.front = MetricsMiddleware(inner, metrics, access_log, headers_for)

@@ -38,20 +38,37 @@ async def _reply(
 
 class BodyLimit:
     """Refuses bodies over `max_bytes` with 413, whether announced by Content-Length or streamed.
-    A path of `larger` has its own limit (a department's batch verification list)."""
+    A path of `larger` has its own limit (a department's batch verification list), and so has
+    one segment under a prefix of `under` (`/v1/feeds/` + a source: a department's feed file)."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Mapping[str, int] | None = None,
+        under: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = dict(larger or {})
+        self.under = dict(under or {})
+
+    def limit(self, path: str) -> int:
+        """The largest body a request to `path` may send."""
+        found = self.larger.get(path)
+        if found is not None:
+            return found
+        for prefix, limit in self.under.items():
+            rest = path[len(prefix) :]
+            if path.startswith(prefix) and rest and "/" not in rest:
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
+        limit = self.limit(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -132,14 +149,16 @@ class CallerLimits:
 
     `subject`: an authenticated caller's requests (the gate, after authentication). `login`:
     attempts to log in as one username, client id or citizen ID number (the token route).
-    `code`: citizen-code requests for one ID number. Names are kept as keyed hashes under a
-    key made for this process, so the buckets never hold an ID number.
+    `code`: citizen-code requests for one ID number. `feed`: feed pushes of one department
+    client. Names are kept as keyed hashes under a key made for this process, so the buckets
+    never hold an ID number.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.subject = Buckets(settings.rate_limit_subject_per_s, settings.rate_limit_subject_burst)
         self.login = _per_minute(settings.rate_limit_login_per_min)
         self.code = _per_minute(settings.rate_limit_code_per_min)
+        self.feed = _per_minute(settings.feed_pushes_per_minute)
         self._key = secrets.token_bytes(32)
 
     def name(self, kind: str, value: str) -> str:

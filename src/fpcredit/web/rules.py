@@ -44,6 +44,7 @@ class Rule:
 
 _STAFF = frozenset(STAFF_ROLES)
 # Department clients read no person file and no credit: verification is their only door (R20).
+# They also push their own department's feed files (web/api/feeds.py), which reads nothing.
 _DEPARTMENT = frozenset({Role.DEPARTMENT})
 _AUDIT = frozenset({Role.AUDITOR})
 _CITIZEN = frozenset({Role.CITIZEN})
@@ -93,6 +94,10 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/me/incentives"): Rule(_CITIZEN, "self_incentives", True, "self"),
     ("POST", "/v1/verifications"): Rule(_DEPARTMENT, "incentive_verify"),
     ("POST", "/v1/verifications/batch"): Rule(_DEPARTMENT, "incentive_verify_batch"),
+    # A department's feed pushed over HTTP (R2, web/api/feeds.py): only its own source, checked
+    # in the handler. It supplies records and reads none, so it names no purpose (R27 limits
+    # reads); the handler puts the push, a re-send and a refusal on the trail itself.
+    ("POST", "/v1/feeds/{source}"): Rule(_DEPARTMENT, "feed_push"),
     # Cases (web/api/cases.py): the citizen's own; the clerks' queue scoped by region in the
     # handler (a case of another region is answered 404, the refusal on the trail).
     ("GET", "/v1/me/cases"): Rule(_CITIZEN, "self_cases", True, "self"),

@@ -78,6 +78,16 @@ COVERED: Final[dict[str, tuple[str, ...]]] = {
     # Cases (cases/store.py): every column but the derived `state`; their steps, all columns.
     "cases": tuple("id kind person_id fact_id source region opened_at due_on detail".split()),
     "case_steps": tuple("id case_id step outcome actor at note".split()),
+    # The cross-province exchange (exchange/): append-only, a message's state its newest row.
+    "exchange_partners": tuple("id province verify_key seal_key added_by added_at".split()),
+    "exchange_outbox": tuple(
+        "id message_id to_province kind record_id envelope created_at".split()
+    ),
+    "exchange_sent": tuple("id message_id stream_seq published_at".split()),
+    "exchange_inbox": tuple(
+        "id sender message_id stream_seq outcome reason record_id person_id body_enc sent_at "
+        "received_at".split()
+    ),
 }
 _E = s.ledger_entries
 # A JSON string as json.dumps(..., ensure_ascii=False) writes it, in C.
@@ -111,6 +121,8 @@ def _value(v: Any) -> str:
         return f'"{v.isoformat(sep=" ", timespec="microseconds")}"'
     if kind is dt.date:
         return f'"{v.isoformat()}"'
+    if kind is bytes:  # the exchange's sealed envelopes and bodies
+        return f'"{v.hex()}"'
     # Not a type these columns hold (a value written behind the store's back): still hashed.
     return _quote(repr(v))
 

@@ -3,7 +3,8 @@
 Identifier columns end in ``_enc`` (AES-GCM ciphertext) or ``_bidx`` (HMAC blind index); no
 column ever holds an identifier in plaintext. The tables live by room — `data` (records, facts,
 the person index, evaluations, policies), `guard` (identities and the trail), `services`
-(notifications, incentives, points, cases, feedback, subsidy rolls) — on one `metadata`.
+(notifications, incentives, points, cases, feedback, subsidy rolls), `exchange` (the
+cross-province exchange) — on one `metadata`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from fpcredit.store.schema.data import (
     quality_issues,
     quarantine,
     records,
+)
+from fpcredit.store.schema.exchange import (
+    exchange_inbox,
+    exchange_outbox,
+    exchange_partners,
+    exchange_sent,
 )
 from fpcredit.store.schema.guard import (
     citizen_codes,
@@ -64,6 +71,10 @@ __all__ = [
     "client_incentives",
     "clients",
     "evaluations",
+    "exchange_inbox",
+    "exchange_outbox",
+    "exchange_partners",
+    "exchange_sent",
     "facts",
     "feedback",
     "ingestions",
