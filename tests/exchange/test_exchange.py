@@ -8,10 +8,12 @@ import base64
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import nats
 import sqlalchemy as sa
 
+from fpcredit.exchange import receive
 from fpcredit.exchange.identity import Identity, Partner, create_identity
 from fpcredit.exchange.message import SUITE, header_info, message_id, seal_message
 from fpcredit.exchange.status import exchange_status
@@ -261,4 +263,63 @@ def test_a_corrected_record_replaces_its_older_version_in_a(
     assert [json.loads(r.attrs)["birth_order"] for r in rows] == ["1", "2"]
     assert rows[0].superseded_at == dt.datetime(2021, 6, 1, 9, 0)
     assert rows[1].superseded_at is None
+    assert a.verified()
+
+
+def test_the_same_record_under_another_message_id_is_not_written_twice(
+    provinces: tuple[Province, Province], nats_server: NatsServer
+) -> None:
+    a, b = provinces
+    mother = migrant(5)
+    _known(a, [mother])
+    b.ingest_health("births", [birth_in_b(5, mother)])
+    run(pump(b.exchange(nats_server.url)))
+    with b.store.engine.connect() as conn:
+        envelope = bytes(conn.execute(sa.select(s.exchange_outbox.c.envelope)).scalar_one())
+    # B's operator re-signs the same body under a new id (a rebuilt outbox, say).
+    doc = json.loads(envelope)
+    body = json.loads(
+        SUITE.decrypt(base64.b64decode(doc["body"]), a.me.sealing, info=header_info(doc))
+    )
+    again = seal_message(
+        b.me,
+        Partner("34", a.me.signing.public_key(), a.me.sealing.public_key(), dt.datetime.now()),
+        "f" * 32,
+        "birth_registration",
+        body,
+        dt.datetime(2026, 6, 2),
+    )
+    _publish(nats_server.url, "33", again, "f" * 32)
+    run(pump(a.exchange(nats_server.url)))
+    assert len(a.exchange_facts()) == 1
+    inbox = exchange_status(a.store, a.me)["inbox"]
+    assert (inbox["accepted"], inbox["duplicates"], inbox["rejected"]) == (1, 1, 0)
+    assert a.verified()
+
+
+def test_a_message_the_store_refuses_is_quarantined_and_does_not_hold_up_the_rest(
+    provinces: tuple[Province, Province], nats_server: NatsServer, monkeypatch: Any
+) -> None:
+    a, b = provinces
+    mothers = [migrant(n) for n in range(3)]
+    _known(a, mothers)
+    b.ingest_health("births", [birth_in_b(n, m) for n, m in enumerate(mothers)])
+    run(pump(b.exchange(nats_server.url)))
+    real = receive._write_facts
+    poison = "330000000001"
+
+    def refusing(conn: Any, vault: Any, items: Any, *args: Any) -> Any:
+        if any(i.opened.record_key == poison for i in items):
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("constraint"))
+        return real(conn, vault, items, *args)
+
+    monkeypatch.setattr(receive, "_write_facts", refusing)
+    run(pump(a.exchange(nats_server.url)))
+    facts = a.exchange_facts()
+    assert sorted(f.record_key for f in facts) == [
+        "33/health/330000000000",
+        "33/health/330000000002",
+    ]
+    inbox = exchange_status(a.store, a.me)["inbox"]
+    assert inbox["rejected"] == 1 and inbox["reasons"] == {"unwritable": 1}
     assert a.verified()

@@ -59,6 +59,12 @@ class BatchReport:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, other: BatchReport) -> None:
+        for name in ("received", "accepted", "waiting", "rejected", "duplicates"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, count in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
+
 
 @dataclass
 class _Item:
@@ -147,6 +153,37 @@ def _persons(conn: sa.Connection, vault: Vault, items: Sequence[_Item]) -> None:
             item.reason = "person_unknown" if not found else "person_ambiguous"
 
 
+def _record_of(o: Opened) -> tuple[str, str]:
+    """The record key and row hash a message's fact is written under here."""
+    return f"{o.sender}/{o.source}/{o.record_key}", _sha(o.body)
+
+
+def _copies(conn: sa.Connection, items: Sequence[_Item]) -> list[_Item]:
+    """Items whose record version is already here (the same body under another message id):
+    taken as duplicates, never written twice."""
+    ready = [i for i in items if i.opened is not None and i.reason is None]
+    if not ready:
+        return []
+    r = s.records
+    keys = sorted({_record_of(i.opened)[0] for i in ready if i.opened is not None})
+    stored: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):
+        rows = conn.execute(
+            sa.select(r.c.record_key, r.c.row_hash).where(
+                r.c.source == SOURCE, r.c.record_key.in_(keys[start : start + 500])
+            )
+        ).all()
+        stored.update((k, h) for k, h in rows)
+    copies = []
+    for item in ready:
+        assert item.opened is not None
+        version = _record_of(item.opened)
+        if version in stored:
+            copies.append(item)
+        stored.add(version)
+    return copies
+
+
 def _waiting_body(item: _Item) -> str:
     assert item.opened is not None
     o = item.opened
@@ -157,9 +194,17 @@ def _waiting_body(item: _Item) -> str:
 
 
 def take(
-    store: Store, vault: Vault, me: Identity, deliveries: Sequence[Delivery], stream: str
+    store: Store,
+    vault: Vault,
+    me: Identity,
+    deliveries: Sequence[Delivery],
+    stream: str,
+    *,
+    refuse: str | None = None,
 ) -> BatchReport:
-    """Take one batch in one transaction; acknowledge the deliveries only after this returns."""
+    """Take one batch in one transaction; acknowledge the deliveries only after this returns.
+    With `refuse`, every new message of the batch is quarantined with that reason (a message
+    the store would not take alone: it must not block the stream behind it)."""
     report = BatchReport(received=len(deliveries))
     if not deliveries:
         return report
@@ -167,6 +212,9 @@ def take(
         lock_for_ingestion(conn)
         registry = partners(conn)
         items = [_item(n, d, me, registry) for n, d in enumerate(deliveries, start=1)]
+        if refuse is not None:
+            for item in items:
+                item.opened, item.reason = None, refuse
         seen = _seen(conn, items)
         fresh: list[_Item] = []
         for item in items:
@@ -177,6 +225,9 @@ def take(
             seen.add(key)
             fresh.append(item)
         _persons(conn, vault, fresh)
+        copies = _copies(conn, fresh)
+        copied = {id(i) for i in copies}
+        fresh = [i for i in fresh if id(i) not in copied]
         now = utc_now()
         ingestion = _ingestion(conn, stream, deliveries, now)
         accepted = [i for i in fresh if i.reason is None]
@@ -188,6 +239,7 @@ def take(
             *(("accepted", i, records.get(i.row)) for i in accepted),
             *(("waiting", i, None) for i in waiting),
             *(("rejected", i, None) for i in rejected),
+            *(("duplicate", i, None) for i in copies),
         ]
         _inbox(conn, vault, inbox, now)
         report.accepted, report.waiting, report.rejected = (
@@ -195,6 +247,7 @@ def take(
             len(waiting),
             len(rejected),
         )
+        report.duplicates += len(copies)
         for i in (*waiting, *rejected):
             assert i.reason is not None
             report.reasons[i.reason] = report.reasons.get(i.reason, 0) + 1
@@ -268,8 +321,7 @@ def _write_facts(
         assert o is not None and item.person_id is not None
         rid, mid = first_record + n, first_mention + n
         made[item.row] = rid
-        key = f"{o.sender}/{o.source}/{o.record_key}"
-        row_hash = _sha(o.body)
+        key, row_hash = _record_of(o)
         event = dt.date.fromisoformat(str(o.fact["event_date"]))
         recorded = dt.datetime.fromisoformat(str(o.fact["recorded_at"]))
         common = {"source": SOURCE, "record_key": key, "row_hash": row_hash, "kind": o.kind}
@@ -382,6 +434,7 @@ _ACTIONS: Final = {
     "waiting": "exchange_waiting",
     "rejected": "exchange_rejected",
     "linked": "exchange_linked",
+    "duplicate": "exchange_duplicate",
 }
 
 

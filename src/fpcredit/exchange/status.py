@@ -35,7 +35,7 @@ def latencies(conn: sa.Connection, last: int = 10_000) -> list[float]:
 
 def exchange_status(store: Store, me: Identity | None) -> dict[str, Any]:
     """Counts that reconcile: queued == sent + pending; received == accepted + waiting +
-    linked-later + rejected (duplicates are dropped before the inbox)."""
+    linked later + rejected (a message taken again is dropped before the inbox)."""
     o, sent, inbox = s.exchange_outbox, s.exchange_sent, s.exchange_inbox
     with store.engine.connect() as conn:
         queued = conn.scalar(sa.select(sa.func.count()).select_from(o)) or 0
@@ -84,6 +84,9 @@ def exchange_status(store: Store, me: Identity | None) -> dict[str, Any]:
             "waiting": waiting,
             "linked_later": outcomes.get("linked", 0),
             "rejected": outcomes.get("rejected", 0),
+            # The same record version again under another message id: acknowledged, not
+            # written (copies under the same id are dropped before the inbox, uncounted).
+            "duplicates": outcomes.get("duplicate", 0),
             "reasons": {str(k): v for k, v in sorted(reasons.items())},
             "last_received_at": _iso(last),
             "latency_p50_s": _round(_quantile(lat, 0.50)),

@@ -38,6 +38,8 @@ __all__ = ["Exchange", "Progress", "stream_name", "subject"]
 log = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW_S: Final = 24 * 3600
+# What the store raises for what a message holds (a constraint, a value), not for being busy.
+_POISON: Final = (sa.exc.IntegrityError, sa.exc.DataError, ValueError, TypeError, KeyError)
 ACK_WAIT_S: Final = 30.0
 
 
@@ -63,11 +65,7 @@ class Progress:
     errors: int = 0
 
     def add(self, batch: BatchReport) -> None:
-        r = self.received
-        for name in ("received", "accepted", "waiting", "rejected", "duplicates"):
-            setattr(r, name, getattr(r, name) + getattr(batch, name))
-        for reason, count in batch.reasons.items():
-            r.reasons[reason] = r.reasons.get(reason, 0) + count
+        self.received.add(batch)
 
 
 def _mark_sent(store: Store, keys_dir: Any, acked: list[tuple[str, int]]) -> int:
@@ -116,6 +114,7 @@ class Exchange:
         self.on_committed: Callable[[list[Delivery], float], None] | None = None
         self._nc: Any = None
         self._closing = False
+        self._away = False  # the server was lost and has not answered since (said once)
         self._js: JetStreamContext | None = None
         self._subs: dict[str, Any] = {}
 
@@ -126,31 +125,34 @@ class Exchange:
         if self._js is not None and self._nc is not None and self._nc.is_connected:
             return self._js
         await self.close()
+        # No reconnection inside the client: a lost server fails what is in flight, and `run`
+        # connects again (a batch not acknowledged comes again; the outbox keeps the rest).
         self._nc = await nats.connect(
             self.servers,
             connect_timeout=2,
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
+            allow_reconnect=False,
+            # nats-py tries each server of the first connection until it has failed more
+            # than this many times (0 would mean for ever): then NoServersError.
+            max_reconnect_attempts=1,
             reconnect_time_wait=0.5,
             name=f"fpcredit-exchange-{self.me.province}",
             error_cb=self._on_error,
             disconnected_cb=self._on_disconnected,
-            reconnected_cb=self._on_reconnected,
         )
         self._js = self._nc.jetstream(timeout=5)
         await self.ensure_stream(self._js, self.me.province)
+        if self._away:
+            log.warning("exchange: NATS is back at %s", self.servers)
+            self._away = False
         return self._js
 
-    # nats-py prints a traceback for each failed attempt unless told otherwise: one line each.
+    # nats-py prints a traceback for each error unless told otherwise: `run` says it once.
     async def _on_error(self, e: Exception) -> None:
-        log.warning("exchange: NATS %s: %s", type(e).__name__, str(e)[:200])
+        log.debug("exchange: NATS %s: %s", type(e).__name__, str(e)[:200])
 
     async def _on_disconnected(self) -> None:
         if not self._closing:
-            log.warning("exchange: NATS disconnected; reconnecting")
-
-    async def _on_reconnected(self) -> None:
-        log.warning("exchange: NATS reconnected")
+            log.debug("exchange: NATS disconnected")
 
     async def close(self) -> None:
         self._subs.clear()
@@ -243,16 +245,31 @@ class Exchange:
             except TimeoutError:
                 continue
             deliveries = [Delivery(m.data, int(m.metadata.sequence.stream)) for m in msgs]
-            report = await asyncio.to_thread(
-                take, self.store, self.vault, self.me, deliveries, stream_name(sender)
-            )
+            report = await asyncio.to_thread(self._take, deliveries, stream_name(sender))
             if self.on_committed is not None:
                 self.on_committed(deliveries, time.time())
             for m in msgs:  # only now: the batch is committed
                 await m.ack()
             self.progress.add(report)
-            for name in ("received", "accepted", "waiting", "rejected", "duplicates"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.add(report)
+        return total
+
+    def _take(self, deliveries: list[Delivery], stream: str) -> BatchReport:
+        """A batch in one transaction; if the store refuses it for what a message holds (not
+        for being busy), each message alone, and one it refuses alone is quarantined: a
+        poison message must not hold up the stream behind it."""
+        args = (self.store, self.vault, self.me)
+        try:
+            return take(*args, deliveries, stream)
+        except _POISON as e:
+            log.warning("exchange: a batch refused (%s); taking it message by message", e)
+        total = BatchReport()
+        for delivery in deliveries:
+            try:
+                report = take(*args, [delivery], stream)
+            except _POISON:
+                report = take(*args, [delivery], stream, refuse="unwritable")
+            total.add(report)
         return total
 
     async def resolve(self) -> int:
@@ -286,7 +303,14 @@ class Exchange:
                     await asyncio.sleep(self.idle_s)
             except (NatsError, OSError, TimeoutError) as e:
                 self.progress.errors += 1
-                log.warning("exchange: NATS not answering (%s); retrying", type(e).__name__)
+                if not self._away:
+                    log.warning(
+                        "exchange: NATS at %s not answering (%s); messages wait in the outbox, "
+                        "retrying every second",
+                        self.servers,
+                        type(e).__name__,
+                    )
+                    self._away = True
                 await self.close()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)

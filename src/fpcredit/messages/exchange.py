@@ -43,6 +43,11 @@ REASONS: Final[tuple[tuple[str, str, str], ...]] = (
         "此身份证号对应本省多个档案：待人工复核合并后自动归档",
         "the ID number matches several files here: linked once a clerk merges them",
     ),
+    (
+        "unwritable",
+        "本省数据库拒绝写入该消息（已隔离，请联系运维人员）",
+        "this province's store refused to write the message (quarantined; tell the operator)",
+    ),
 )
 
 TEXTS: Final[dict[str, tuple[str, str]]] = {
