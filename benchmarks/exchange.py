@@ -107,6 +107,49 @@ async def fresh_streams(url: str) -> None:
     await nc.close()
 
 
+async def bare_baseline(url: str, n: int, per_file: int, pace: float, size: int) -> list[float]:
+    """The same flow with nothing but NATS: messages of the same size published in the same
+    bursts at the same pace to a scratch stream and pulled by a durable consumer, latency from
+    publication to receipt. The exchange's figure is read against this one."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    name = "FPCREDIT_BENCH_BARE"
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        await js.delete_stream(name)
+    await js.add_stream(name=name, subjects=["fpcredit.bench.bare"])
+    sub = await js.pull_subscribe("fpcredit.bench.bare", durable="bare", stream=name)
+    payload = b"x" * size
+    latencies: list[float] = []
+
+    async def consume() -> None:
+        while len(latencies) < n:
+            try:
+                msgs = await sub.fetch(256, timeout=0.5)
+            except TimeoutError:
+                continue
+            now = time.time()
+            for m in msgs:
+                latencies.append(now - float(m.headers["sent"]))  # type: ignore[index]
+                await m.ack()
+
+    reader = asyncio.create_task(consume())
+    for start in range(0, n, per_file):
+        sent = str(time.time())
+        count = min(per_file, n - start)
+        await asyncio.gather(
+            *(
+                js.publish("fpcredit.bench.bare", payload, headers={"sent": sent})
+                for _ in range(count)
+            )
+        )
+        if pace:
+            await asyncio.sleep(pace)
+    await asyncio.wait_for(reader, 120)
+    await js.delete_stream(name)
+    await nc.close()
+    return latencies
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
@@ -122,6 +165,7 @@ def main() -> None:
     args = ap.parse_args()
     n = args.messages
     asyncio.run(fresh_streams(args.nats))
+    bare = asyncio.run(bare_baseline(args.nats, n, args.per_file, args.pace, 800))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         url_a = None
@@ -215,6 +259,11 @@ def main() -> None:
                     "taken": len(latencies),
                     "facts_in_a": facts,
                     "facts_of_another_person": wrong,
+                    "bare_nats_latency_s": {
+                        "p50": quantile(bare, 0.50),
+                        "p99": quantile(bare, 0.99),
+                    },
+                    "p99_ratio_to_bare": round(quantile(latencies, 0.99) / quantile(bare, 0.99), 1),
                     "latency_s": {
                         "p50": quantile(latencies, 0.50),
                         "p95": quantile(latencies, 0.95),

@@ -214,8 +214,9 @@ def _dynamic_keys() -> dict[str, set[str]]:
         "auth.password_": {f"auth.password_{r}" for r in _password_reasons()},
         "evaluation.action_flag_": {f"evaluation.action_flag_{f}" for f in typing.get_args(Flag)},
         "role.": {f"role.{owner}" for owner in _owners()},
-        # The fields of a quality issue that are not data elements (collect/validate.py).
-        "field.": {"field.row", "field.record_key", "field.kind"},
+        # The fields of a quality issue that are not data elements (collect/validate.py;
+        # exchange/receive.py: the message).
+        "field.": {"field.row", "field.record_key", "field.kind", "field.message"},
         # A Pydantic error without a sentence of its own is said in Pydantic's words.
         "policy.pydantic_": set(),
         # A notification's text is its kind's message (notify/channels.py render).

@@ -13,6 +13,7 @@ from typing import Any
 import nats
 import sqlalchemy as sa
 
+from fpcredit.collect.quality import list_issues
 from fpcredit.exchange import receive
 from fpcredit.exchange.identity import Identity, Partner, create_identity
 from fpcredit.exchange.message import SUITE, header_info, message_id, seal_message
@@ -227,7 +228,10 @@ def test_a_person_a_does_not_know_waits_in_quarantine_and_is_linked_when_she_arr
     quarantined = a.count(s.quarantine, s.quarantine.c.rule == "exchange_person_unknown")
     assert quarantined == 1
     issue = s.quality_issues.c.rule == "exchange_person_unknown"
-    assert a.count(s.quality_issues, issue) == 1  # `fpcredit quality list` names it
+    assert a.count(s.quality_issues, issue) == 1
+    listed = list_issues(a.store, "exchange")  # what `fpcredit quality list` prints
+    assert [i["rule"] for i in listed] == ["exchange_person_unknown"]
+    assert "本省尚无此人档案" in listed[0]["message"] and "跨省交换消息" in listed[0]["message"]
 
     # She arrives (A's own record of her), is linked; the waiting message follows.
     a.ingest_health("arrival", [known_in_a(2, newcomer)])
