@@ -38,6 +38,8 @@
     ├── FeedbackError                  (subjects/feedback.py) feedback that cannot be taken;
     │                                  `.field` names the part at fault
     ├── WebhookError                   (notify/webhooks.py) a webhook that cannot be registered
+    ├── ExchangeError                  (exchange/identity.py) an exchange operation refused: no
+    │                                  identity, a bad card, an unknown province
     └── PolicyError                    a policy file is invalid; `.problems` lists (line, reason)
         └── InconsistentMatrix         an AHP matrix is not positive reciprocal or has CR ≥ 0.10
 

@@ -147,9 +147,11 @@ def demo_server(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         _stop(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; never a downloaded one."""
+    """Debian's Chromium, headless; never a downloaded one. Per module, not per session:
+    Playwright's sync API keeps its event loop running on the main thread while it is started,
+    so every later test of the same worker that calls `asyncio.run` would be refused."""
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(
