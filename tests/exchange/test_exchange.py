@@ -138,20 +138,26 @@ def _publish(url: str, province: str, data: bytes, msg_id: str | None) -> None:
     asyncio.run(go())
 
 
+def _sent_once(a: Province, b: Province, n: int, url: str) -> tuple[bytes, str]:
+    """A mother A knows gives birth in B; B relays it (A does not take it yet). Returns the
+    message's envelope and id."""
+    mother = migrant(n)
+    _known(a, [mother])
+    b.ingest_health("births", [birth_in_b(n, mother)])
+    run(pump(b.exchange(url)))
+    o = s.exchange_outbox
+    with b.store.engine.connect() as conn:
+        envelope, msg = conn.execute(sa.select(o.c.envelope, o.c.message_id)).one()
+    return bytes(envelope), str(msg)
+
+
 def test_the_same_message_twice_is_one_fact(
     provinces: tuple[Province, Province], nats_server: NatsServer
 ) -> None:
     a, b = provinces
-    mother = migrant(1)
-    _known(a, [mother])
-    b.ingest_health("births", [birth_in_b(1, mother)])
-    run(pump(b.exchange(nats_server.url)))
-    with b.store.engine.connect() as conn:
-        envelope, msg = conn.execute(
-            sa.select(s.exchange_outbox.c.envelope, s.exchange_outbox.c.message_id)
-        ).one()
-    _publish(nats_server.url, "33", bytes(envelope), msg)  # dropped by the stream (same id)
-    _publish(nats_server.url, "33", bytes(envelope), None)  # past the window: a second copy
+    envelope, msg = _sent_once(a, b, 1, nats_server.url)
+    _publish(nats_server.url, "33", envelope, msg)  # dropped by the stream (same id)
+    _publish(nats_server.url, "33", envelope, None)  # past the window: a second copy
     run(pump(a.exchange(nats_server.url)))
     assert len(a.exchange_facts()) == 1
     status = exchange_status(a.store, a.me)["inbox"]
@@ -274,12 +280,7 @@ def test_the_same_record_under_another_message_id_is_not_written_twice(
     provinces: tuple[Province, Province], nats_server: NatsServer
 ) -> None:
     a, b = provinces
-    mother = migrant(5)
-    _known(a, [mother])
-    b.ingest_health("births", [birth_in_b(5, mother)])
-    run(pump(b.exchange(nats_server.url)))
-    with b.store.engine.connect() as conn:
-        envelope = bytes(conn.execute(sa.select(s.exchange_outbox.c.envelope)).scalar_one())
+    envelope, _ = _sent_once(a, b, 5, nats_server.url)
     # B's operator re-signs the same body under a new id (a rebuilt outbox, say).
     doc = json.loads(envelope)
     body = json.loads(
