@@ -14,7 +14,7 @@ import nats
 import sqlalchemy as sa
 
 from fpcredit.collect.quality import list_issues
-from fpcredit.exchange import receive
+from fpcredit.exchange import writes
 from fpcredit.exchange.identity import Identity, Partner, create_identity
 from fpcredit.exchange.message import SUITE, header_info, message_id, seal_message
 from fpcredit.exchange.status import exchange_status
@@ -310,7 +310,7 @@ def test_a_message_the_store_refuses_is_quarantined_and_does_not_hold_up_the_res
     _known(a, mothers)
     b.ingest_health("births", [birth_in_b(n, m) for n, m in enumerate(mothers)])
     run(pump(b.exchange(nats_server.url)))
-    real = receive._write_facts
+    real = writes.write_facts
     poison = "330000000001"
 
     def refusing(conn: Any, vault: Any, items: Any, *args: Any) -> Any:
@@ -318,7 +318,7 @@ def test_a_message_the_store_refuses_is_quarantined_and_does_not_hold_up_the_res
             raise sa.exc.IntegrityError("INSERT", {}, Exception("constraint"))
         return real(conn, vault, items, *args)
 
-    monkeypatch.setattr(receive, "_write_facts", refusing)
+    monkeypatch.setattr(writes, "write_facts", refusing)
     run(pump(a.exchange(nats_server.url)))
     facts = a.exchange_facts()
     assert sorted(f.record_key for f in facts) == [
