@@ -204,7 +204,11 @@ def main() -> None:
             loop.run_until_complete(consumer.run(stop, resolve_every_s=3600))
 
         env = {**os.environ, "FPCREDIT_HOME": str(sb.home), "FPCREDIT_NATS_URL": args.nats}
-        relay = subprocess.Popen([sys.executable, "-m", "fpcredit", "exchange", "run"], env=env)
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "fpcredit", "exchange", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,  # its closing report: this script prints one JSON object
+        )
         thread = threading.Thread(target=consume, daemon=True)
         thread.start()
         t0 = time.perf_counter()
