@@ -14,7 +14,7 @@ from fpcredit.guard.keys.crypto import load_vault
 from fpcredit.notify.sms import list_outbox
 from fpcredit.service import initialise
 from fpcredit.web.app import create_app
-from tests.web.conftest import NO_RATE_LIMITS, Web
+from tests.web.conftest import NO_RATE_LIMITS, Web, codes_may_be_sent
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Refused after an Argon2 check in the thread pool: the answers of one batch interleave.
@@ -64,6 +64,7 @@ def test_a_citizen_code_is_texted_in_the_language_it_was_asked_in(web: Web) -> N
     # Sent later by a worker thread, which has no request of its own: the language travels
     # with the request in the queue.
     number = web.outside.id_number
+    codes_may_be_sent(web, web.outside.id)
     sent = web.client.post(
         "/v1/auth/citizen-code", json={"id_number": number}, headers={"Accept-Language": "en"}
     )

@@ -17,7 +17,7 @@ from fpcredit.guard.keys.crypto import load_vault
 from fpcredit.notify.sms import list_outbox
 from fpcredit.store import schema as s
 from fpcredit.web.pages.session import COOKIE, SECURE_COOKIE, PageSession, Signer
-from tests.web.conftest import Web, _scan
+from tests.web.conftest import Web, _scan, codes_may_be_sent
 
 PAGES = Path(__file__).resolve().parents[2] / "src" / "fpcredit" / "web" / "pages"
 TEMPLATES = PAGES.parent / "templates"
@@ -207,6 +207,7 @@ def test_a_citizen_logs_in_and_out_through_the_portals_own_forms(web: Web) -> No
     client = _client(web)
     token = _csrf(client, "/portal/login")
     number = web.outside.id_number  # not the citizen whose token the other tests share
+    codes_may_be_sent(web, web.outside.id)
     sent = client.post("/portal/login", data={"csrf": token, "id_number": number})
     assert sent.status_code == 200 and 'id="code"' in sent.text
     form = {"csrf": token, "id_number": number}
