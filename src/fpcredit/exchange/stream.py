@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import nats
@@ -28,6 +29,7 @@ from nats.js.errors import NotFoundError
 from fpcredit.exchange.identity import Identity, partners
 from fpcredit.exchange.outbox import pending
 from fpcredit.exchange.receive import BatchReport, Delivery, resolve_waiting, take
+from fpcredit.exchange.writes import keys_of
 from fpcredit.guard.keys.crypto import Vault
 from fpcredit.guard.trail.log import record_rows
 from fpcredit.store import schema as s
@@ -64,11 +66,8 @@ class Progress:
     linked_later: int = 0
     errors: int = 0
 
-    def add(self, batch: BatchReport) -> None:
-        self.received.add(batch)
 
-
-def _mark_sent(store: Store, keys_dir: Any, acked: list[tuple[str, int]]) -> int:
+def _mark_sent(store: Store, keys_dir: Path, acked: list[tuple[str, int]]) -> int:
     """Record the messages the stream acknowledged; on the trail. Returns how many were new."""
     if not acked:
         return 0
@@ -198,7 +197,7 @@ class Exchange:
             return row.message_id, int(ack.seq)
 
         acked = await asyncio.gather(*(publish(r) for r in rows))
-        await asyncio.to_thread(_mark_sent, self.store, self.vault.keys_dir, list(acked))
+        await asyncio.to_thread(_mark_sent, self.store, keys_of(self.vault), list(acked))
         self.progress.published += len(acked)
         return len(acked)
 
@@ -250,7 +249,7 @@ class Exchange:
                 self.on_committed(deliveries, time.time())
             for m in msgs:  # only now: the batch is committed
                 await m.ack()
-            self.progress.add(report)
+            self.progress.received.add(report)
             total.add(report)
         return total
 
@@ -278,6 +277,12 @@ class Exchange:
         return linked
 
     # -- together --------------------------------------------------------------------------------
+
+    async def _pause(self, stop: asyncio.Event) -> None:
+        """After a failure: a fresh connection next time, a second's wait unless stopped."""
+        await self.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
 
     async def run(
         self,
@@ -311,15 +316,11 @@ class Exchange:
                         type(e).__name__,
                     )
                     self._away = True
-                await self.close()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                await self._pause(stop)
             except sa.exc.OperationalError as e:  # the store busy or away: the batch is retried
                 self.progress.errors += 1
                 reason = str(e.orig).splitlines()[0] if e.orig else type(e).__name__
                 log.warning("exchange: store not answering (%s); retrying", reason)
-                await self.close()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                await self._pause(stop)
         await self.close()
         return self.progress
